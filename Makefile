@@ -1,0 +1,40 @@
+# dreamgallery: `make gallery` renders and publishes the sample gallery; `make test` tests it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PHOTOS ?=
+QUICK ?=
+JOBS ?=
+GALLERY_FLAGS := $(if $(PHOTOS),--photos "$(PHOTOS)") $(if $(QUICK),--quick) $(if $(JOBS),--jobs $(JOBS))
+
+.PHONY: gallery test lint bench serve clean venv
+
+venv: $(STAMP)
+
+# The venv is (re)made when it is missing or older than pyproject.toml.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+gallery: $(STAMP)
+	$(BIN)/renderer gallery build $(GALLERY_FLAGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m renderer.bench --out bench-results
+
+serve: $(STAMP)
+	$(BIN)/renderer site serve gallery
+
+clean:
+	rm -rf renders bench-results test-artifacts .pytest_cache .ruff_cache
+	find gallery -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

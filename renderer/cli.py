@@ -1,0 +1,70 @@
+"""The ``renderer`` command: a Click group; each feature registers its own commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .clikit import AppState, UserError, configure_logging, report_error
+from .errors import RendererError
+
+
+class RendererGroup(click.Group):
+    """Turns user mistakes into one-line errors with their exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RendererError as exc:
+            state = ctx.find_object(AppState)
+            if state and state.debug:
+                raise
+            raise UserError(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            state = ctx.find_object(AppState)
+            if state and state.debug:
+                raise
+            report_error(exc)
+            ctx.exit(1)
+
+
+@click.group(
+    cls=RendererGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="renderer")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress bars.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
+    """dreamgallery: dream with ImageNet CNNs, explain what they see, publish a gallery.
+
+    \b
+    Example:
+      renderer classify cat.jpg
+      renderer dream photos/*.jpg --out renders/
+    """
+    state = AppState(quiet=quiet, verbose=verbose, debug=debug)
+    ctx.obj = state
+    configure_logging(state)
+
+
+def _register() -> None:
+    from .commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

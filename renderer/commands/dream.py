@@ -1,0 +1,3 @@
+"""CLI commands for this feature (filled in by its issue)."""
+
+COMMANDS: list = []

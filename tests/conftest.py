@@ -1,0 +1,45 @@
+"""Shared fixtures: the embedded model (loaded once) and scikit-image's sample photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from renderer.models import LoadedModel, load_model
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def lite0() -> LoadedModel:
+    return load_model("efficientnet_lite0", "cpu")
+
+
+def _sample(name: str) -> np.ndarray:
+    from skimage import data
+
+    return getattr(data, name)()
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """chelsea.jpg (a cat), coffee.jpg (espresso) and astronaut.jpg, as artists have them."""
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("chelsea", "coffee", "astronaut"):
+        Image.fromarray(_sample(name)).save(folder / f"{name}.jpg", quality=92)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
