@@ -47,6 +47,9 @@ def resolve_class(spec: str | int) -> ImageNetClass:
     hits = _by_name().get(_normalize(text))
     if not hits:
         raise UnknownNameError("class", text, names)
+    exact = [i for i in hits if names[i] == text]
+    if len(hits) > 1 and len(exact) == 1:
+        hits = tuple(exact)
     if len(hits) > 1:
         options = ", ".join(f"{i} ({names[i]})" for i in hits)
         raise RendererError(f"class name {text!r} is ambiguous; use an index: {options}")

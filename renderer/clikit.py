@@ -142,8 +142,8 @@ def command_line(ctx: click.Context, **overrides: Any) -> str:
     while c is not None:
         chain.append(c)
         c = c.parent
-    for level in reversed(chain[:-1]):
-        words.append(level.info_name or "")
+    levels = chain[:-1] if len(chain) > 1 else chain  # the root is `renderer` itself
+    words.extend(level.info_name or "" for level in reversed(levels))
     params = {**ctx.params, **overrides}
     positional: list[str] = []
     for param in ctx.command.params:
