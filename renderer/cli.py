@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -22,6 +23,10 @@ class RendererGroup(click.Group):
             if state and state.debug:
                 raise
             raise UserError(str(exc), exc.exit_code) from None
+        except BrokenPipeError:
+            # `renderer classes | head`: the reader left; stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

@@ -138,3 +138,11 @@ def test_device_resolution() -> None:
             resolve_device("cuda")
     with pytest.raises(DeviceError, match="unknown device"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("variant", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_larger_lite_models_from_their_packages(variant: str) -> None:
+    model = load_model(variant, "cpu")
+    cat = classify_picture(model, Image.fromarray(data.chelsea()), top=1)
+    assert cat[0].name in CATS
+    assert model.spec.input_size in (240, 260)
