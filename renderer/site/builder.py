@@ -1,0 +1,338 @@
+"""Build the static site: read manifests, publish images, render Jinja2 pages, swap it in.
+
+The site is built in a temporary folder beside ``out_dir`` and replaces it in one rename,
+so a failed build leaves the previous site as it was. Every URL is relative to the page
+that holds it, so the site works from ``file://`` and under any sub-path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .. import __version__
+from ..errors import BadInputError, RendererError
+from ..naming import slug
+from ..provenance import MANIFEST_NAME, read_manifest
+from . import model as vm
+from .images import FRAME_WIDTHS, ImageSet, publish_image
+
+MARKER = ".dreamgallery-site"
+STATIC = "static"
+PAGE_ASSETS = ("static/site.css", "static/gallery.js")
+
+
+class SiteError(RendererError):
+    """A site that cannot be built: no manifest, a broken theme, a dangerous output folder."""
+
+
+def templates_dir() -> Path:
+    """The default theme: ``templates/`` beside the package in a checkout or editable install,
+    else the copy shipped inside the package."""
+    import renderer
+
+    here = Path(renderer.__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "site" / "templates"):
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise SiteError("the default site templates are missing (templates/base.html)")
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    out_dir: Path
+    pages: tuple[str, ...]
+    images: int
+    reused: int
+    photos: int
+    skipped: int
+    index_bytes: int
+    largest_thumb_bytes: int
+    warnings: tuple[str, ...]
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.pages)} pages, {self.photos} photos, {self.images} image files "
+            f"({self.reused} reused), index {self.index_bytes / 1024:.1f} KB "
+            f"(HTML+CSS+JS), {self.skipped} skipped, {self.seconds:.1f} s -> {self.out_dir}"
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_sources(render_dirs: Sequence[Path]) -> list[vm.Source]:
+    sources: list[vm.Source] = []
+    for folder in render_dirs:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise BadInputError(folder, "no such render directory")
+        if not (folder / MANIFEST_NAME).is_file():
+            raise BadInputError(folder, f"no {MANIFEST_NAME} here; render something first")
+        try:
+            entries = read_manifest(folder)
+        except ValueError as exc:
+            raise BadInputError(folder / MANIFEST_NAME, f"unreadable manifest ({exc})") from None
+        sources.extend(vm.Source(e, folder.resolve()) for e in entries)
+    return sources
+
+
+def _check_paths(render_dirs: Sequence[Path], out_dir: Path) -> None:
+    out = out_dir.resolve()
+    for folder in render_dirs:
+        src = Path(folder).resolve()
+        if src == out or out in src.parents:
+            raise SiteError(f"{out_dir}: the site folder would replace the render dir {folder}")
+    if out.exists() and not out.is_dir():
+        raise SiteError(f"{out_dir}: exists and is not a folder")
+    if out.is_dir() and not (out / MARKER).exists():
+        visible = [p for p in out.iterdir() if not p.name.startswith(".")]
+        if visible:
+            raise SiteError(
+                f"{out_dir}: not empty and not a site built by renderer; refusing to replace it"
+            )
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _missing(fig: vm.Figure) -> bool:
+    return not fig.src.is_file()
+
+
+def _publish_all(
+    gallery: vm.Gallery, site: Path, previous: Path | None, warnings: list[str]
+) -> tuple[int, int, int]:
+    """Publish every figure's images (threads: Pillow releases the GIL while it encodes)."""
+    jobs: list[tuple[vm.Figure, str, Any]] = []
+    figures = gallery.figures
+    for page in gallery.photos:
+        for fig in page.figures:
+            fig.group = fig.group or f"media/{page.key}"
+    for fig in figures:
+        if not fig.group.startswith("media/"):
+            fig.group = f"media/{fig.group or 'misc'}"
+
+    def work(fig: vm.Figure) -> tuple[int, int, int]:
+        stem = slug(fig.src.stem.replace("+", "-plus"))
+        pub = publish_image(fig.src, site, fig.group, stem, previous_site=previous)
+        fig.image = pub.image
+        written, reused = pub.written, pub.reused
+        largest = max((v.bytes for v in pub.image.variants[:-1] or pub.image.variants), default=0)
+        if fig.legend_src is not None and fig.legend_src.is_file():
+            leg = publish_image(fig.legend_src, site, fig.group, "legend", (), previous)
+            fig.legend_image = leg.image
+            written, reused = written + leg.written, reused + leg.reused
+        frames = []
+        for i, frame in enumerate(fig.frames):
+            if frame.is_file():
+                pub = publish_image(
+                    frame,
+                    site,
+                    fig.group,
+                    f"{stem}-frame-{i}",
+                    FRAME_WIDTHS,
+                    previous,
+                )
+                frames.append(pub.image)
+                written, reused = written + pub.written, reused + pub.reused
+        fig.frame_images = frames
+        return written, reused, largest
+
+    for fig in figures:
+        if _missing(fig):
+            warnings.append(f"missing output file {fig.src.name} ({fig.alt})")
+        else:
+            jobs.append((fig, "", None))
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(work, [job[0] for job in jobs]))
+    written = sum(r[0] for r in results)
+    reused = sum(r[1] for r in results)
+    largest = max((r[2] for r in results), default=0)
+    _drop_missing(gallery)
+    return written, reused, largest
+
+
+def _drop_missing(gallery: vm.Gallery) -> None:
+    keep = lambda figs: [f for f in figs if f.image is not None]  # noqa: E731
+    gallery.layer_dreams = keep(gallery.layer_dreams)
+    gallery.class_dreams = keep(gallery.class_dreams)
+    for page in gallery.photos:
+        if page.photo is not None and page.photo.image is None:
+            page.photo = None
+        for name in ("dreams", "layer_dreams", "gradcam", "lime", "robustness", "other"):
+            setattr(page, name, keep(getattr(page, name)))
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def make_environment(theme: Path | None = None) -> jinja2.Environment:
+    """Autoescaping Jinja2 with the theme's templates first, then the default theme's."""
+    loaders: list[jinja2.BaseLoader] = []
+    if theme is not None:
+        if not Path(theme).is_dir():
+            raise SiteError(f"{theme}: no such theme folder")
+        loaders.append(jinja2.FileSystemLoader(str(theme)))
+    loaders.append(jinja2.FileSystemLoader(str(templates_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["percent"] = vm.percent
+    env.filters["kb"] = lambda n: f"{n / 1024:.0f} KB"
+    return env
+
+
+def _copy_static(site: Path, theme: Path | None) -> None:
+    for folder in (templates_dir(), theme):
+        static = Path(folder) / STATIC if folder else None
+        if static and static.is_dir():
+            shutil.copytree(static, site / STATIC, dirs_exist_ok=True)
+
+
+def render_page(
+    env: jinja2.Environment,
+    gallery: vm.Gallery,
+    path: str,
+    template: str,
+    title: str,
+    extra: dict[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> str:
+    """One page's HTML; ``path`` is where it lands in the site, so its URLs are relative."""
+    context = {
+        "site_title": title,
+        "gallery": gallery,
+        "here": path,
+        "url": lambda target: vm.relative_url(target, path),
+        "built": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "has_layers": bool(gallery.layer_dreams),
+        "has_classes": bool(gallery.class_dreams),
+        "warnings": list(warnings),
+        **(extra or {}),
+    }
+    try:
+        return env.get_template(template).render(context)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or template
+        line = getattr(exc, "lineno", None)
+        at = f"{Path(where).name}:{line}" if line else Path(where).name
+        raise SiteError(f"template {at}: {exc.message or exc}") from None
+
+
+def _render_pages(
+    env: jinja2.Environment, gallery: vm.Gallery, site: Path, title: str, warnings: list[str]
+) -> list[str]:
+    pages: list[tuple[str, str, dict[str, Any]]] = [("index.html", "index.html", {})]
+    for page in gallery.photos:
+        pages.append((page.path, "photo.html", {"page": page}))
+    if gallery.layer_dreams:
+        pages.append(("layers.html", "layers.html", {}))
+    if gallery.class_dreams:
+        pages.append(("classes.html", "classes.html", {}))
+    pages.append(("about.html", "about.html", {}))
+    for path, template, extra in pages:
+        html = render_page(env, gallery, path, template, title, extra, warnings)
+        target = site / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+    return [path for path, _, _ in pages]
+
+
+def _index_weight(site: Path) -> int:
+    return sum(
+        (site / p).stat().st_size for p in ("index.html", *PAGE_ASSETS) if (site / p).exists()
+    )
+
+
+# --------------------------------------------------------------------------- swap
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` with ``tmp`` in (nearly) one step, keeping its hidden files."""
+    old = None
+    if out.exists():
+        for hidden in out.iterdir():
+            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file():
+                shutil.copy2(hidden, tmp / hidden.name)
+        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(
+    render_dirs: Sequence[Path] | Path,
+    out_dir: Path,
+    *,
+    title: str = "dreamgallery",
+    theme: Path | None = None,
+) -> SiteReport:
+    """Build the gallery site from render directories into ``out_dir``, atomically."""
+    clock = time.perf_counter()
+    dirs = (
+        [Path(render_dirs)]
+        if isinstance(render_dirs, (str, os.PathLike))
+        else [Path(d) for d in render_dirs]
+    )
+    if not dirs:
+        raise SiteError("no render directory given")
+    out = Path(out_dir)
+    _check_paths(dirs, out)
+    env = make_environment(theme)
+    sources = read_sources(dirs)
+    anchor = dirs[0].resolve().parent
+    gallery = vm.build_gallery(sources, anchor)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.resolve().parent))
+    warnings: list[str] = []
+    try:
+        previous = out.resolve() if (out / MARKER).exists() else None
+        written, reused, largest = _publish_all(gallery, tmp, previous, warnings)
+        _copy_static(tmp, theme)
+        pages = _render_pages(env, gallery, tmp, title, warnings)
+        (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
+        index_bytes = _index_weight(tmp)
+        os.chmod(tmp, 0o755)
+        _swap_in(tmp, out.resolve())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SiteReport(
+        out_dir=out,
+        pages=tuple(pages),
+        images=written + reused,
+        reused=reused,
+        photos=len(gallery.photos),
+        skipped=len(gallery.skipped),
+        index_bytes=index_bytes,
+        largest_thumb_bytes=largest,
+        warnings=tuple(warnings),
+        seconds=round(time.perf_counter() - clock, 2),
+    )
+
+
+__all__ = ["ImageSet", "SiteError", "SiteReport", "build_site", "make_environment", "render_page"]

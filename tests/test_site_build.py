@@ -1,0 +1,403 @@
+"""The static site built from a realistic render directory: valid pages, working relative
+links, escaped hostile names, no leaked paths, atomic builds, themes, clean images."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import html5lib
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from site_fixtures import HOSTILE_QUOTES, HOSTILE_SCRIPT, make_render_dir
+
+from renderer.cli import main
+from renderer.site import model as vm
+from renderer.site import public
+from renderer.site.builder import SiteError, build_site
+from renderer.site.images import MAX_THUMB_BYTES, publish_image
+from renderer.site.serve import make_server
+
+NS = "{http://www.w3.org/1999/xhtml}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("sitebuild")
+    render = make_render_dir(root)
+    report = build_site(render, root / "site", title="Dreams & <Things>")
+    return root, render, root / "site", report
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def _parse(path: Path):
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=True)
+    return parser.parse(path.read_text(encoding="utf-8"))
+
+
+def _urls(doc) -> list[str]:
+    urls = []
+    for el in doc.iter():
+        for attr in ("href", "src", "data-lightbox"):
+            if el.get(attr):
+                urls.append(el.get(attr))
+        if el.get("srcset"):
+            urls.extend(part.strip().split(" ")[0] for part in el.get("srcset").split(","))
+    return urls
+
+
+def _ids(doc) -> list[str]:
+    return [el.get("id") for el in doc.iter() if el.get("id")]
+
+
+def test_every_page_parses_and_every_link_resolves_inside_the_site(built) -> None:
+    _, _, site, _ = built
+    pages = _pages(site)
+    assert {"index.html", "about.html", "layers.html", "classes.html"} <= {p.name for p in pages}
+    assert len([p for p in pages if p.parent.name == "photos"]) == 5
+    ids = {}
+    for page in pages:
+        doc = _parse(page)  # strict: raises on any parse error
+        page_ids = _ids(doc)
+        assert len(page_ids) == len(set(page_ids)), f"duplicate ids in {page}"
+        ids[page.resolve()] = set(page_ids)
+    checked = 0
+    for page in pages:
+        for url in _urls(_parse(page)):
+            parts = urlsplit(url)
+            assert not parts.scheme or parts.scheme == "data", f"{page.name}: absolute {url}"
+            if parts.scheme == "data":
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page.resolve()
+            assert target.is_file(), f"{page.relative_to(site)}: broken link {url}"
+            assert site.resolve() in target.parents, f"{url} leaves the site"
+            if parts.fragment:
+                assert parts.fragment in ids[target], f"{page.name}: no anchor for {url}"
+            checked += 1
+    assert checked > 300
+
+
+def test_no_absolute_path_of_the_build_machine_appears(built) -> None:
+    root, render, site, _ = built
+    forbidden = [str(root), str(render), "/work/", "/root/", "/home/", "/tmp/"]
+    for page in _pages(site):
+        text = page.read_text(encoding="utf-8")
+        for needle in forbidden:
+            assert needle not in text, f"{page.name} leaks {needle}"
+    # the recorded commands survive, with paths made relative to the render dir's parent
+    chelsea = next((site / "photos").glob("chelsea-*.html")).read_text(encoding="utf-8")
+    assert "renderer dream photos/chelsea.jpg --out render --preset classic" in chelsea
+
+
+def test_hostile_names_render_as_escaped_text_and_their_links_work(built) -> None:
+    _, _, site, _ = built
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in index
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in index
+    assert "Dreams &amp; &lt;Things&gt;" in index
+    doc = _parse(site / "index.html")
+    titles = {a.text: a.get("href") for a in doc.iter(f"{NS}a") if a.get("class") == "cover-title"}
+    assert HOSTILE_SCRIPT in titles and HOSTILE_QUOTES in titles
+    for name in (HOSTILE_SCRIPT, HOSTILE_QUOTES):
+        page = site / unquote(titles[name])
+        h1 = next(_parse(page).iter(f"{NS}h1"))
+        assert h1.text == name
+    for page in _pages(site):
+        scripts = [s.get("src") for s in _parse(page).iter(f"{NS}script")]
+        assert len(scripts) == 1 and scripts[0].endswith("static/gallery.js")
+
+
+def test_every_figure_has_alt_srcset_size_caption_and_provenance(built) -> None:
+    _, _, site, _ = built
+    figures, alts = 0, set()
+    for page in _pages(site):
+        for fig in _parse(page).iter(f"{NS}figure"):
+            if "fig" not in (fig.get("class") or "").split() or "compare-" in fig.get("class"):
+                continue
+            figures += 1
+            img = next(fig.iter(f"{NS}img"))
+            alt = img.get("alt")
+            assert alt and len(alt) > 20 and not re.fullmatch(r"\S+\.(png|webp|jpg)", alt), alt
+            alts.add(alt)
+            assert int(img.get("width")) > 0 and int(img.get("height")) > 0
+            widths = re.findall(r" (\d+)w", img.get("srcset"))
+            assert 1 <= len(widths) <= 3
+            assert fig.get("id")
+            assert next(fig.iter(f"{NS}figcaption")).find(f".//{NS}details/{NS}dl") is not None
+            pre = fig.find(f".//{NS}pre")
+            assert pre is not None and "".join(pre.itertext()).startswith("renderer ")
+            hrefs = [a.get("href") for a in fig.iter(f"{NS}a")]
+            assert any(h.endswith(".png") for h in hrefs), "no link to the full-size PNG"
+    assert figures > 45
+    assert "DeepDream of chelsea.jpg at layer blocks.5, preset classic" in alts
+    assert "Grad-CAM of coffee.jpg for the class espresso (71%) at layer bn2" in alts
+
+
+def test_layer_dreams_go_from_shallow_to_deep_and_classes_show_their_probability(built) -> None:
+    _, _, site, _ = built
+    doc = _parse(site / "layers.html")
+    titles = [s.text for s in doc.iter(f"{NS}span") if s.get("class") == "fig-title"]
+    assert titles == [
+        "Layer blocks.3",
+        "Layer blocks.6",  # from noise, depth 1 and 5
+        "Layer blocks.2",
+        "Layer blocks.3",
+        "Layer blocks.4",
+        "Layer blocks.6",
+    ]
+    classes = (site / "classes.html").read_text(encoding="utf-8")
+    assert "golden retriever" in classes and "Class 207 · the network gives it 91%" in classes
+    chelsea = next((site / "photos").glob("chelsea-*.html")).read_text(encoding="utf-8")
+    assert chelsea.index('explain-gradcam"') < chelsea.index('explain-guided-gradcam"')
+    assert "R² = 0.47" in chelsea and "deletion AUC 0.210" in chelsea
+    assert "viridis · min-max per image · α 0.5 · target tabby (281), 52%" in chelsea
+
+
+def test_skipped_records_show_their_reason(built) -> None:
+    _, _, site, report = built
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "skipped: photos/broken.jpg: corrupt image (truncated data)" in index
+    assert report.skipped == 1
+
+
+def test_index_is_light_and_thumbnails_fit_their_budget(built) -> None:
+    _, _, site, report = built
+    assert 5_000 < report.index_bytes < 100_000
+    assert report.index_bytes == sum(
+        (site / p).stat().st_size for p in ("index.html", "static/site.css", "static/gallery.js")
+    )
+    assert all(p.stat().st_size <= MAX_THUMB_BYTES for p in site.rglob("*.webp"))
+
+
+def test_large_thumbnails_stay_under_60_kb_and_carry_no_exif(tmp_path: Path) -> None:
+    from skimage import data
+
+    big = Image.fromarray(data.astronaut()).resize((1240, 1240), Image.LANCZOS)
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"  # Make
+    exif[0x8825] = {2: (48.0, 51.0, 24.0)}  # GPS latitude
+    src = tmp_path / "dream.png"
+    big.save(src, exif=exif.tobytes())
+    assert Image.open(src).getexif()  # the source really carries EXIF
+    pub = publish_image(src, tmp_path / "site", "media/x", "dream")
+    assert [v.width for v in pub.image.variants] == [400, 800, 1200]
+    for v in pub.image.variants:
+        path = tmp_path / "site" / v.path
+        assert path.stat().st_size <= MAX_THUMB_BYTES
+        with Image.open(path) as thumb:
+            assert thumb.size == (v.width, v.height) and not thumb.getexif()
+    with Image.open(tmp_path / "site" / pub.image.full) as full:
+        assert full.size == (1240, 1240) and not full.getexif() and "exif" not in full.info
+        assert np.array_equal(np.asarray(full), np.asarray(big))
+
+
+def test_a_failed_build_leaves_the_previous_site_intact(built, tmp_path: Path) -> None:
+    _, render, _, _ = built
+    out = tmp_path / "site"
+    build_site(render, out)
+    (out / ".gitkeep").write_text("")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    theme = tmp_path / "broken-theme"
+    theme.mkdir()
+    (theme / "photo.html").write_text(
+        "{% extends 'base.html' %}{% block main %}{{ page.nope }}{% endblock %}"
+    )
+    with pytest.raises(SiteError, match=r"photo\.html"):
+        build_site(render, out, theme=theme)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-theme", "site"]
+    report = build_site(render, out)  # and a good rebuild reuses every image, keeps .gitkeep
+    assert report.reused == report.images > 0 and (out / ".gitkeep").exists()
+
+
+def test_a_theme_overrides_one_template_and_inherits_the_rest(built, tmp_path: Path) -> None:
+    _, render, _, _ = built
+    theme = tmp_path / "theme"
+    (theme / "static").mkdir(parents=True)
+    (theme / "about.html").write_text(
+        "{% extends 'base.html' %}{% block main %}<p id=themed>Our own words</p>{% endblock %}"
+    )
+    (theme / "static" / "extra.css").write_text("body{}")
+    out = tmp_path / "site"
+    build_site(render, out, theme=theme)
+    about = (out / "about.html").read_text(encoding="utf-8")
+    assert "Our own words" in about and 'aria-label="Site"' in about
+    assert "How this was made" not in about
+    assert "How this was made" not in (out / "index.html").read_text(encoding="utf-8")
+    assert "The photograph and its dreams" in next((out / "photos").glob("*.html")).read_text()
+    assert (out / "static" / "extra.css").exists() and (out / "static" / "site.css").exists()
+
+
+def test_it_refuses_to_replace_a_folder_that_is_not_a_site(built, tmp_path: Path) -> None:
+    _, render, _, _ = built
+    out = tmp_path / "important"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(SiteError, match="refusing"):
+        build_site(render, out)
+    assert (out / "thesis.tex").read_text() == "years of work"
+    with pytest.raises(SiteError, match="replace the render dir"):
+        build_site(render, render.parent)
+
+
+def test_cli_builds_and_reports_user_mistakes_in_one_line(built, tmp_path: Path) -> None:
+    _, render, _, _ = built
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["site", "build", "--from", str(render), "--out", str(tmp_path / "s"), "--title", "Cats"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "<title>Cats</title>" in (tmp_path / "s" / "index.html").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(
+        main, ["site", "build", "--from", str(empty), "--out", str(tmp_path / "s2")]
+    )
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "manifest.json" in lines[0]
+    assert not (tmp_path / "s2").exists()
+
+
+def test_serve_previews_the_site_on_localhost(built) -> None:
+    _, _, site, _ = built
+    server = make_server(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as resp:
+            assert resp.status == 200 and b"cover-grid" in resp.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_public_paths_and_relative_urls() -> None:
+    anchor = Path("/srv/art")
+    cmd = "renderer dream '/srv/art/photos/my cat.jpg' --out /srv/art/render --weights=/opt/w.pth"
+    assert public.public_command(cmd, anchor) == (
+        "renderer dream 'photos/my cat.jpg' --out render --weights=w.pth"
+    )
+    assert public.public_text("/elsewhere/x.jpg: corrupt", anchor) == "x.jpg: corrupt"
+    assert vm.relative_url("media/a b/x,1.webp", "photos/p.html") == "../media/a%20b/x%2C1.webp"
+    assert vm.relative_url("index.html", "index.html") == "index.html"
+    assert vm.relative_url("photos/p.html", "index.html") == "photos/p.html"
+
+
+def test_missing_output_files_become_warnings_not_broken_images(built, tmp_path: Path) -> None:
+    import shutil
+
+    _, render, _, _ = built
+    copy = tmp_path / "render"
+    shutil.copytree(render, copy)
+    victim = next(copy.glob("chelsea-*/dream-deep.png"))
+    victim.unlink()
+    report = build_site(copy, tmp_path / "site")
+    assert len(report.warnings) == 1 and "dream-deep.png" in report.warnings[0]
+    page = next((tmp_path / "site" / "photos").glob("chelsea-*.html")).read_text()
+    assert 'id="dream-deep"' not in page and 'id="dream-classic"' in page
+
+
+def test_the_index_of_forty_photos_stays_under_100_kb() -> None:
+    from renderer.site.builder import make_environment, render_page, templates_dir
+    from renderer.site.images import ImageSet, Variant
+
+    params = {f"param_{i}": i * 0.25 for i in range(20)}
+    entries = []
+    for n in range(40):
+        sha = f"{n:064x}"
+        inputs = [{"path": f"/home/artist/photos/photo {n}.jpg", "sha256": sha}]
+        entries.append(
+            {
+                "kind": "photo",
+                "output": f"p{n}/photo.png",
+                "inputs": inputs,
+                "command": "renderer dream x",
+                "extra": {"name": f"photo {n}.jpg"},
+            }
+        )
+        entries.append(
+            {
+                "kind": "dream",
+                "output": f"p{n}/dream-classic.png",
+                "inputs": inputs,
+                "command": f"renderer dream '/home/artist/photos/photo {n}.jpg'",
+                "model": {"name": "efficientnet_lite0", "weights_sha256": "ab" * 32},
+                "params": params,
+                "seed": 3,
+                "extra": {
+                    "preset": "classic",
+                    "layers": ["blocks.4"],
+                    "caption": "classic · blocks.4 · 3 octaves · lr 0.025",
+                    "predictions": [{"index": 1, "name": "goldfish", "prob": 0.5}],
+                },
+            }
+        )
+    gallery = vm.build_gallery([vm.Source(e, Path("/r")) for e in entries], Path("/"))
+    for fig in gallery.figures:
+        stem = f"media/{fig.src.parent.name}/{fig.src.stem}-0123456789ab"
+        fig.image = ImageSet(
+            f"{stem}.png",
+            1024,
+            768,
+            tuple(Variant(f"{stem}-{w}.webp", w, w * 3 // 4, 40_000) for w in (400, 800, 1024)),
+        )
+    html = render_page(make_environment(), gallery, "index.html", "index.html", "dreamgallery")
+    assets = sum(
+        (templates_dir() / "static" / n).stat().st_size for n in ("site.css", "gallery.js")
+    )
+    assert html.count('class="cover"') == 40 and "/home/artist" not in html
+    assert len(html.encode()) + assets < 100_000, len(html.encode()) + assets
+
+
+def test_records_group_by_photo_hash_and_a_photo_without_its_record_still_gets_a_page() -> None:
+    sha_a, sha_b = "a" * 64, "b" * 64
+
+    def entry(kind: str, output: str, sha: str, **extra) -> dict:
+        inputs = [{"path": f"/x/{'cat' if sha == sha_a else 'dog'}.jpg", "sha256": sha}]
+        return {"kind": kind, "output": output, "inputs": inputs, "command": "", "extra": extra}
+
+    entries = [
+        entry("explain", "k/explain-guided-gradcam.png", sha_a, method="guided-gradcam"),
+        entry("photo", "k/photo.png", sha_a, name="cat.jpg"),
+        entry("explain", "k/explain-gradcam.png", sha_a, method="gradcam"),
+        entry("dream", "j/dream-deep.png", sha_b, preset="deep", layers=["blocks.6"]),
+        entry(
+            "explain",
+            "k/explain-robustness-noise-2.png",
+            sha_a,
+            method="robustness-noise-2",
+            robustness={"kind": "noise", "level": 2},
+        ),
+        entry(
+            "explain",
+            "k/explain-robustness-noise-1.png",
+            sha_a,
+            method="robustness-noise-1",
+            robustness={"kind": "noise", "level": 1},
+        ),
+    ]
+    gallery = vm.build_gallery([vm.Source(e, Path("/r")) for e in entries])
+    cat, dog = gallery.photos
+    assert (cat.name, dog.name) == ("cat.jpg", "dog.jpg")
+    assert [f.details["method"] for f in cat.gradcam] == ["gradcam", "guided-gradcam"]
+    assert [f.id for f in cat.robustness] == [
+        "explain-robustness-noise-1",
+        "explain-robustness-noise-2",
+    ]
+    assert dog.photo is None and [f.alt for f in dog.dreams] == [
+        "DeepDream of dog.jpg at layer blocks.6, preset deep"
+    ]
+    assert cat.cover is cat.photo and dog.cover is dog.dreams[0]
