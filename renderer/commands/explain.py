@@ -1,3 +1,185 @@
-"""CLI commands for this feature (filled in by its issue)."""
+"""``renderer explain``: Grad-CAM, Guided Backprop, Guided Grad-CAM, LIME and robustness panels."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..classes import resolve_class
+from ..clikit import (
+    UserError,
+    command_line,
+    max_pixels_option,
+    model_options,
+    open_model,
+    run_batch,
+)
+from ..errors import RendererError
+from ..explain.jobs import default_layer, explain_photo
+from ..explain.settings import COLORMAPS, DEFAULT_METHODS, HIDES, ExplainSettings
+from ..photos import prepare_photo
+
+DEFAULT_SIZE = 320
+
+
+@click.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Render directory: panels, sidecars and manifest.json go here.",
+)
+@model_options
+@click.option(
+    "--methods",
+    default=",".join(DEFAULT_METHODS),
+    show_default=True,
+    help="Comma-separated: gradcam, gradcam++, guided-backprop, guided-gradcam, "
+    "lime, robustness (or all).",
+)
+@click.option(
+    "--target",
+    default=None,
+    help="ImageNet class index or name to explain (default: the top-1 prediction).",
+)
+@click.option(
+    "--layer", default=None, help="Grad-CAM layer (default: the model's; see `renderer layers`)."
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=32),
+    default=DEFAULT_SIZE,
+    show_default=True,
+    help="Working size: the photo's long side in pixels (never enlarged).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed for LIME's samples and the robustness noise.",
+)
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Also write the Grad-CAM map (.npy) and LIME segments and weights (.npz).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Opacity of the heatmap over the photo.",
+)
+@click.option("--colormap", type=click.Choice(COLORMAPS), default="inferno", show_default=True)
+@click.option("--lime-samples", type=click.IntRange(min=2), default=1000, show_default=True)
+@click.option(
+    "--lime-p",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Probability that a superpixel stays visible in a sample.",
+)
+@click.option(
+    "--lime-hide",
+    type=click.Choice(HIDES),
+    default="black",
+    show_default=True,
+    help="Hidden superpixels: black (the essay's) or their mean colour (lime's).",
+)
+@click.option(
+    "--lime-kernel",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Kernel width w of sqrt(exp(-d²/w²)) on the cosine distance, in (0, 1].",
+)
+@click.option(
+    "--lime-segments",
+    default="quickshift:4,200,0.2",
+    show_default=True,
+    help="quickshift:KERNEL,MAX_DIST,RATIO or slic:N_SEGMENTS,COMPACTNESS.",
+)
+@click.option(
+    "--lime-batch",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Perturbed images per model call.",
+)
+@click.option(
+    "--sanity", is_flag=True, help="Add a model-randomization sanity check to the Grad-CAM records."
+)
+@max_pixels_option
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    photos: tuple[Path, ...],
+    out: Path,
+    model: str,
+    weights: Path | None,
+    device: str,
+    methods: str,
+    target: str | None,
+    layer: str | None,
+    size: int,
+    seed: int,
+    raw: bool,
+    alpha: float,
+    colormap: str,
+    lime_samples: int,
+    lime_p: float,
+    lime_hide: str,
+    lime_kernel: float,
+    lime_segments: str,
+    lime_batch: int,
+    sanity: bool,
+    max_pixels: int,
+) -> None:
+    """Explain what the model sees in each photo: heatmaps, LIME superpixels, robustness.
+
+    Per photo it writes <key>/explain-<method>.png panels with legends, a JSON sidecar each
+    and the manifest entries (target class and probability, layer, every parameter, surrogate
+    R² and deletion/insertion AUCs). A photo that cannot be read is reported and skipped.
+
+    \b
+    Example:
+      renderer explain cat.jpg coffee.jpg --out renders
+      renderer explain cat.jpg --out renders --methods gradcam,lime --target "tiger cat"
+      renderer explain cat.jpg --out renders --layer blocks.5 --raw --lime-samples 500
+    """
+    try:
+        settings = ExplainSettings(
+            methods=methods,
+            target=target,
+            layer=layer,
+            lime_samples=lime_samples,
+            lime_p=lime_p,
+            lime_hide=lime_hide,
+            lime_kernel=lime_kernel,
+            lime_segments=lime_segments,
+            lime_batch=lime_batch,
+            seed=seed,
+            raw=raw,
+            sanity=sanity,
+            alpha=alpha,
+            colormap=colormap,
+        )
+        loaded = open_model(model, device, weights)
+        default_layer(loaded, settings.layer)  # a wrong layer or class fails once, up front
+        if settings.target:
+            resolve_class(settings.target)
+    except RendererError as exc:
+        raise UserError(str(exc)) from None
+
+    def one(path: Path) -> None:
+        photo = prepare_photo(path, size, loaded.spec.min_size, max_pixels)
+        explain_photo(loaded, photo, settings, out, command=command_line(ctx, photos=[str(path)]))
+
+    ctx.exit(run_batch(photos, one, desc="explain"))
+
+
+COMMANDS = [explain]

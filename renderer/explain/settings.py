@@ -1,0 +1,131 @@
+"""One frozen, validated settings object for every explanation of a photo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RecipeError, UnknownNameError
+
+METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam", "lime", "robustness")
+DEFAULT_METHODS = ("gradcam", "guided-backprop", "guided-gradcam", "lime", "robustness")
+HIDES = ("black", "mean")
+COLORMAPS = ("inferno", "viridis", "magma", "cividis")
+SEGMENTERS = {"quickshift": 3, "slic": 2}
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """``quickshift:kernel_size,max_dist,ratio`` or ``slic:n_segments,compactness``."""
+
+    algorithm: str
+    values: tuple[float, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> SegmentSpec:
+        name, _, rest = text.strip().lower().partition(":")
+        if name not in SEGMENTERS:
+            raise UnknownNameError("segmentation", name, SEGMENTERS)
+        defaults = {"quickshift": (4.0, 200.0, 0.2), "slic": (100.0, 10.0)}[name]
+        if not rest:
+            return cls(name, defaults)
+        try:
+            values = tuple(float(v) for v in rest.split(","))
+        except ValueError:
+            raise RecipeError(f"segmentation {text!r}: values must be numbers") from None
+        if len(values) != SEGMENTERS[name]:
+            raise RecipeError(
+                f"segmentation {text!r}: {name} takes {SEGMENTERS[name]} values, "
+                f"e.g. {name}:{','.join(f'{v:g}' for v in defaults)}"
+            )
+        if any(v <= 0 for v in values):
+            raise RecipeError(f"segmentation {text!r}: values must be positive")
+        return cls(name, values)
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{','.join(f'{v:g}' for v in self.values)}"
+
+
+def parse_methods(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"gradcam,lime"`` (or a sequence) to a tuple of known method names, in order."""
+    words = text.split(",") if isinstance(text, str) else list(text)
+    methods: list[str] = []
+    for word in (w.strip().lower() for w in words):
+        if not word:
+            continue
+        if word == "all":
+            methods.extend(DEFAULT_METHODS)
+            continue
+        if word not in METHODS:
+            raise UnknownNameError("explanation method", word, METHODS)
+        methods.append(word)
+    if not methods:
+        raise RecipeError("no explanation method given")
+    return tuple(dict.fromkeys(methods))
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """What to explain and how; every value lands in the manifest's ``params``."""
+
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    target: str | None = None
+    layer: str | None = None
+    lime_samples: int = 1000
+    lime_p: float = 0.5
+    lime_hide: str = "black"
+    lime_kernel: float = 0.25
+    lime_segments: str = "quickshift:4,200,0.2"
+    lime_batch: int = 64
+    seed: int = 0
+    raw: bool = False
+    sanity: bool = False
+    alpha: float = 0.5
+    colormap: str = "inferno"
+    faithfulness_steps: int = 20
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "methods", parse_methods(self.methods))
+        if self.lime_samples < 2:
+            raise RecipeError(f"lime_samples must be at least 2, got {self.lime_samples}")
+        if not 0.0 < self.lime_p < 1.0:
+            raise RecipeError(f"lime_p must lie in (0, 1), got {self.lime_p}")
+        if self.lime_hide not in HIDES:
+            raise RecipeError(f"lime_hide must be black or mean, got {self.lime_hide!r}")
+        if not 0.0 < self.lime_kernel <= 1.0:
+            raise RecipeError(f"lime_kernel must lie in (0, 1], got {self.lime_kernel}")
+        SegmentSpec.parse(self.lime_segments)
+        if self.lime_batch < 1:
+            raise RecipeError(f"lime_batch must be positive, got {self.lime_batch}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise RecipeError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.colormap not in COLORMAPS:
+            raise UnknownNameError("colormap", self.colormap, COLORMAPS)
+        if self.faithfulness_steps < 2:
+            raise RecipeError("faithfulness_steps must be at least 2")
+        if self.seed < 0:
+            raise RecipeError(f"seed must be non-negative, got {self.seed}")
+
+    @property
+    def segments(self) -> SegmentSpec:
+        return SegmentSpec.parse(self.lime_segments)
+
+    def params(self) -> dict[str, Any]:
+        """Every value, JSON-ready, for the manifest."""
+        return {
+            "methods": list(self.methods),
+            "target": self.target,
+            "layer": self.layer,
+            "lime_samples": self.lime_samples,
+            "lime_p": self.lime_p,
+            "lime_hide": self.lime_hide,
+            "lime_kernel": self.lime_kernel,
+            "lime_segments": str(self.segments),
+            "lime_batch": self.lime_batch,
+            "seed": self.seed,
+            "raw": self.raw,
+            "sanity": self.sanity,
+            "alpha": self.alpha,
+            "colormap": self.colormap,
+            "faithfulness_steps": self.faithfulness_steps,
+        }

@@ -1,0 +1,154 @@
+"""``renderer explain`` end to end on real photos: every panel, record and raw array."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from renderer.cli import main
+from renderer.provenance import read_manifest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
+    (measured 10-20x slower with two threads under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+LIME_PANELS = ["lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg"]
+ROBUSTNESS = [
+    f"robustness-{kind}-{level}"
+    for kind in ("noise", "brightness", "contrast")
+    for level in (1, 2, 3, 4)
+]
+HEATMAPS = ["gradcam", "gradcam++", "guided-backprop", "guided-gradcam"]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, photo_dir, lite0):
+    out = tmp_path_factory.mktemp("explain")
+    bad = photo_dir.parent / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    result = CliRunner().invoke(
+        main,
+        [
+            "explain",
+            str(photo_dir / "chelsea.jpg"),
+            str(photo_dir / "coffee.jpg"),
+            str(bad),
+            str(photo_dir / "astronaut.jpg"),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--size",
+            "64",
+            "--methods",
+            "all,gradcam++",
+            "--lime-samples",
+            "16",
+            "--lime-batch",
+            "16",
+            "--lime-segments",
+            "slic:20,10",
+            "--raw",
+            "--sanity",
+        ],
+    )
+    return out, result
+
+
+def test_a_bad_photo_is_one_line_and_the_batch_goes_on(rendered) -> None:
+    _, result = rendered
+    assert result.exit_code == 2, result.output
+    assert "broken.jpg" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_panel_and_record(rendered) -> None:
+    out, _ = rendered
+    entries = read_manifest(out)
+    explains = [e for e in entries if e["kind"] == "explain"]
+    photos = {e["inputs"][0]["sha256"] for e in entries if e["kind"] == "photo"}
+    assert len(photos) == 3
+    methods = HEATMAPS + LIME_PANELS + ROBUSTNESS
+    assert len(explains) == 3 * len(methods)
+    for entry in explains:
+        extra = entry["extra"]
+        assert (out / entry["output"]).is_file()
+        assert (out / entry["output"]).with_suffix(".json").is_file()
+        assert entry["output"].endswith(f"explain-{extra['method']}.png")
+        assert set(extra["target"]) == {"index", "name", "prob"}
+        assert 0.0 < extra["target"]["prob"] <= 1.0
+        assert extra["caption"]
+        assert entry["params"]["lime_samples"] == 16 and entry["seed"] == 0
+        method = extra["method"]
+        if method in HEATMAPS or method.startswith("robustness"):
+            legend = extra["legend"]
+            assert (out / legend["image"]).is_file()
+            assert legend["min"] <= legend["max"] and legend["colormap"]
+        if method in ("gradcam", "gradcam++") or method.startswith("lime"):
+            fid = extra["faithfulness"]
+            assert len(fid["deletion_curve"]) == len(fid["insertion_curve"]) == 21
+            assert 0 <= fid["deletion_auc"] <= 1 and 0 <= fid["insertion_auc"] <= 1
+        if method.startswith("lime"):
+            assert extra["lime"]["samples"] == 16 and extra["lime"]["segments"] > 1
+            assert extra["lime"]["r2"] <= 1.0
+        if method.startswith("robustness"):
+            rob = extra["robustness"]
+            assert rob["original"]["index"] == extra["target"]["index"]
+            assert 1 <= rob["level"] <= 4
+        if method in ("gradcam", "gradcam++"):
+            assert extra["layer"] == "bn2"
+            assert "rank_correlation" in extra["sanity"]
+
+
+def test_raw_arrays(rendered) -> None:
+    out, _ = rendered
+    entries = {e["output"]: e for e in read_manifest(out)}
+    cam = next(e for k, e in entries.items() if k.endswith("explain-gradcam.png"))
+    array = np.load(out / cam["extra"]["raw"])
+    photo = Image.open(out / cam["output"].replace("explain-gradcam.png", "photo.png"))
+    assert array.dtype == np.float32 and array.shape == (photo.height, photo.width)
+    assert array.min() >= 0.0 and array.max() <= 1.0 and array.max() > 0.99
+    lime_entry = next(e for k, e in entries.items() if k.endswith("explain-lime-top5.png"))
+    with np.load(out / lime_entry["extra"]["raw"]) as data:
+        segments, weights = data["segments"], data["weights"]
+    assert segments.shape == array.shape and np.issubdtype(segments.dtype, np.integer)
+    assert weights.shape == (segments.max() + 1,) == (lime_entry["extra"]["lime"]["segments"],)
+
+
+def test_sidecar_is_the_record(rendered) -> None:
+    out, _ = rendered
+    entry = next(e for e in read_manifest(out) if e["output"].endswith("explain-lime-posneg.png"))
+    sidecar = json.loads((out / entry["output"]).with_suffix(".json").read_text())
+    assert sidecar == entry
+
+
+def test_user_mistakes_are_one_line(tmp_path, photo_dir) -> None:
+    runner = CliRunner()
+    base = ["explain", str(photo_dir / "chelsea.jpg"), "--out", str(tmp_path)]
+    for extra, word in (
+        (["--layer", "blocks.99"], "layer"),
+        (["--target", "golden retreiver"], "golden retriever"),
+        (["--methods", "gradcam,lime2"], "lime"),
+        (["--lime-p", "2"], "lime_p"),
+    ):
+        result = runner.invoke(main, base + extra)
+        assert result.exit_code == 1, result.output
+        assert word in result.output and "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_help_has_an_example() -> None:
+    result = CliRunner().invoke(main, ["explain", "--help"])
+    assert result.exit_code == 0 and "renderer explain cat.jpg" in result.output
