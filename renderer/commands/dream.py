@@ -1,3 +1,346 @@
-"""CLI commands for this feature (filled in by its issue)."""
+"""``renderer dream``, ``layer-dream``, ``class-dream`` and ``presets``."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ..classes import resolve_class
+from ..clikit import command_line, max_pixels_option, model_options, open_model, run_batch
+from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
+from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
+from ..photos import prepare_photo
+from ..provenance import dumps
+
+ESSAY_CLASSES = (1, 33, 77, 207, 254, 761, 771, 783, 817, 883, 963)
+
+LAYER_HELP = (
+    "Target layer (repeatable). NAME for the whole layer, NAME:CHANNEL for one channel "
+    "(an integer, e.g. blocks.5:17), NAME:WEIGHT for a weighted layer (a number with a "
+    "decimal point, e.g. blocks.5:0.5), NAME:CHANNEL:WEIGHT for both. See `renderer layers`."
+)
+
+
+def recipe_options(noise: bool) -> Callable:
+    """The recipe values; each overrides the preset's only when given."""
+
+    def decorate(func: Callable) -> Callable:
+        options = [
+            click.option(
+                "--preset",
+                "preset_name",
+                default=None,
+                help="Named recipe; see `renderer presets`.",
+            ),
+            click.option(
+                "--presets",
+                "presets_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="A TOML file of your own presets (same format as the shipped presets.toml).",
+            ),
+            click.option(
+                "--octaves",
+                type=int,
+                default=None,
+                help="Pyramid levels (the essay's pyramid_levels).",
+            ),
+            click.option(
+                "--octave-scale",
+                type=float,
+                default=None,
+                help="Size ratio between octaves (the essay's growth_rate).",
+            ),
+            click.option(
+                "--steps", type=int, default=None, help="Gradient-ascent steps per octave."
+            ),
+            click.option(
+                "--lr",
+                type=float,
+                default=None,
+                help="Step size, in [0, 1] pixel units per normalized step.",
+            ),
+            click.option(
+                "--blur-sigma", type=float, default=None, help="Gaussian sigma (0 = off)."
+            ),
+            click.option(
+                "--blur-mode",
+                type=click.Choice(BLUR_MODES),
+                default=None,
+                help="Blur the image each step (the essay), or smooth the gradient at 3 sigmas.",
+            ),
+            click.option(
+                "--jitter",
+                type=int,
+                default=None,
+                help="Random roll in px each step; the gradient is rolled back.",
+            ),
+            click.option(
+                "--grad-norm",
+                type=click.Choice(GRAD_NORMS),
+                default=None,
+                help="Gradient normalization: (g-mean)/std, g/mean|g|, or Laplacian-pyramid.",
+            ),
+            click.option(
+                "--scale-jitter",
+                type=float,
+                default=None,
+                help="Random rescale by up to this fraction each step.",
+            ),
+            click.option("--size", type=int, default=None, help="Long side of the dream in px."),
+            click.option(
+                "--tile",
+                type=int,
+                default=None,
+                help="Tile size in px for large photos (0 = never tile).",
+            ),
+            click.option(
+                "--stretch",
+                type=float,
+                default=None,
+                help="Stretch levels so this percent of values clip at each end (0 = off).",
+            ),
+            click.option(
+                "--seed",
+                type=int,
+                default=0,
+                show_default=True,
+                help="Random seed: equal seeds give equal PNGs.",
+            ),
+            click.option(
+                "--frames",
+                is_flag=True,
+                help="Also write one frame per octave (a progression strip).",
+            ),
+            click.option(
+                "--out",
+                "-o",
+                "out_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                required=True,
+                help="Output (render) directory.",
+            ),
+        ]
+        if noise:
+            options += [
+                click.option(
+                    "--param",
+                    type=click.Choice(PARAMS),
+                    default=None,
+                    help="pixel, or fft (FFT spectrum + decorrelated colour, as lucent).",
+                ),
+                click.option(
+                    "--init", default=None, help="Start image: noise, gray, or a PHOTO path."
+                ),
+            ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _recipe(
+    kind: str, preset_name: str | None, presets_file: Path | None, **values
+) -> tuple[str, DreamRecipe]:
+    name = preset_name or DEFAULT_PRESET[kind]
+    preset = get_preset(name, presets_file)
+    return name, preset.recipe.replace(**values)
+
+
+_RECIPE_KEYS = (
+    "octaves",
+    "octave_scale",
+    "steps",
+    "lr",
+    "blur_sigma",
+    "blur_mode",
+    "jitter",
+    "grad_norm",
+    "scale_jitter",
+    "size",
+    "tile",
+    "stretch",
+    "param",
+    "init",
+)
+
+
+def _split(params: dict) -> dict:
+    return {k: params.pop(k) for k in _RECIPE_KEYS if k in params}
+
+
+@click.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--layer",
+    "-l",
+    "layers",
+    multiple=True,
+    help=LAYER_HELP + " All are combined into one objective.",
+)
+@recipe_options(noise=False)
+@model_options
+@max_pixels_option
+@click.pass_context
+def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...], **params) -> None:
+    """DeepDream on your photos: multiscale gradient ascent with detail re-injection.
+
+    Writes <out>/<photo-key>/dream-<preset>.png, the working photo, JSON sidecars and
+    manifest.json. A photo that cannot be used is reported and the batch goes on.
+
+    \b
+    Example:
+      renderer dream cat.jpg --out renders/ --preset classic
+      renderer dream photos/*.jpg -o renders/ --layer blocks.4 --layer blocks.5:0.5 --lr 0.03
+    """
+    from ..dream.jobs import dream_photo
+
+    values = _split(params)
+    if layers:
+        values["layers"] = tuple(layers)
+    name, recipe = _recipe("photo", params.pop("preset_name"), params.pop("presets_file"), **values)
+    model = open_model(params["model"], params["device"], params["weights"])
+    from ..dream.objectives import resolve_terms
+
+    resolve_terms(model, recipe.terms)
+
+    def one(path: Path) -> None:
+        photo = prepare_photo(path, recipe.size, model.spec.min_size, params["max_pixels"])
+        dream_photo(
+            model,
+            photo,
+            recipe,
+            params["out_dir"],
+            preset=name,
+            seed=params["seed"],
+            command=command_line(ctx, photos=[str(path)]),
+            frames=params["frames"],
+        )
+
+    ctx.exit(run_batch(photos, one, desc="dream"))
+
+
+@click.command("layer-dream")
+@click.option(
+    "--layer", "-l", "layers", multiple=True, help=LAYER_HELP + " Default: the preset's layers."
+)
+@click.option("--combine", is_flag=True, help="One dream with all --layer terms in one objective.")
+@recipe_options(noise=True)
+@model_options
+@click.pass_context
+def layer_dream(ctx: click.Context, layers: tuple[str, ...], combine: bool, **params) -> None:
+    """Dream what whole layers (or channels) respond to, from noise: one image per --layer.
+
+    Writes <out>/layer-dreams/<layer>.png with sidecars and manifest.json.
+
+    \b
+    Example:
+      renderer layer-dream --layer blocks.2 --layer blocks.4 --layer blocks.6 -o renders/
+      renderer layer-dream --layer blocks.5:17 --param fft --steps 20 -o renders/
+      renderer layer-dream --layer blocks.4 --layer blocks.5:0.5 --combine -o renders/
+    """
+    from ..dream.jobs import dream_layers
+
+    values = _split(params)
+    _name, recipe = _recipe(
+        "layer", params.pop("preset_name"), params.pop("presets_file"), **values
+    )
+    targets = list(layers) or list(recipe.layers)
+    for target in targets:
+        parse_target(target)
+    if combine:
+        targets = ["+".join(targets)]
+    model = open_model(params["model"], params["device"], params["weights"])
+    dream_layers(
+        model,
+        targets,
+        recipe,
+        params["out_dir"],
+        seed=params["seed"],
+        command=command_line(ctx),
+        frames=params["frames"],
+    )
+
+
+@click.command("class-dream")
+@click.option(
+    "--class",
+    "-c",
+    "classes",
+    multiple=True,
+    help="ImageNet class index or name (repeatable). Default: the essay's 11 classes.",
+)
+@recipe_options(noise=True)
+@model_options
+@click.pass_context
+def class_dream(ctx: click.Context, classes: tuple[str, ...], **params) -> None:
+    """Dream an ImageNet class from noise by raising its logit; all classes in one batch.
+
+    Writes <out>/class-dreams/class-<index>-<name>.png with sidecars and manifest.json.
+    With no --class it renders the essay's classes 1, 33, 77, 207, 254, 761, 771, 783,
+    817, 883 and 963.
+
+    \b
+    Example:
+      renderer class-dream -o renders/
+      renderer class-dream --class 207 --class "sports car" --size 320 -o renders/
+    """
+    from ..dream.jobs import dream_classes
+
+    values = _split(params)
+    _name, recipe = _recipe(
+        "class", params.pop("preset_name"), params.pop("presets_file"), **values
+    )
+    wanted = [resolve_class(c) for c in (classes or [str(i) for i in ESSAY_CLASSES])]
+    model = open_model(params["model"], params["device"], params["weights"])
+    dream_classes(
+        model,
+        wanted,
+        recipe,
+        params["out_dir"],
+        seed=params["seed"],
+        command=command_line(ctx),
+        frames=params["frames"],
+    )
+
+
+def _preset_row(preset: Preset) -> dict:
+    return {
+        "name": preset.name,
+        "kind": preset.kind,
+        "description": preset.description,
+        **preset.recipe.to_params(),
+    }
+
+
+@click.command("presets")
+@click.option(
+    "--presets",
+    "presets_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also list the presets of this TOML file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def presets(presets_file: Path | None, as_json: bool) -> None:
+    """List the dream presets with all their values.
+
+    \b
+    Example:
+      renderer presets
+      renderer presets --presets my-presets.toml --json
+    """
+    rows = [_preset_row(p) for p in load_presets(presets_file).values()]
+    if as_json:
+        click.echo(dumps(rows), nl=False)
+        return
+    for row in rows:
+        click.echo(f"{row['name']} ({row['kind']}): {row['description']}")
+        values = {k: v for k, v in row.items() if k not in ("name", "kind", "description")}
+        click.echo("    " + ", ".join(f"{k}={v}" for k, v in values.items()))
+
+
+COMMANDS = [dream, layer_dream, class_dream, presets]

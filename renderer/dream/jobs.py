@@ -1,0 +1,261 @@
+"""Dream jobs: render, write PNGs (and octave frames), publish sidecars and manifest entries.
+
+These are what the CLI and the gallery pipeline call; each returns the records it published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from ..classes import ImageNetClass
+from ..classify import classify_picture
+from ..clikit import Stopwatch, progress
+from ..imageio import fit_long_side, load_photo, pil_to_tensor, save_image_atomic, tensor_to_pil
+from ..models import LoadedModel, list_layers
+from ..naming import slug
+from ..photos import WorkingPhoto, publish_photo
+from ..provenance import InputFile, Record, publish
+from .engine import DreamResult, render, resize
+from .objectives import class_objective, layer_objective, resolve_terms
+from .recipe import DreamRecipe, LayerTerm, parse_target
+
+
+@contextmanager
+def _bar(recipe: DreamRecipe, desc: str):
+    bar = progress(total=recipe.octaves * recipe.steps, desc=desc, unit="step", leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def _save(images: torch.Tensor, out_dir: Path, output: str) -> None:
+    save_image_atomic(tensor_to_pil(images), Path(out_dir) / output)
+
+
+def _save_frames(result: DreamResult, index: int, out_dir: Path, stem: str) -> list[str]:
+    paths = []
+    for level, frame in enumerate(result.frames, start=1):
+        output = f"{stem}-octave-{level}.png"
+        _save(frame[index : index + 1], out_dir, output)
+        paths.append(output)
+    return paths
+
+
+def _layer_caption(terms: Sequence[LayerTerm], recipe: DreamRecipe) -> str:
+    what = " + ".join(str(t) for t in terms)
+    return f"Layer {what} · {recipe.describe()}"
+
+
+def _depth(model: LoadedModel, terms: Sequence[LayerTerm]) -> int:
+    order = {info.name: i for i, info in enumerate(list_layers(model.name))}
+    return max(order.get(t.layer, 0) for t in terms)
+
+
+def _start_image(recipe: DreamRecipe) -> tuple[torch.Tensor | None, tuple[InputFile, ...]]:
+    """``--init PHOTO``: that picture at the recipe's size; noise and gray start in the engine."""
+    if recipe.init in ("noise", "gray"):
+        return None, ()
+    img, digest = load_photo(recipe.init)
+    img = fit_long_side(img, recipe.size)
+    return pil_to_tensor(img), (InputFile(recipe.init, digest),)
+
+
+def dream_photo(
+    model: LoadedModel,
+    photo: WorkingPhoto,
+    recipe: DreamRecipe,
+    out_dir: Path,
+    *,
+    preset: str,
+    seed: int,
+    command: str,
+    frames: bool = False,
+) -> list[Record]:
+    """DeepDream on one photo: ``<key>/photo.png`` and ``<key>/dream-<preset>.png``."""
+    clock = Stopwatch()
+    out_dir = Path(out_dir)
+    terms = resolve_terms(model, recipe.terms)
+    with _bar(recipe, photo.path.name) as step:
+        result = render(
+            model,
+            layer_objective(terms),
+            recipe,
+            seed=seed,
+            photo=pil_to_tensor(photo.image),
+            on_step=step,
+            frames=frames,
+        )
+    stem = f"{photo.key}/dream-{slug(preset)}"
+    output = f"{stem}.png"
+    _save(result.images, out_dir, output)
+    frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
+    picture = tensor_to_pil(result.images)
+    layers = [str(t) for t in terms]
+    extra = {
+        "preset": preset,
+        "layers": layers,
+        "objective_start": result.objective_start[0],
+        "objective_end": result.objective_end[0],
+        "predictions": [p.to_dict() for p in classify_picture(model, picture, top=5)],
+        "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()}",
+    }
+    if frame_paths:
+        extra["frames"] = frame_paths
+    photo_record = publish_photo(out_dir, photo, model, command)
+    record = Record(
+        kind="dream",
+        output=output,
+        command=command,
+        model=model.info(),
+        inputs=(photo.input,),
+        params=recipe.to_params(),
+        seed=seed,
+        device=str(model.device),
+        wall_time_s=clock.seconds,
+        extra=extra,
+    )
+    records = [photo_record, record]
+    publish(out_dir, records)
+    return records
+
+
+def dream_layers(
+    model: LoadedModel,
+    targets: Sequence[str],
+    recipe: DreamRecipe,
+    out_dir: Path,
+    *,
+    seed: int,
+    command: str,
+    frames: bool = False,
+) -> list[Record]:
+    """One dream per target (``blocks.4``, ``blocks.5:17``, ``blocks.4+blocks.5:0.5``) from
+    ``recipe.init``; all start from the same noise for equal seeds, so layers compare."""
+    out_dir = Path(out_dir)
+    resolved = [resolve_terms(model, parse_target(t)) for t in targets]
+    start, inputs = _start_image(recipe)
+    records = []
+    for terms in resolved:
+        clock = Stopwatch()
+        name = "+".join(str(t) for t in terms)
+        with _bar(recipe, name) as step:
+            result = render(
+                model,
+                layer_objective(terms),
+                recipe.replace(layers=(name,)),
+                seed=seed,
+                start=start,
+                on_step=step,
+                frames=frames,
+            )
+        stem = f"layer-dreams/{slug(name)}"
+        output = f"{stem}.png"
+        _save(result.images, out_dir, output)
+        frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
+        picture = tensor_to_pil(result.images)
+        extra = {
+            "layers": [str(t) for t in terms],
+            "objective_start": result.objective_start[0],
+            "objective_end": result.objective_end[0],
+            "depth": _depth(model, terms),
+            "caption": _layer_caption(terms, recipe),
+            "predictions": [p.to_dict() for p in classify_picture(model, picture, top=5)],
+        }
+        if frame_paths:
+            extra["frames"] = frame_paths
+        record = Record(
+            kind="layer-dream",
+            output=output,
+            command=command,
+            model=model.info(),
+            inputs=inputs,
+            params=recipe.replace(layers=(name,)).to_params(),
+            seed=seed,
+            device=str(model.device),
+            wall_time_s=clock.seconds,
+            extra=extra,
+        )
+        publish(out_dir, [record])
+        records.append(record)
+    return records
+
+
+@torch.no_grad()
+def _class_probabilities(model: LoadedModel, images: torch.Tensor) -> torch.Tensor:
+    size = model.spec.input_size
+    x = resize(images.to(model.device), (size, size))
+    return torch.softmax(model.logits(x).float(), dim=1).cpu()
+
+
+def dream_classes(
+    model: LoadedModel,
+    classes: Sequence[ImageNetClass],
+    recipe: DreamRecipe,
+    out_dir: Path,
+    *,
+    seed: int,
+    command: str,
+    frames: bool = False,
+) -> list[Record]:
+    """One dream per class, all batched through the network together."""
+    from ..classes import class_names
+
+    clock = Stopwatch()
+    out_dir = Path(out_dir)
+    start, inputs = _start_image(recipe)
+    with _bar(recipe, f"{len(classes)} classes") as step:
+        result = render(
+            model,
+            class_objective([c.index for c in classes]),
+            recipe,
+            seed=seed,
+            start=start,
+            batch=len(classes),
+            on_step=step,
+            frames=frames,
+        )
+    probs = _class_probabilities(model, result.images)
+    names = class_names()
+    wall = round(clock.seconds / max(1, len(classes)), 3)
+    records = []
+    for i, cls in enumerate(classes):
+        stem = f"class-dreams/class-{cls.index}-{slug(cls.name)}"
+        output = f"{stem}.png"
+        _save(result.images[i : i + 1], out_dir, output)
+        top_p, top_i = probs[i].topk(5)
+        prob = float(probs[i, cls.index])
+        extra = {
+            "class_index": cls.index,
+            "class_name": cls.name,
+            "prob": round(prob, 6),
+            "objective_start": result.objective_start[i],
+            "objective_end": result.objective_end[i],
+            "predictions": [
+                {"index": int(j), "name": names[int(j)], "prob": round(float(p), 6)}
+                for p, j in zip(top_p, top_i, strict=True)
+            ],
+            "caption": f"{cls.name} (class {cls.index}) · p {prob:.2f} · {recipe.describe()}",
+        }
+        if frames:
+            extra["frames"] = _save_frames(result, i, out_dir, stem)
+        records.append(
+            Record(
+                kind="class-dream",
+                output=output,
+                command=command,
+                model=model.info(),
+                inputs=inputs,
+                params={**recipe.to_params(), "class_index": cls.index},
+                seed=seed,
+                device=str(model.device),
+                wall_time_s=wall,
+                extra=extra,
+            )
+        )
+    publish(out_dir, records)
+    return records

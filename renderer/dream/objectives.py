@@ -1,0 +1,120 @@
+"""What a dream maximizes: layer activations (Eq. 4.2), one channel, or a class logit.
+
+An ``Objective`` names the layers it needs (so the forward pass can stop after the deepest)
+and maps their outputs to one value per image, so a batch of dreams with different targets
+goes through the network together. Objectives add and scale like lucent's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import RecipeError
+from ..hooks import capture, run_until
+from ..models import LoadedModel, list_layers, resolve_layer
+from .recipe import LayerTerm
+
+Values = Callable[[Mapping[str, torch.Tensor], torch.Tensor | None], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Per-image values to maximize, computed from captured layer outputs and/or logits."""
+
+    description: str
+    layers: tuple[str, ...]
+    needs_logits: bool
+    values: Values
+
+    def __add__(self, other: Objective) -> Objective:
+        return Objective(
+            f"{self.description} + {other.description}",
+            tuple(dict.fromkeys(self.layers + other.layers)),
+            self.needs_logits or other.needs_logits,
+            lambda acts, logits: self.values(acts, logits) + other.values(acts, logits),
+        )
+
+    def __mul__(self, weight: float) -> Objective:
+        return Objective(
+            f"{weight:g} × {self.description}",
+            self.layers,
+            self.needs_logits,
+            lambda acts, logits: weight * self.values(acts, logits),
+        )
+
+    __rmul__ = __mul__
+
+
+def layer_term(term: LayerTerm) -> Objective:
+    """Mean squared activation of a layer or one channel (the essay's sum of squares,
+    as a mean so layers of different sizes weigh alike in a combination)."""
+    name, channel = term.layer, term.channel
+
+    def values(acts: Mapping[str, torch.Tensor], _logits: torch.Tensor | None) -> torch.Tensor:
+        a = acts[name]
+        if channel is not None:
+            a = a[:, channel]
+        return a.float().square().flatten(1).mean(1)
+
+    objective = Objective(str(LayerTerm(name, channel)), (name,), False, values)
+    return objective if term.weight == 1.0 else objective * term.weight
+
+
+def layer_objective(terms: Sequence[LayerTerm]) -> Objective:
+    total = layer_term(terms[0])
+    for term in terms[1:]:
+        total = total + layer_term(term)
+    return total
+
+
+def class_objective(indices: Sequence[int]) -> Objective:
+    """Image i maximizes the pre-softmax logit of class ``indices[i]``."""
+    wanted = torch.tensor(list(indices), dtype=torch.long)
+
+    def values(_acts: Mapping[str, torch.Tensor], logits: torch.Tensor | None) -> torch.Tensor:
+        assert logits is not None
+        idx = wanted.to(logits.device)
+        return logits.float().gather(1, idx.view(-1, 1)).squeeze(1)
+
+    return Objective(f"class logits {list(indices)}", (), True, values)
+
+
+def resolve_terms(model: LoadedModel, terms: Sequence[LayerTerm]) -> tuple[LayerTerm, ...]:
+    """Layer names to module names (aliases, closest-name errors) and channels checked."""
+    shapes = {info.name: info.shape for info in list_layers(model.name)}
+    resolved = []
+    for term in terms:
+        name = resolve_layer(model.name, term.layer)
+        channels = shapes[name][0]
+        if term.channel is not None and term.channel >= channels:
+            raise RecipeError(
+                f"channel {term.channel} is out of range for {name} ({channels} channels, "
+                f"0..{channels - 1})"
+            )
+        resolved.append(LayerTerm(name, term.channel, term.weight))
+    return tuple(resolved)
+
+
+def evaluate(
+    model: LoadedModel,
+    objective: Objective,
+    images01: torch.Tensor,
+    net: torch.nn.Module | None = None,
+) -> torch.Tensor:
+    """The objective's per-image values; the forward stops after the deepest needed layer
+    unless logits are needed. Gradients flow when ``images01`` requires them. ``net``
+    replaces ``model.net`` (e.g. its BN-folded twin)."""
+    net = model.net if net is None else net
+    x = model.normalize(images01)
+    if objective.needs_logits:
+        if objective.layers:
+            with capture(net, objective.layers) as store:
+                logits = net(x)
+                acts = dict(store)
+        else:
+            logits, acts = net(x), {}
+        return objective.values(acts, logits)
+    return objective.values(run_until(net, x, objective.layers), None)

@@ -1,0 +1,194 @@
+"""A dream's parameters: one frozen, validated value that travels through the engine.
+
+Layer targets are text so a recipe round-trips through TOML, the CLI and the provenance:
+``blocks.5`` (the whole layer), ``blocks.5:17`` (channel 17), ``blocks.5:0.5`` (the whole
+layer with weight 0.5: a number with a decimal point is a weight), ``blocks.5:17:0.5``
+(channel 17, weight 0.5). Several terms joined by ``+`` form one combined objective.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RecipeError, suggest
+
+BLUR_MODES = ("image", "gradient")
+GRAD_NORMS = ("std", "mean-abs", "laplacian")
+PARAMS = ("pixel", "fft")
+BUILTIN_INITS = ("noise", "gray")
+
+_INT = r"[+-]?\d+"
+_FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)"
+
+
+@dataclass(frozen=True)
+class LayerTerm:
+    """One term of a layer objective: a layer, optionally one channel, and a weight."""
+
+    layer: str
+    channel: int | None = None
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        text = self.layer if self.channel is None else f"{self.layer}:{self.channel}"
+        return text if self.weight == 1.0 else f"{text}:{self.weight:g}"
+
+
+def parse_term(text: str) -> LayerTerm:
+    """``blocks.5``, ``blocks.5:17``, ``blocks.5:0.5`` or ``blocks.5:17:0.5``."""
+    parts = text.strip().split(":")
+    layer = parts[0].strip()
+    if not layer or not re.fullmatch(r"[A-Za-z_][\w.]*", layer):
+        raise RecipeError(f"bad layer target {text!r}: expected NAME[:CHANNEL][:WEIGHT]")
+    rest = [p.strip() for p in parts[1:]]
+    channel: int | None = None
+    weight = 1.0
+    if len(rest) == 1:
+        if re.fullmatch(_INT, rest[0]):
+            channel = int(rest[0])
+        elif re.fullmatch(_FLOAT, rest[0]):
+            weight = float(rest[0])
+        else:
+            raise RecipeError(
+                f"bad layer target {text!r}: after the colon give a channel (17) or a weight (0.5)"
+            )
+    elif len(rest) == 2:
+        if not re.fullmatch(_INT, rest[0]) or not (
+            re.fullmatch(_FLOAT, rest[1]) or re.fullmatch(_INT, rest[1])
+        ):
+            raise RecipeError(f"bad layer target {text!r}: expected NAME:CHANNEL:WEIGHT")
+        channel, weight = int(rest[0]), float(rest[1])
+    elif len(rest) > 2:
+        raise RecipeError(f"bad layer target {text!r}: expected NAME[:CHANNEL][:WEIGHT]")
+    if channel is not None and channel < 0:
+        raise RecipeError(f"bad layer target {text!r}: channel must be >= 0")
+    if not weight or weight != weight or abs(weight) > 1e6:
+        raise RecipeError(f"bad layer target {text!r}: weight must be a non-zero finite number")
+    return LayerTerm(layer, channel, weight)
+
+
+def parse_target(text: str) -> tuple[LayerTerm, ...]:
+    """A combined objective: terms joined by ``+``."""
+    terms = tuple(parse_term(part) for part in text.split("+"))
+    return terms
+
+
+@dataclass(frozen=True)
+class DreamRecipe:
+    """Every value that shapes a dream's pixels; recorded whole in its provenance."""
+
+    layers: tuple[str, ...] = ("blocks.4",)
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    lr: float = 0.04
+    blur_sigma: float = 0.0
+    blur_mode: str = "gradient"
+    jitter: int = 32
+    grad_norm: str = "laplacian"
+    laplacian_levels: int = 4
+    size: int = 512
+    param: str = "pixel"
+    init: str = "noise"
+    scale_jitter: float = 0.0
+    tile: int = 512
+    stretch: float = 0.0
+
+    def __post_init__(self) -> None:
+        layers = self.layers
+        if isinstance(layers, str):
+            layers = (layers,)
+        object.__setattr__(self, "layers", tuple(str(x) for x in layers))
+        for target in self.layers:
+            parse_target(target)
+        checks = [
+            (self.octaves >= 1, f"octaves must be >= 1, got {self.octaves}"),
+            (self.octaves <= 12, f"octaves must be <= 12, got {self.octaves}"),
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.steps <= 10_000, f"steps must be <= 10000, got {self.steps}"),
+            (
+                1.0 <= self.octave_scale <= 4.0,
+                f"octave-scale must be in [1, 4], got {self.octave_scale}",
+            ),
+            (0.0 < self.lr <= 10.0, f"lr must be in (0, 10], got {self.lr}"),
+            (
+                0.0 <= self.blur_sigma <= 10.0,
+                f"blur-sigma must be in [0, 10], got {self.blur_sigma}",
+            ),
+            (0 <= self.jitter <= 512, f"jitter must be in [0, 512] px, got {self.jitter}"),
+            (
+                1 <= self.laplacian_levels <= 8,
+                f"laplacian-levels must be in [1, 8], got {self.laplacian_levels}",
+            ),
+            (self.size >= 1, f"size must be positive, got {self.size}"),
+            (self.size <= 8192, f"size must be <= 8192 px, got {self.size}"),
+            (
+                0.0 <= self.scale_jitter < 0.5,
+                f"scale-jitter must be in [0, 0.5), got {self.scale_jitter}",
+            ),
+            (self.tile == 0 or self.tile >= 64, f"tile must be 0 (off) or >= 64, got {self.tile}"),
+            (0.0 <= self.stretch < 50.0, f"stretch must be in [0, 50) percent, got {self.stretch}"),
+            (bool(str(self.init).strip()), "init must be noise, gray or a photo path"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RecipeError(message)
+        for value, choices, what in (
+            (self.blur_mode, BLUR_MODES, "blur mode"),
+            (self.grad_norm, GRAD_NORMS, "grad-norm"),
+            (self.param, PARAMS, "param"),
+        ):
+            if value not in choices:
+                raise RecipeError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+
+    @property
+    def terms(self) -> tuple[LayerTerm, ...]:
+        """All layer terms of the combined objective."""
+        return tuple(t for target in self.layers for t in parse_target(target))
+
+    def replace(self, **changes: Any) -> DreamRecipe:
+        """A copy with some values changed (validated again); ``None`` values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_params(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["layers"] = list(self.layers)
+        return data
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "recipe") -> DreamRecipe:
+        """Build from a TOML table; unknown keys get the closest names."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        clean: dict[str, Any] = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                close = suggest(name, known, n=2)
+                raise RecipeError(f"{where}: unknown key {key!r}; closest: {', '.join(close)}")
+            clean[name] = tuple(value) if isinstance(value, list) else value
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        for name, value in clean.items():
+            kind = types[name]
+            if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+                raise RecipeError(f"{where}: {name} must be an integer, got {value!r}")
+            if kind == "float" and not isinstance(value, (int, float)):
+                raise RecipeError(f"{where}: {name} must be a number, got {value!r}")
+            if kind == "float":
+                clean[name] = float(value)
+            if kind == "str" and not isinstance(value, str):
+                raise RecipeError(f"{where}: {name} must be text, got {value!r}")
+        return cls(**clean)
+
+    def describe(self) -> str:
+        """A short caption: ``4 octaves · blur · lr 0.04``."""
+        bits = [f"{self.octaves} octave{'s' if self.octaves != 1 else ''}"]
+        if self.blur_sigma > 0:
+            bits.append("blur" if self.blur_mode == "image" else "smoothed gradient")
+        if self.param == "fft":
+            bits.append("FFT colour")
+        bits.append(f"lr {self.lr:g}")
+        return " · ".join(bits)

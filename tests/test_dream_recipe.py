@@ -1,0 +1,109 @@
+"""Recipes, layer-target syntax, presets: validation and parsing (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from renderer.dream.presets import get_preset, load_presets
+from renderer.dream.recipe import DreamRecipe, LayerTerm, parse_target, parse_term
+from renderer.errors import RecipeError, UnknownNameError
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("blocks.5", LayerTerm("blocks.5", None, 1.0)),
+        ("blocks.5:17", LayerTerm("blocks.5", 17, 1.0)),
+        ("blocks.5:0.5", LayerTerm("blocks.5", None, 0.5)),
+        ("blocks.5:2.", LayerTerm("blocks.5", None, 2.0)),
+        ("blocks.5:17:0.25", LayerTerm("blocks.5", 17, 0.25)),
+        ("blocks.4.2.bn2:3:2", LayerTerm("blocks.4.2.bn2", 3, 2.0)),
+    ],
+)
+def test_layer_term_syntax(text: str, expected: LayerTerm) -> None:
+    assert parse_term(text) == expected
+
+
+def test_terms_print_back_to_their_text() -> None:
+    for text in ("blocks.5", "blocks.5:17", "blocks.5:0.5", "blocks.5:17:0.25"):
+        assert str(parse_term(text)) == text
+    assert parse_target("blocks.4+blocks.5:0.5") == (
+        LayerTerm("blocks.4"),
+        LayerTerm("blocks.5", None, 0.5),
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "blocks.5:x", "blocks.5:1:2:3", "blocks.5:-1", "5abc", "b:0.0"]
+)
+def test_bad_layer_terms(text: str) -> None:
+    with pytest.raises(RecipeError):
+        parse_term(text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"octaves": 0}, "octaves must be >= 1"),
+        ({"size": -5}, "size must be positive"),
+        ({"lr": 0.0}, "lr must be in"),
+        ({"lr": 20.0}, "lr must be in"),
+        ({"blur_sigma": -1.0}, "blur-sigma"),
+        ({"blur_sigma": 11.0}, "blur-sigma"),
+        ({"octave_scale": 0.5}, "octave-scale"),
+        ({"grad_norm": "l2"}, "grad-norm must be one of"),
+        ({"param": "cppn"}, "param must be one of"),
+        ({"blur_mode": "both"}, "blur mode"),
+        ({"tile": 10}, "tile"),
+        ({"layers": ("blocks.4:x",)}, "bad layer target"),
+    ],
+)
+def test_recipe_validation(changes: dict, message: str) -> None:
+    with pytest.raises(RecipeError, match=message):
+        DreamRecipe(**changes)
+
+
+def test_recipe_replace_validates_and_ignores_none() -> None:
+    recipe = DreamRecipe(lr=0.03)
+    assert recipe.replace(lr=None, steps=7) == DreamRecipe(lr=0.03, steps=7)
+    with pytest.raises(RecipeError):
+        recipe.replace(steps=-1)
+    assert recipe.to_params()["layers"] == ["blocks.4"]
+
+
+def test_shipped_presets_cover_every_kind_and_the_essay() -> None:
+    presets = load_presets()
+    kinds = {p.kind for p in presets.values()}
+    assert {"photo", "layer", "class"} <= kinds
+    for name in ("subtle", "classic", "intense"):
+        assert presets[name].kind == "photo"
+    essay = presets["essay-layer"].recipe
+    assert (essay.octaves, essay.lr, essay.blur_mode, essay.grad_norm) == (4, 0.04, "image", "std")
+    assert presets["subtle"].recipe.lr < presets["classic"].recipe.lr < presets["intense"].recipe.lr
+
+
+def test_user_presets_file_adds_and_overrides(tmp_path) -> None:
+    extra = tmp_path / "mine.toml"
+    extra.write_text(
+        '[classic]\nkind = "photo"\nlr = 0.5\n\n[mine]\nkind = "layer"\nlayers = ["blocks.2"]\n'
+    )
+    presets = load_presets(extra)
+    assert presets["classic"].recipe.lr == 0.5
+    assert presets["mine"].recipe.layers == ("blocks.2",)
+    assert get_preset("mine", extra).kind == "layer"
+
+
+def test_bad_presets_are_clear_errors(tmp_path) -> None:
+    with pytest.raises(UnknownNameError, match="closest: classic"):
+        get_preset("clasic")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[x]\nkind = "photo"\nlearning_rate = 0.1\n')
+    with pytest.raises(RecipeError, match="unknown key 'learning_rate'"):
+        load_presets(bad)
+    bad.write_text('[x]\nsteps = "ten"\n')
+    with pytest.raises(RecipeError, match="steps must be an integer"):
+        load_presets(bad)
+    bad.write_text("[x\n")
+    with pytest.raises(RecipeError, match="not valid TOML"):
+        load_presets(bad)
