@@ -54,3 +54,18 @@ def top_predictions(
 def classify_picture(model: LoadedModel, img: Image.Image, top: int = 5) -> list[Prediction]:
     """Top-k predictions for one RGB picture, seen the way the model was trained to see."""
     return top_predictions(model, classifier_input(img, model.spec.input_size), top)[0]
+
+
+def classify_whole_picture(model: LoadedModel, img: Image.Image, top: int = 5) -> list[Prediction]:
+    """Top-k for the whole picture, uncropped, its short side at the model's input size.
+
+    Dreams and explanations work on whole pictures, so the gallery's "what the network sees"
+    uses this view too; at the training scale the model stays as confident as it was trained.
+    """
+    size = model.spec.input_size
+    scale = size / min(img.size)
+    view = img.resize(
+        (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+        Image.Resampling.BICUBIC,
+    )
+    return top_predictions(model, pil_to_tensor(view), top)[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .classify import classify_picture
+from .classify import classify_whole_picture
 from .errors import BadInputError
 from .imageio import DEFAULT_MAX_PIXELS, fit_long_side, load_photo, save_image_atomic
 from .models import LoadedModel
@@ -55,7 +55,7 @@ def publish_photo(
     """Write ``<key>/photo.png`` and return its record, with the model's top-5 for it."""
     output = f"{photo.key}/photo.png"
     save_image_atomic(photo.image, Path(out_dir) / output)
-    predictions = classify_picture(model, photo.image, top=5)
+    predictions = classify_whole_picture(model, photo.image, top=5)
     return Record(
         kind="photo",
         output=output,

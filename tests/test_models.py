@@ -146,3 +146,12 @@ def test_larger_lite_models_from_their_packages(variant: str) -> None:
     cat = classify_picture(model, Image.fromarray(data.chelsea()), top=1)
     assert cat[0].name in CATS
     assert model.spec.input_size in (240, 260)
+
+
+def test_whole_picture_view_sees_what_the_crop_sees(lite0) -> None:
+    from renderer.classify import classify_whole_picture
+
+    big = Image.fromarray(data.chelsea()).resize((902, 600))
+    assert classify_whole_picture(lite0, big, top=1)[0].name in CATS
+    coffee = classify_whole_picture(lite0, Image.fromarray(data.coffee()), top=1)[0]
+    assert coffee.name == "espresso" and coffee.prob > 0.5

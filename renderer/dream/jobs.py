@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..classes import ImageNetClass
-from ..classify import classify_picture
+from ..classify import classify_whole_picture
 from ..clikit import Stopwatch, progress
 from ..imageio import fit_long_side, load_photo, pil_to_tensor, save_image_atomic, tensor_to_pil
 from ..models import LoadedModel, list_layers
@@ -101,7 +101,7 @@ def dream_photo(
         "layers": layers,
         "objective_start": result.objective_start[0],
         "objective_end": result.objective_end[0],
-        "predictions": [p.to_dict() for p in classify_picture(model, picture, top=5)],
+        "predictions": [p.to_dict() for p in classify_whole_picture(model, picture, top=5)],
         "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()}",
     }
     if frame_paths:
@@ -164,7 +164,7 @@ def dream_layers(
             "objective_end": result.objective_end[0],
             "depth": _depth(model, terms),
             "caption": _layer_caption(terms, recipe),
-            "predictions": [p.to_dict() for p in classify_picture(model, picture, top=5)],
+            "predictions": [p.to_dict() for p in classify_whole_picture(model, picture, top=5)],
         }
         if frame_paths:
             extra["frames"] = frame_paths
