@@ -1,20 +1,219 @@
-"""``renderer gallery``: the batch pipeline (filled in by its issue)."""
+"""``renderer gallery build`` and ``renderer gallery init``: the batch pipeline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
+
+from ..clikit import app_state, command_line, progress
+from ..devices import DEVICE_CHOICES
+from ..errors import RecipeError
+from ..imageio import write_text_atomic
 
 
 @click.group()
 def gallery() -> None:
-    """Render a folder of photos and publish the gallery site."""
+    """Render a folder of photos and publish the gallery site.
+
+    \b
+    Example:
+      renderer gallery build --photos ~/pictures
+      renderer gallery init && renderer gallery build
+    """
 
 
 @gallery.command()
-@click.option("--photos", default=None)
-@click.option("--quick", is_flag=True)
-@click.option("--jobs", default=None)
-def build(photos: str | None, quick: bool, jobs: str | None) -> None:
-    """Build the gallery (not implemented yet)."""
-    click.echo("renderer gallery build: not implemented yet", err=True)
+@click.option(
+    "--photos",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of photos. Default: the config's, else the sample photos.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A gallery.toml (default: ./gallery.toml when there is one).",
+)
+@click.option(
+    "--site",
+    "--out",
+    "site_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the site is published.  [default: gallery]",
+)
+@click.option(
+    "--render-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where finished jobs are cached.  [default: renders/gallery]",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    default=None,
+    help="A preview: small sizes, few steps, fewer LIME samples.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="CPU worker processes, sharing the cores' torch threads.  [default: one per core]",
+)
+@click.option("--force", is_flag=True, help="Render every job again, even when cached.")
+@click.option("--dry-run", is_flag=True, help="List the jobs to render and to reuse; do nothing.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Start no new job after this many minutes; publish what is done.",
+)
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    help="Model name (repeatable); see `renderer models`.  [default: efficientnet_lite0]",
+)
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A local state dict to load instead of the cached or embedded weights.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default=None,
+    help="Where to compute: auto picks CUDA, then MPS, then CPU.  [default: auto]",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every job.")
+@click.option(
+    "--size",
+    type=click.IntRange(32, 8192),
+    default=None,
+    help="Long side of dreams and working photos, in pixels.",
+)
+@click.option("--title", default=None, help="The site's title.")
+@click.pass_context
+def build(
+    ctx: click.Context,
+    photos: Path | None,
+    config_file: Path | None,
+    site_dir: Path | None,
+    render_dir: Path | None,
+    quick: bool | None,
+    jobs: int | None,
+    force: bool,
+    dry_run: bool,
+    max_minutes: float | None,
+    models: tuple[str, ...],
+    weights: Path | None,
+    device: str | None,
+    seed: int | None,
+    size: int | None,
+    title: str | None,
+) -> None:
+    """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
+
+    Finished jobs are cached by content: a rebuild renders only what changed, and a killed
+    build resumes where it stopped. A photo that fails is named at the end and shown on the
+    site as skipped; the exit status is then 2.
+
+    \b
+    Example:
+      renderer gallery build                      # the sample gallery
+      renderer gallery build --photos ~/pictures --jobs 2
+      renderer gallery build --quick --max-minutes 5
+      renderer gallery build --dry-run
+    """
+    from ..gallery import build_gallery, load_config
+
+    config = load_config(
+        config_file,
+        {
+            "photos": photos,
+            "site_dir": site_dir,
+            "render_dir": render_dir,
+            "quick": quick,
+            "jobs": jobs,
+            "max_minutes": max_minutes,
+            "models": models or None,
+            "weights": weights,
+            "device": device,
+            "seed": seed,
+            "size": size,
+            "title": title,
+        },
+    )
+    if config.photos is not None and not config.photos.is_dir():
+        raise RecipeError(f"{config.photos}: no such folder of photos")
+    quiet = app_state().quiet
+
+    def log(text: str) -> None:
+        if not quiet:
+            click.echo(text, err=True)
+
+    result = build_gallery(
+        config,
+        force=force,
+        dry_run=dry_run,
+        command=command_line(ctx),
+        progress=progress,
+        log=log,
+    )
+    if dry_run:
+        render = [job for job, reused in result.dry_run if not reused]
+        for job, reused in result.dry_run:
+            click.echo(f"{'reuse ' if reused else 'render'}  {job.label}  ({job.key[:12]})")
+        for problem in result.plan.problems:
+            click.echo(f"skip    {problem.path}: {problem.reason}")
+        click.echo(
+            f"{len(result.dry_run)} jobs: {len(render)} to render, "
+            f"{len(result.dry_run) - len(render)} to reuse"
+        )
+        return
+    for line in result.summary():
+        click.echo(line, err=True)
+    if result.site is not None and hasattr(result.site, "summary"):
+        log(f"site: {result.site.summary()}")
+    elif not result.site_rebuilt:
+        log("site: unchanged")
+    index = (result.index or config.site_dir / "index.html").resolve()
+    click.echo(f"gallery: {index}")
+    click.echo(
+        f"serve it: make serve   (or: renderer site serve {config.site_dir}; "
+        f"or open file://{index})"
+    )
+    sys.stdout.flush()
+    ctx.exit(result.exit_code)
+
+
+@gallery.command()
+@click.argument(
+    "path", type=click.Path(dir_okay=False, path_type=Path), default=Path("gallery.toml")
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented gallery.toml to edit: photos, presets, layers, classes, sizes.
+
+    \b
+    Example:
+      renderer gallery init
+      renderer gallery init my-gallery/gallery.toml
+    """
+    from ..gallery.config import config_template, read_config_file
+
+    if path.exists() and not force:
+        raise RecipeError(f"{path} exists; pass --force to overwrite it")
+    write_text_atomic(path, config_template())
+    read_config_file(path)  # the template must always parse
+    click.echo(f"wrote {path}; edit it, then run: renderer gallery build --config {path}")
 
 
 COMMANDS = [gallery]

@@ -1,0 +1,234 @@
+"""One gallery build: photos -> plan -> cache check -> render the rest -> manifest -> site."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..imageio import write_text_atomic
+from ..provenance import Record, dumps
+from .assemble import SiteBuilder, merge_manifest, publish_site
+from .cache import JobCache, build_lock
+from .config import GalleryConfig
+from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
+from .run import (
+    Outcome,
+    RunReport,
+    Toolkit,
+    WorkerContext,
+    cpu_cores,
+    format_summary,
+    run_plan,
+    skipped_record,
+)
+from .samples import write_sample_photos
+
+SITE_STAMP = "site-stamp.json"
+EXIT_OK, EXIT_SOME_FAILED = 0, 2
+
+
+@dataclass
+class BuildResult:
+    plan: Plan
+    report: RunReport | None = None
+    site: Any = None
+    site_rebuilt: bool = False
+    pruned: list[str] = field(default_factory=list)
+    dry_run: list[tuple[Job, bool]] = field(default_factory=list)  # (job, reused?)
+    seconds: float = 0.0
+    index: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.report is None:
+            return EXIT_OK
+        return EXIT_OK if self.report.ok else EXIT_SOME_FAILED
+
+    def summary(self) -> list[str]:
+        return format_summary(self.report) if self.report else []
+
+
+MAX_AUTO_WORKERS = 4
+
+
+def worker_count(jobs: int | None, device: str) -> int:
+    """GPU: one process (the job functions batch). CPU: as asked, else one single-threaded
+    worker per core. On a busy machine two torch threads fighting over two cores can run a
+    dream 30x slower than one thread does; separate processes do not contend that way."""
+    if device.startswith("cuda") or device == "mps":
+        return 1
+    if jobs is not None:
+        return jobs
+    return max(1, min(MAX_AUTO_WORKERS, cpu_cores()))
+
+
+def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Problem]]:
+    """The photos to render: the configured folder, or the sample photos."""
+    if config.photos is not None:
+        return scan_photos(config.photos)
+    return hash_photo_files(write_sample_photos(config.samples_dir))
+
+
+def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
+    photos, problems = gather_photos(config)
+    weights = {name: toolkit.weights_sha256(name, config.weights) for name in config.models}
+    return plan_jobs(config, photos, toolkit.planner, weights, problems)
+
+
+def _site_stamp(entries: list[dict], site_dir: Path, config: GalleryConfig, extra: str) -> str:
+    """What the site was built from: if it matches, the published site is current.
+    (A skipped record made in this run is new each time; its time stamp does not count.)"""
+    stable = [
+        {k: v for k, v in e.items() if k != "created"} if e.get("kind") == "skipped" else e
+        for e in entries
+    ]
+    digest = hashlib.sha256(dumps(stable).encode("utf-8"))
+    for part in (str(site_dir.resolve()), config.title, str(config.theme or ""), extra):
+        digest.update(b"\0" + part.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _site_code_fingerprint(theme: Path | None) -> str:
+    """Sizes and times of the templates and site code, so a changed theme rebuilds."""
+    import renderer
+
+    package = Path(renderer.__file__).resolve().parent
+    folders = [package / "site", package.parent / "templates"]
+    if theme is not None:
+        folders.append(Path(theme))
+    parts = [renderer.__version__]
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    stat = path.stat()
+                    parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def _failure_records(report: RunReport, command: str) -> list[Record]:
+    """Skipped records for failures that live in no job folder (the cached ones do)."""
+    records = []
+    for problem in report.problems:
+        records.append(
+            skipped_record(str(problem.path), "", problem.path.name, problem.reason, command)
+        )
+    for o in report.failed:
+        if o.bad_input:
+            continue
+        photo = o.photo
+        records.append(
+            skipped_record(
+                str(photo.path) if photo else o.label,
+                photo.sha256 if photo else "",
+                photo.name if photo else o.label,
+                o.reason,
+                command,
+                o.label,
+            )
+        )
+    return records
+
+
+def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> list[str]:
+    state = {o.key: o for o in outcomes}
+    keys = []
+    for job in plan.jobs:
+        o = state.get(job.key)
+        if o is None or o.status == "pending":
+            continue
+        if o.status == "failed" and not o.bad_input:
+            continue
+        if cache.is_done(job.key):
+            keys.append(job.key)
+    return keys
+
+
+def build_gallery(
+    config: GalleryConfig,
+    *,
+    toolkit: Toolkit | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    command: str = "renderer gallery build",
+    site_builder: SiteBuilder | None = None,
+    progress: Callable[..., Any] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+    start_method: str = "spawn",
+) -> BuildResult:
+    """Build the gallery; failures of single photos or jobs never stop the build."""
+    clock = time.perf_counter()
+    if toolkit is None:
+        from .kinds import real_toolkit
+
+        toolkit = real_toolkit()
+    plan = plan_build(config, toolkit)
+    cache = JobCache(config.render_dir)
+    if dry_run:
+        rows = [(job, not force and cache.is_done(job.key)) for job in plan.jobs]
+        return BuildResult(plan, dry_run=rows, seconds=round(time.perf_counter() - clock, 3))
+
+    device = toolkit.device(config.device)
+    workers = worker_count(config.jobs, device)
+    with build_lock(config.render_dir):
+        live = {(p.sha256, p.name) for p in plan.photos}
+        pruned = cache.prune(live)
+        ctx = WorkerContext(
+            render_dir=config.render_dir,
+            device=device,
+            weights=None if config.weights is None else str(config.weights),
+            toolkit=toolkit,
+            command=command,
+        )
+        max_seconds = None if config.max_minutes is None else float(config.max_minutes) * 60
+        report = run_plan(
+            plan,
+            ctx,
+            workers=workers,
+            force=force,
+            max_seconds=max_seconds,
+            progress=progress,
+            on_outcome=on_outcome,
+            start_method=start_method,
+        )
+        keys = _published_keys(plan, report.outcomes, cache)
+        entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
+        stamp_file = config.render_dir / SITE_STAMP
+        stamp = _site_stamp(entries, config.site_dir, config, _site_code_fingerprint(config.theme))
+        index = config.site_dir / "index.html"
+        current = (
+            stamp_file.is_file()
+            and stamp_file.read_text(encoding="utf-8").strip() == stamp
+            and index.is_file()
+        )
+        site = None
+        if not current:
+            log("publishing the site ...")
+            stamp_file.unlink(missing_ok=True)
+            site = publish_site(
+                config.render_dir,
+                config.site_dir,
+                title=config.title,
+                theme=config.theme,
+                builder=site_builder,
+            )
+            write_text_atomic(stamp_file, stamp + "\n")
+    result = BuildResult(
+        plan,
+        report,
+        site,
+        not current,
+        pruned,
+        seconds=round(time.perf_counter() - clock, 3),
+        index=index,
+    )
+    result.report.seconds = result.seconds
+    return result
+
+
+__all__ = ["BuildResult", "build_gallery", "plan_build"]

@@ -1,0 +1,289 @@
+"""Gallery settings: defaults, then ``gallery.toml``, then command-line flags.
+
+Paths in the file are relative to the file itself (as sigal does), so a gallery folder can
+be moved or built from anywhere. Every value is checked when the ``GalleryConfig`` is built,
+so a typo fails at once with one line, not after twenty minutes of rendering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecipeError, UnknownNameError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+CONFIG_NAME = "gallery.toml"
+
+# The essay's class dreams (ch. 4): goldfish ... pizza.
+ESSAY_CLASSES = ("1", "33", "77", "207", "254", "761", "771", "783", "817", "883", "963")
+
+DEFAULT_PRESETS = ("classic", "intense", "swirls")
+DEFAULT_LAYER_PRESET = "layer"
+DEFAULT_CLASS_PRESET = "class"
+
+# (section, key in the file) -> field name. Top-level keys have section "".
+_FILE_KEYS: dict[tuple[str, str], str] = {
+    ("", "photos"): "photos",
+    ("", "render_dir"): "render_dir",
+    ("", "site"): "site_dir",
+    ("", "samples_dir"): "samples_dir",
+    ("", "title"): "title",
+    ("", "theme"): "theme",
+    ("", "models"): "models",
+    ("", "model"): "models",
+    ("", "weights"): "weights",
+    ("", "device"): "device",
+    ("", "size"): "size",
+    ("", "seed"): "seed",
+    ("", "jobs"): "jobs",
+    ("", "max_minutes"): "max_minutes",
+    ("", "quick"): "quick",
+    ("dreams", "presets"): "presets",
+    ("dreams", "preset_file"): "preset_file",
+    ("dreams", "frames"): "frames",
+    ("layers", "layers"): "layers",
+    ("layers", "preset"): "layer_preset",
+    ("classes", "classes"): "classes",
+    ("classes", "preset"): "class_preset",
+    ("explain", "enabled"): "explain",
+}
+_PATH_FIELDS = (
+    "photos",
+    "render_dir",
+    "site_dir",
+    "samples_dir",
+    "theme",
+    "weights",
+    "preset_file",
+)
+_SECTIONS = ("dreams", "layers", "classes", "explain")
+
+
+@dataclass(frozen=True)
+class GalleryConfig:
+    """Everything one gallery build needs to know; checked on construction."""
+
+    photos: Path | None = None
+    render_dir: Path = Path("renders/gallery")
+    site_dir: Path = Path("gallery")
+    samples_dir: Path = Path("renders/sample-photos")
+    title: str = "dreamgallery"
+    theme: Path | None = None
+    models: tuple[str, ...] = ("efficientnet_lite0",)
+    weights: Path | None = None
+    device: str = "auto"
+    size: int | None = None
+    seed: int = 0
+    quick: bool = False
+    jobs: int | None = None  # None: one worker per core (at most 4); one process on a GPU
+    max_minutes: float | None = None
+    presets: tuple[str, ...] = DEFAULT_PRESETS
+    preset_file: Path | None = None
+    frames: bool = False
+    layers: tuple[str, ...] | None = None
+    layer_preset: str = DEFAULT_LAYER_PRESET
+    classes: tuple[str, ...] = ESSAY_CLASSES
+    class_preset: str = DEFAULT_CLASS_PRESET
+    explain: bool = True
+    explain_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in _PATH_FIELDS:
+            value = getattr(self, name)
+            if value is not None:  # "~/pictures" arrives unexpanded through make's quotes
+                object.__setattr__(self, name, Path(str(value)).expanduser())
+        for name in ("models", "presets", "classes", "layers"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, (str, int)):
+                value = (value,)
+            value = tuple(str(v).strip() for v in value)
+            if any(not v for v in value):
+                raise RecipeError(f"gallery: {name} holds an empty name")
+            if len(set(value)) != len(value):
+                raise RecipeError(f"gallery: {name} lists a name twice: {', '.join(value)}")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "explain_settings", dict(self.explain_settings))
+        if not self.models:
+            raise RecipeError("gallery: models must name at least one model")
+        if self.size is not None and not 32 <= int(self.size) <= 8192:
+            raise RecipeError(f"gallery: size must be 32..8192 pixels, got {self.size}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise RecipeError(f"gallery: seed must be a whole number >= 0, got {self.seed!r}")
+        if self.jobs is not None and (not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256):
+            raise RecipeError(f"gallery: jobs must be 1..256, got {self.jobs!r}")
+        if self.max_minutes is not None and not float(self.max_minutes) > 0:
+            raise RecipeError(f"gallery: max_minutes must be > 0, got {self.max_minutes}")
+        if not self.title.strip():
+            raise RecipeError("gallery: title must not be empty")
+        for name in ("render_dir", "site_dir"):
+            if str(getattr(self, name)) in ("", "."):
+                raise RecipeError(f"gallery: {name} must be a folder of its own, not '.'")
+        if self.render_dir.resolve() == self.site_dir.resolve():
+            raise RecipeError("gallery: render_dir and site must be different folders")
+
+    @property
+    def model(self) -> str:
+        """The first model: the one that dreams and explains."""
+        return self.models[0]
+
+    def replace(self, **changes: Any) -> GalleryConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _flatten(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    """The file's sections -> ``GalleryConfig`` field values; unknown keys are errors."""
+    values: dict[str, Any] = {}
+    known = [k for (_, k) in _FILE_KEYS] + list(_SECTIONS)
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise RecipeError(f"{source}: [{key}] must be a table")
+            for sub, subvalue in value.items():
+                if key == "explain" and (key, sub) not in _FILE_KEYS:
+                    values.setdefault("explain_settings", {})[sub] = subvalue
+                    continue
+                if (key, sub) not in _FILE_KEYS:
+                    choices = [k for (s, k) in _FILE_KEYS if s == key]
+                    raise UnknownNameError(f"key in [{key}] of {source}", sub, choices)
+                values[_FILE_KEYS[(key, sub)]] = subvalue
+        elif ("", key) in _FILE_KEYS:
+            values[_FILE_KEYS[("", key)]] = value
+        else:
+            raise UnknownNameError(f"key in {source}", key, known)
+    base = source.parent
+    for name in _PATH_FIELDS:
+        if isinstance(values.get(name), str):
+            text = values[name].strip()
+            if not text:
+                values[name] = None
+                continue
+            path = Path(text).expanduser()
+            values[name] = path if path.is_absolute() else base / path
+    return values
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The field values a ``gallery.toml`` sets (paths made relative to its folder)."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(
+            f"config file {source} not found; `renderer gallery init` writes one"
+        ) from None
+    except OSError as exc:
+        raise RecipeError(f"config file {source}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"config file {source}: not valid TOML ({exc})") from None
+    return _flatten(data, source)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    search_cwd: bool = True,
+) -> GalleryConfig:
+    """Defaults, then the config file (``path``, or ``./gallery.toml`` when present), then
+    the non-``None`` overrides (the command-line flags)."""
+    values: dict[str, Any] = {}
+    if path is None and search_cwd and Path(CONFIG_NAME).is_file():
+        path = Path(CONFIG_NAME)
+    if path is not None:
+        values.update(read_config_file(path))
+    fields = {f.name for f in dataclasses.fields(GalleryConfig)}
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise ValueError(f"not a gallery setting: {key}")
+        if value is None:
+            continue
+        if key == "explain_settings":
+            values["explain_settings"] = {**values.get("explain_settings", {}), **value}
+        else:
+            values[key] = value
+    try:
+        return GalleryConfig(**values)
+    except TypeError as exc:  # a value of the wrong type in the file
+        raise RecipeError(f"gallery: {exc}") from None
+
+
+CONFIG_TEMPLATE = """\
+# gallery.toml: what `renderer gallery build` renders and where it publishes it.
+# Settings resolve from the built-in defaults, then this file, then command-line flags.
+# Paths are relative to this file.
+
+# The folder of photos. Leave it out to render the sample gallery (scikit-image photos).
+# photos = "photos"
+
+# Where finished jobs are cached (one folder per job, reused while nothing changes).
+render_dir = "renders/gallery"
+
+# Where the static site is published; open <site>/index.html or run `make serve`.
+site = "gallery"
+title = "dreamgallery"
+
+# Model(s): see `renderer models`. The first one dreams and explains.
+models = ["efficientnet_lite0"]
+device = "auto"          # auto, cpu, cuda or mps
+
+# Long side of the working photo in pixels (leave out for the presets' own size).
+# size = 448
+seed = 0
+
+# CPU worker processes; torch threads are divided between them (cores // jobs each).
+# Leave it out for one single-threaded worker per core (at most 4); CUDA uses one process.
+# jobs = 2
+
+# Stop starting new jobs after this many minutes, and publish what is done.
+# max_minutes = 30
+
+[dreams]
+# Presets dreamt on every photo; `renderer dream --list-presets` shows them.
+presets = {presets}
+# A TOML file with your own presets, next to the built-in ones.
+# preset_file = "my-presets.toml"
+frames = false           # also keep each octave's frame (a small-multiples strip)
+
+[layers]
+# Layer dreams from noise, shallow to deep. Leave `layers` out for the model's own choice.
+# layers = ["blocks.2", "blocks.3", "blocks.4", "blocks.5", "blocks.6"]
+preset = "{layer_preset}"
+
+[classes]
+# ImageNet classes dreamt from noise (index or name; `renderer classes pug`).
+# The default is the essay's eleven.
+classes = {classes}
+preset = "{class_preset}"
+
+[explain]
+enabled = true
+# Other keys here are explanation settings, passed on as they are, for example:
+# lime_samples = 1000      # the gallery's default is 400 (fast); lime's own is 1000
+# lime_hide = "mean"       # hide superpixels with their mean colour instead of black
+"""
+
+
+def config_template() -> str:
+    """The commented ``gallery.toml`` that ``renderer gallery init`` writes."""
+
+    def toml_list(items: tuple[str, ...]) -> str:
+        return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+    return CONFIG_TEMPLATE.format(
+        presets=toml_list(DEFAULT_PRESETS),
+        layer_preset=DEFAULT_LAYER_PRESET,
+        classes=toml_list(ESSAY_CLASSES),
+        class_preset=DEFAULT_CLASS_PRESET,
+    )

@@ -1,0 +1,286 @@
+"""The real job kinds: how each becomes a spec (payload + key parameters) and how it runs.
+
+Everything kind-specific lives here, so ``plan`` and ``run`` know nothing of dreams or
+explanations, and tests can swap this whole module's ``Toolkit`` for fakes. The dream and
+explanation modules are imported inside functions: planning a no-change rebuild must not
+pay for them (nor build a network).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..photos import WorkingPhoto, prepare_photo
+from ..provenance import Record
+from .plan import Job, Planner, Spec
+from .run import Toolkit
+
+# Working-photo sizes (long side, px) for explanations; dreams use their recipe's size.
+EXPLAIN_SIZE = 256
+# LIME is the gallery's costliest step: num_samples forward passes per photo. 400 keeps a
+# full sample build in budget on two cores; `[explain] lime_samples = 1000` is lime's own.
+LIME_SAMPLES = 400
+QUICK_SIZE = 224
+QUICK_NOISE_SIZE = 160  # layer and class dreams from noise, in a preview
+QUICK_LIME_SAMPLES = 100
+QUICK_FAITHFULNESS_STEPS = 10
+IMAGENET_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class DreamPayload:
+    preset: str
+    recipe: Any  # DreamRecipe
+    seed: int
+    frames: bool
+
+
+@dataclass(frozen=True)
+class ExplainPayload:
+    settings: Any  # ExplainSettings
+    size: int
+
+
+@dataclass(frozen=True)
+class ClassPayload:
+    classes: tuple[int, ...]  # ImageNet class indices
+    recipe: Any
+    seed: int
+
+
+def _recipe_of(preset: Any) -> Any:
+    """A preset's DreamRecipe, whatever shape the preset object has."""
+    from ..dream.recipe import DreamRecipe
+
+    if isinstance(preset, DreamRecipe):
+        return preset
+    for name in ("recipe", "to_recipe", "build"):
+        value = getattr(preset, name, None)
+        if value is None:
+            continue
+        value = value() if callable(value) else value
+        if isinstance(value, DreamRecipe):
+            return value
+    raise TypeError(f"preset {preset!r} yields no DreamRecipe")
+
+
+def preset_recipe(name: str, config: Any, quick_size: int = QUICK_SIZE) -> Any:
+    from ..dream.presets import get_preset
+
+    recipe = _recipe_of(get_preset(name, config.preset_file))
+    if config.size is not None:
+        recipe = recipe.replace(size=int(config.size))
+    return quick_recipe(recipe, quick_size) if config.quick else recipe
+
+
+def quick_recipe(recipe: Any, size: int = QUICK_SIZE) -> Any:
+    """A preview: small, few octaves and steps."""
+    return recipe.replace(
+        size=min(recipe.size, size),
+        octaves=min(recipe.octaves, 3),
+        steps=max(2, min(recipe.steps, 4)),
+        tile=0 if recipe.tile and recipe.tile > QUICK_SIZE else recipe.tile,
+    )
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def dream_spec(config: Any, preset: str) -> Spec:
+    recipe = preset_recipe(preset, config)
+    payload = DreamPayload(preset, recipe, config.seed, config.frames)
+    params = {
+        "preset": preset,
+        "recipe": recipe.to_params(),
+        "seed": config.seed,
+        "frames": config.frames,
+    }
+    return Spec(payload, params)
+
+
+def layer_name(model: str, target: str) -> str:
+    """A layer target as a module name. Names that fit the model's layer pattern pass as
+    they are: checking them against ``list_layers`` would import timm and build the
+    network, which a no-change rebuild must not pay for. Others get the full check (and
+    its suggestions)."""
+    from ..models import get_spec, resolve_layer
+
+    spec = get_spec(model)
+    if ":" in target or "+" in target:
+        return target
+    if target in spec.aliases:
+        return spec.aliases[target]
+    if re.fullmatch(f"(?:{spec.layer_pattern})", target):
+        return target
+    return resolve_layer(model, target)
+
+
+def layer_specs(config: Any, model: str) -> list[tuple[str, Spec]]:
+    from ..models import get_spec
+
+    targets = config.layers or get_spec(model).dream_layers
+    base = preset_recipe(config.layer_preset, config, QUICK_NOISE_SIZE)
+    specs = []
+    for depth, target in enumerate(targets):
+        layer = layer_name(model, target)
+        recipe = base.replace(layers=(layer,))
+        payload = DreamPayload(config.layer_preset, recipe, config.seed, config.frames)
+        params = {
+            "preset": config.layer_preset,
+            "recipe": recipe.to_params(),
+            "seed": config.seed,
+            "frames": config.frames,
+            "depth": depth,
+        }
+        specs.append((layer, Spec(payload, params)))
+    return specs
+
+
+def class_index(text: str) -> int:
+    """A class as its index. Plain numbers are taken as they are: looking names up imports
+    torchvision, which costs a no-change rebuild seconds."""
+    from ..classes import resolve_class
+    from ..errors import RecipeError
+
+    if re.fullmatch(r"\d+", text.strip()):
+        index = int(text)
+        if not 0 <= index < IMAGENET_CLASSES:
+            raise RecipeError(f"class index {index} is out of range 0..{IMAGENET_CLASSES - 1}")
+        return index
+    return resolve_class(text).index
+
+
+def class_spec(config: Any) -> Spec | None:
+    if not config.classes:
+        return None
+    indices = tuple(class_index(c) for c in config.classes)
+    recipe = preset_recipe(config.class_preset, config, QUICK_NOISE_SIZE)
+    params = {
+        "preset": config.class_preset,
+        "recipe": recipe.to_params(),
+        "seed": config.seed,
+        "classes": list(indices),
+    }
+    return Spec(ClassPayload(indices, recipe, config.seed), params)
+
+
+def explain_spec(config: Any) -> Spec | None:
+    from ..explain.settings import METHODS, ExplainSettings
+
+    if not config.explain:
+        return None
+    values: dict[str, Any] = {"methods": METHODS, "seed": config.seed, "lime_samples": LIME_SAMPLES}
+    if config.quick:
+        values.update(lime_samples=QUICK_LIME_SAMPLES, faithfulness_steps=QUICK_FAITHFULNESS_STEPS)
+    values.update(config.explain_settings)
+    settings = ExplainSettings(**values)
+    size = int(config.size or (QUICK_SIZE if config.quick else EXPLAIN_SIZE))
+    if config.quick:
+        size = min(size, QUICK_SIZE)
+    return Spec(ExplainPayload(settings, size), {"settings": settings.params(), "size": size})
+
+
+PLANNER = Planner(dream=dream_spec, layers=layer_specs, classes=class_spec, explain=explain_spec)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def working_photo(job: Job, model: Any, size: int | None) -> WorkingPhoto:
+    """The job's photo, decoded now; it must still be the file that was planned."""
+    assert job.photo is not None
+    photo = prepare_photo(job.photo.path, size, model.spec.min_size)
+    if photo.sha256 != job.photo.sha256:
+        raise RuntimeError(f"{job.photo.path} changed during the build; run it again")
+    return photo
+
+
+def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..dream.jobs import dream_photo
+
+    p: DreamPayload = job.payload
+    photo = working_photo(job, model, p.recipe.size)
+    return dream_photo(
+        model,
+        photo,
+        p.recipe,
+        out_dir,
+        preset=p.preset,
+        seed=p.seed,
+        command=command,
+        frames=p.frames,
+    )
+
+
+def run_layer_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..dream.jobs import dream_layers
+
+    p: DreamPayload = job.payload
+    return dream_layers(
+        model,
+        list(p.recipe.layers),
+        p.recipe,
+        out_dir,
+        seed=p.seed,
+        command=command,
+        frames=p.frames,
+    )
+
+
+def run_class_dreams(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..classes import resolve_class
+    from ..dream.jobs import dream_classes
+
+    p: ClassPayload = job.payload
+    classes = [resolve_class(str(i)) for i in p.classes]
+    return dream_classes(model, classes, p.recipe, out_dir, seed=p.seed, command=command)
+
+
+def run_explain(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..explain.jobs import explain_photo
+
+    p: ExplainPayload = job.payload
+    photo = working_photo(job, model, p.size)
+    return explain_photo(model, photo, p.settings, out_dir, command=command)
+
+
+RUNNERS = {
+    "dream": run_dream,
+    "layer-dream": run_layer_dream,
+    "class-dream": run_class_dreams,
+    "explain": run_explain,
+}
+
+
+def load(name: str, device: str, weights: str | None) -> Any:
+    from ..models import load_model
+
+    return load_model(name, device, weights)
+
+
+def weights_sha256(name: str, weights: Path | None) -> str:
+    """The weights' sha256 from the file alone: no network is built for a cache check."""
+    from ..models import get_spec, resolve_weights_file
+    from ..models import weights_sha256 as file_sha
+
+    return file_sha(resolve_weights_file(get_spec(name), weights))
+
+
+def device(name: str) -> str:
+    from ..devices import resolve_device
+
+    return str(resolve_device(name))
+
+
+# Measured peaks per worker on EfficientNet-Lite0 (RSS, with ~0.75 GB of libraries and
+# model): dream at 512 px ~1.0 GB, explanation at 256 px ~1.7 GB. Two explanations at once
+# plus the main process would pass 4 GB; one explanation beside a dream stays near 3 GB.
+HEAVY_KINDS = frozenset({"explain", "class-dream"})
+
+
+def real_toolkit() -> Toolkit:
+    return Toolkit(PLANNER, RUNNERS, load, weights_sha256, device, HEAVY_KINDS)

@@ -1,0 +1,214 @@
+"""Planning: the config becomes a list of independent, content-addressed jobs.
+
+A job's key is the sha256 of everything that shapes its pixels: the sha256 of the input
+photo's bytes, the canonical JSON of its parameters (the whole recipe, not just a preset's
+name, so an edited preset re-renders), the model's name and weights sha256, and
+``ALGORITHM_VERSION``. Planning reads photo bytes and hashes them; it decodes nothing and
+builds no network, so a rebuild with nothing changed stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadInputError
+from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
+
+# Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
+ALGORITHM_VERSION = 1
+
+KIND_ORDER = ("dream", "explain", "layer-dream", "class-dream")
+
+
+@dataclass(frozen=True)
+class PhotoSource:
+    """A photo file as planning sees it: where it is and the sha256 of its bytes."""
+
+    path: Path
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An input that cannot become a job at all (e.g. a file that cannot be read)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work, rendered into its own folder ``jobs/<key>/``."""
+
+    kind: str
+    key: str
+    label: str
+    model: str
+    params: Mapping[str, Any]
+    photo: PhotoSource | None = None
+    payload: Any = None
+
+    @property
+    def photo_sha256(self) -> str | None:
+        return self.photo.sha256 if self.photo else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    jobs: tuple[Job, ...]
+    photos: tuple[PhotoSource, ...]
+    problems: tuple[Problem, ...] = ()
+    weights: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> set[str]:
+        return {job.key for job in self.jobs}
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, tuples as lists, paths as text."""
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+        default=_encode,
+    )
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        return value.item()
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot hash a parameter of type {type(value).__name__}")
+
+
+def job_key(
+    kind: str,
+    params: Mapping[str, Any],
+    *,
+    model: str,
+    weights_sha256: str,
+    input_sha256: str | None,
+) -> str:
+    """The content address of a job (64 hex digits)."""
+    document = {
+        "algorithm": ALGORITHM_VERSION,
+        "kind": kind,
+        "input": input_sha256,
+        "model": model,
+        "weights": weights_sha256,
+        "params": json.loads(canonical_json(params)),
+    }
+    return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
+
+
+def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
+    """Every photo file in ``folder`` (not its subfolders), hashed; unreadable ones are
+    problems, not errors. Corrupt bytes are found later, when a job decodes them."""
+    if not folder.exists():
+        raise BadInputError(folder, "photos folder not found")
+    if not folder.is_dir():
+        raise BadInputError(folder, "is not a folder")
+    return hash_photo_files(
+        sorted((p for p in folder.iterdir() if is_photo_name(p)), key=lambda p: p.name)
+    )
+
+
+def hash_photo_files(paths: Sequence[Path]) -> tuple[list[PhotoSource], list[Problem]]:
+    """The sha256 of each file's bytes; files that cannot be read become problems."""
+    photos: list[PhotoSource] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            data = read_photo_bytes(path)
+        except BadInputError as exc:
+            problems.append(Problem(path, exc.reason))
+            continue
+        photos.append(PhotoSource(path, sha256_bytes(data)))
+    return photos, problems
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a kind of job needs: the object handed to its runner and its key parameters."""
+
+    payload: Any
+    params: Mapping[str, Any]
+
+
+# How the config becomes job specs; ``kinds.py`` supplies the real ones, tests fake them.
+DreamSpecs = Callable[[Any, str], Spec]  # (config, preset name) -> Spec
+LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(label, Spec)]
+ClassSpecs = Callable[[Any], Spec | None]  # config -> one batched Spec, or None
+ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
+
+
+@dataclass(frozen=True)
+class Planner:
+    dream: DreamSpecs
+    layers: LayerSpecs
+    classes: ClassSpecs
+    explain: ExplainSpecs
+
+
+def plan_jobs(
+    config: Any,
+    photos: Sequence[PhotoSource],
+    planner: Planner,
+    weights: Mapping[str, str],
+    problems: Sequence[Problem] = (),
+) -> Plan:
+    """Expand the config into jobs: photo x preset dreams, photo explanations, layer dreams
+    and one batched class-dream job, each with its content-addressed key."""
+    model = config.model
+    wsha = weights[model]
+    jobs: list[Job] = []
+
+    def add(kind: str, label: str, spec: Spec, photo: PhotoSource | None) -> None:
+        # The file name is part of the key: outputs are named after it (``photo_key``).
+        params = {**spec.params, "photo_name": photo.name} if photo else spec.params
+        key = job_key(
+            kind,
+            params,
+            model=model,
+            weights_sha256=wsha,
+            input_sha256=photo.sha256 if photo else None,
+        )
+        jobs.append(Job(kind, key, label, model, params, photo, spec.payload))
+
+    # A preview (--quick) dreams only the first preset on each photo.
+    presets = config.presets[:1] if config.quick else config.presets
+    dream_specs = [(name, planner.dream(config, name)) for name in presets]
+    explain_spec = planner.explain(config)
+    for photo in photos:
+        for name, spec in dream_specs:
+            add("dream", f"dream {photo.name} [{name}]", spec, photo)
+        if explain_spec is not None:
+            add("explain", f"explain {photo.name}", explain_spec, photo)
+    for label, spec in planner.layers(config, model):
+        add("layer-dream", f"layer dream {label}", spec, None)
+    class_spec = planner.classes(config)
+    if class_spec is not None:
+        count = len(class_spec.params.get("classes", ())) or "?"
+        add("class-dream", f"class dreams ({count} classes)", class_spec, None)
+    seen: set[str] = set()
+    unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
+    return Plan(tuple(unique), tuple(photos), tuple(problems), dict(weights))

@@ -1,0 +1,141 @@
+"""Gallery settings (defaults -> gallery.toml -> flags), job keys and photo scanning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from renderer.errors import RecipeError, UnknownNameError
+from renderer.gallery.config import (
+    ESSAY_CLASSES,
+    GalleryConfig,
+    config_template,
+    load_config,
+    read_config_file,
+)
+from renderer.gallery.plan import job_key, scan_photos
+
+
+def test_file_overrides_defaults_and_flags_override_file(tmp_path: Path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    config_file = folder / "gallery.toml"
+    config_file.write_text(
+        'photos = "pictures"\nsite = "/srv/www/dreams"\nseed = 7\njobs = 2\n'
+        '[dreams]\npresets = ["subtle"]\n[classes]\nclasses = ["pug", "207"]\n'
+        "[explain]\nlime_samples = 300\n"
+    )
+    config = load_config(config_file, {"seed": 3, "jobs": None, "quick": True})
+    assert config.photos == folder / "pictures"  # relative to the file, not the cwd
+    assert config.site_dir == Path("/srv/www/dreams")
+    assert config.render_dir == Path("renders/gallery")  # the default stays
+    assert config.seed == 3  # the flag wins
+    assert config.jobs == 2  # no flag given: the file's value
+    assert config.quick is True
+    assert config.presets == ("subtle",)
+    assert config.classes == ("pug", "207")
+    assert config.explain_settings == {"lime_samples": 300}
+
+
+def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
+    from renderer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["gallery", "init"])
+    assert result.exit_code == 0, result.output
+    values = read_config_file(tmp_path / "gallery.toml")
+    config = GalleryConfig(**values)
+    defaults = GalleryConfig()
+    assert config.presets == defaults.presets and config.classes == ESSAY_CLASSES
+    assert config.render_dir == tmp_path / "renders/gallery"
+    assert config.site_dir == tmp_path / "gallery"
+    assert "# " in config_template()  # commented for the artist
+    again = CliRunner().invoke(main, ["gallery", "init"])
+    assert again.exit_code == 1 and "exists" in again.output
+    # A gallery.toml in the working folder is found without --config.
+    assert load_config().site_dir.resolve() == (tmp_path / "gallery").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sed = 1\n", "closest: seed"),
+        ("[dreams]\nprests = []\n", "closest: presets"),
+        ("size = 10\n", "size must be 32..8192"),
+        ("jobs = 0\n", "jobs must be 1..256"),
+        ('site = "r"\nrender_dir = "r"\n', "different folders"),
+        ("[dreams]\npresets = ['a', 'a']\n", "twice"),
+        ("seed = \n", "not valid TOML"),
+    ],
+)
+def test_bad_config_fails_at_once_with_one_line(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "gallery.toml"
+    path.write_text(text)
+    with pytest.raises((RecipeError, UnknownNameError)) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_job_key_changes_with_every_input():
+    base = {"kind": "dream", "params": {"recipe": {"lr": 0.02, "steps": 10}, "seed": 0}}
+    kw = {"model": "efficientnet_lite0", "weights_sha256": "a" * 64, "input_sha256": "b" * 64}
+    key = job_key(base["kind"], base["params"], **kw)
+    assert key == job_key("dream", {"seed": 0, "recipe": {"steps": 10, "lr": 0.02}}, **kw)
+    others = {
+        job_key("explain", base["params"], **kw),
+        job_key("dream", {**base["params"], "seed": 1}, **kw),
+        job_key("dream", {"recipe": {"lr": 0.021, "steps": 10}, "seed": 0}, **kw),
+        job_key("dream", base["params"], **{**kw, "weights_sha256": "c" * 64}),
+        job_key("dream", base["params"], **{**kw, "input_sha256": "d" * 64}),
+        job_key("dream", base["params"], **{**kw, "model": "vgg16"}),
+    }
+    assert key not in others and len(others) == 6
+
+
+def test_scan_hashes_photos_and_names_unreadable_ones(tmp_path: Path):
+    (tmp_path / "a.jpg").write_bytes(b"not decoded while planning")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "folder.jpg").mkdir()
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "readme.txt").write_text("ignored")
+    (tmp_path / ".hidden.jpg").write_bytes(b"ignored")
+    photos, problems = scan_photos(tmp_path)
+    assert [p.name for p in photos] == ["a.jpg"]
+    import hashlib
+
+    assert photos[0].sha256 == hashlib.sha256(b"not decoded while planning").hexdigest()
+    reasons = {p.path.name: p.reason for p in problems}
+    assert reasons == {
+        "empty.png": "empty file (0 bytes)",
+        "folder.jpg": "is a directory, not an image",
+        "gone.png": "broken symbolic link",
+    }
+
+
+def test_one_build_at_a_time_per_render_dir(tmp_path: Path):
+    from renderer.gallery.cache import BuildLockedError, build_lock
+
+    busy = pytest.raises(BuildLockedError, match="another gallery build")
+    with build_lock(tmp_path), busy, build_lock(tmp_path):
+        pass
+    with build_lock(tmp_path):  # released: the next build may start
+        pass
+
+
+def test_heavy_jobs_never_run_side_by_side():
+    from renderer.gallery.plan import Job
+    from renderer.gallery.run import _next_job
+
+    def job(kind: str) -> Job:
+        return Job(kind, kind, kind, "m", {})
+
+    heavy = frozenset({"explain", "class-dream"})
+    pending = [job("explain"), job("class-dream"), job("dream")]
+    assert _next_job(pending, [], heavy) == 0
+    assert _next_job(pending, [job("dream")], heavy) == 0
+    assert _next_job(pending, [job("explain")], heavy) == 2  # the dream goes first
+    assert _next_job(pending[:2], [job("explain")], heavy) is None  # wait for a free slot
+    assert _next_job(pending, [job("explain")], frozenset()) == 0

@@ -1,0 +1,478 @@
+"""The gallery pipeline with fake job functions: caching, failure isolation, crash safety.
+
+The fakes decode the real photo (so a corrupt file fails as it would for real) and write
+small PNGs with records, in the render-directory contract; the site is the real builder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from renderer.gallery import GalleryConfig, build_gallery
+from renderer.gallery.cache import JobCache
+from renderer.gallery.plan import Planner, Spec
+from renderer.gallery.run import Toolkit
+from renderer.imageio import save_image_atomic
+from renderer.photos import prepare_photo
+from renderer.provenance import Record, publish, read_manifest
+
+FAKE_WEIGHTS = "f" * 64
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+def fake_dream_spec(config, preset: str) -> Spec:
+    return Spec({"preset": preset}, {"preset": preset, "size": config.size or 48})
+
+
+def fake_layer_specs(config, model: str):
+    return [
+        (name, Spec({"layer": name, "depth": i}, {"layer": name, "depth": i}))
+        for i, name in enumerate(config.layers or ("blocks.2", "blocks.5"))
+    ]
+
+
+def fake_class_spec(config):
+    if not config.classes:
+        return None
+    return Spec({"classes": config.classes}, {"classes": list(config.classes)})
+
+
+def fake_explain_spec(config):
+    return Spec({}, {"methods": ["gradcam"]}) if config.explain else None
+
+
+def _photo_record(photo, command: str) -> Record:
+    return Record(
+        kind="photo",
+        output=f"{photo.key}/photo.png",
+        command=command,
+        inputs=(photo.input,),
+        extra={
+            "name": photo.path.name,
+            "width": photo.image.width,
+            "height": photo.image.height,
+            "predictions": [],
+        },
+    )
+
+
+def _photo_job(job, out_dir: Path, command: str, kind: str, name: str, tint) -> list[Record]:
+    photo = prepare_photo(job.photo.path, 48, 8)
+    save_image_atomic(photo.image, out_dir / photo.key / "photo.png")
+    arr = np.asarray(photo.image).astype(np.int16)
+    img = Image.fromarray(np.clip(arr + np.array(tint), 0, 255).astype(np.uint8))
+    output = f"{photo.key}/{name}.png"
+    save_image_atomic(img, out_dir / output)
+    extra = (
+        {"preset": name, "caption": name}
+        if kind == "dream"
+        else {"method": "gradcam", "caption": "Grad-CAM"}
+    )
+    records = [
+        _photo_record(photo, command),
+        Record(
+            kind=kind,
+            output=output,
+            command=command,
+            inputs=(photo.input,),
+            params=dict(job.params),
+            extra=extra,
+        ),
+    ]
+    publish(out_dir, records)
+    return records
+
+
+def fake_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+    preset = job.params["preset"]
+    return _photo_job(job, out_dir, command, "dream", f"dream-{preset}", (60, -20, 10))
+
+
+def fake_explain(job, model, out_dir: Path, command: str) -> list[Record]:
+    return _photo_job(job, out_dir, command, "explain", "explain-gradcam", (-40, 0, 50))
+
+
+def fake_layer(job, model, out_dir: Path, command: str) -> list[Record]:
+    name = job.params["layer"]
+    output = f"layer-dreams/{name.replace('.', '-')}.png"
+    save_image_atomic(
+        Image.new("RGB", (40, 40), (30 * job.params["depth"], 90, 160)), out_dir / output
+    )
+    records = [
+        Record(
+            kind="layer-dream",
+            output=output,
+            command=command,
+            params=dict(job.params),
+            extra={"layers": [name], "depth": job.params["depth"], "caption": name},
+        )
+    ]
+    publish(out_dir, records)
+    return records
+
+
+def fake_classes(job, model, out_dir: Path, command: str) -> list[Record]:
+    records = []
+    for index in job.params["classes"]:
+        output = f"class-dreams/class-{index}.png"
+        save_image_atomic(Image.new("RGB", (40, 40), (200, int(index) % 255, 40)), out_dir / output)
+        records.append(
+            Record(
+                kind="class-dream",
+                output=output,
+                command=command,
+                extra={
+                    "class_index": int(index),
+                    "class_name": f"c{index}",
+                    "caption": f"class {index}",
+                },
+            )
+        )
+    publish(out_dir, records)
+    return records
+
+
+def fake_load(name: str, device: str, weights):
+    return "fake-model"
+
+
+def fake_weights(name: str, weights) -> str:
+    return FAKE_WEIGHTS
+
+
+def fake_device(name: str) -> str:
+    return "cpu"
+
+
+def killing_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+    """Dies like a SIGKILL in the middle of writing its third job's PNG."""
+    done = len([p for p in Path(os.environ["GALLERY_RENDER_DIR"], "jobs").glob("*/done.json")])
+    if done >= int(os.environ["GALLERY_KILL_AFTER"]):
+        (out_dir / "half.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_dream(job, model, out_dir, command)
+
+
+PLANNER = Planner(fake_dream_spec, fake_layer_specs, fake_class_spec, fake_explain_spec)
+RUNNERS = {
+    "dream": fake_dream,
+    "explain": fake_explain,
+    "layer-dream": fake_layer,
+    "class-dream": fake_classes,
+}
+FAKES = Toolkit(PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+KILLER = Toolkit(PLANNER, {**RUNNERS, "dream": killing_dream}, fake_load, fake_weights, fake_device)
+
+
+def failing_explain(job, model, out_dir: Path, command: str) -> list[Record]:
+    if job.photo.name == "b.png":
+        raise RuntimeError("the explainer ran out of ideas")
+    return fake_explain(job, model, out_dir, command)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _tiny_photo(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(path)
+
+
+@pytest.fixture()
+def setup(tmp_path: Path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        _tiny_photo(photos / name, i)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg at all")
+    (photos / "notes.txt").write_text("not a photo, ignored")
+    config = GalleryConfig(
+        photos=photos,
+        render_dir=tmp_path / "renders",
+        site_dir=tmp_path / "site",
+        presets=("gentle", "deep"),
+        layers=("blocks.2", "blocks.5"),
+        classes=("1", "207"),
+        jobs=1,
+    )
+    return config
+
+
+def _build(config: GalleryConfig, toolkit: Toolkit = FAKES, **kw):
+    return build_gallery(config, toolkit=toolkit, **kw)
+
+
+def _statuses(result) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for o in result.report.outcomes:
+        found.setdefault(o.status, []).append(o.label)
+    return found
+
+
+def _site_text(site: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(site.rglob("*.html")))
+
+
+def _all_pngs_whole(*folders: Path) -> int:
+    count = 0
+    for folder in folders:
+        for png in folder.rglob("*.png"):
+            with Image.open(png) as img:
+                img.load()
+            count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_first_build_publishes_site_and_reports_the_corrupt_file(setup):
+    result = _build(setup)
+    assert result.exit_code == 2
+    statuses = _statuses(result)
+    # 3 photos x (2 presets + explain) + 2 layers + 1 class batch; broken.jpg fails its 3.
+    assert len(statuses["rendered"]) == 3 * 3 + 2 + 1
+    assert sorted(statuses["failed"]) == [
+        "dream broken.jpg [deep]",
+        "dream broken.jpg [gentle]",
+        "explain broken.jpg",
+    ]
+    summary = "\n".join(result.summary())
+    reason = result.report.failed[0].reason
+    assert "corrupt image" in reason
+    assert f"skipped broken.jpg: {reason}" in summary
+    site = setup.site_dir
+    assert (site / "index.html").is_file()
+    text = _site_text(site)
+    assert f"skipped: {reason}" in text and "broken.jpg" in text
+    for name in ("a.png", "b.png", "c.png"):
+        assert name in text
+    entries = read_manifest(setup.render_dir)
+    kinds = [e["kind"] for e in entries]
+    assert kinds.count("photo") == 3  # one per photo, though every photo job publishes one
+    assert kinds.count("dream") == 6 and kinds.count("explain") == 3
+    assert kinds.count("skipped") == 1
+    for entry in entries:
+        if entry["output"]:
+            assert entry["output"].startswith("jobs/")
+            assert (setup.render_dir / entry["output"]).is_file()
+    assert _all_pngs_whole(setup.render_dir, site) > 20
+
+
+def test_second_run_reuses_every_job_and_skips_the_site(setup):
+    _build(setup)
+    index_mtime = (setup.site_dir / "index.html").stat().st_mtime_ns
+    again = _build(setup)
+    statuses = _statuses(again)
+    assert "rendered" not in statuses
+    assert len(statuses["reused"]) == 12
+    # The corrupt file is remembered (same bytes, same key): not decoded again, still named.
+    assert len(statuses["failed"]) == 3
+    assert all(o.cached for o in again.report.failed)
+    assert again.exit_code == 2
+    assert not again.site_rebuilt
+    assert (setup.site_dir / "index.html").stat().st_mtime_ns == index_mtime
+    forced = _build(setup, force=True)
+    assert len(_statuses(forced)["rendered"]) == 12
+
+
+def test_changed_photo_rerenders_only_its_jobs(setup):
+    first = _build(setup)
+    old_keys = {o.key for o in first.report.outcomes if o.photo and o.photo.name == "b.png"}
+    _tiny_photo(setup.photos / "b.png", 99)  # new bytes, same name
+    again = _build(setup)
+    statuses = _statuses(again)
+    assert sorted(statuses["rendered"]) == [
+        "dream b.png [deep]",
+        "dream b.png [gentle]",
+        "explain b.png",
+    ]
+    assert len(statuses["reused"]) == 9
+    cache = JobCache(setup.render_dir)
+    assert not any(cache.folder(k).exists() for k in old_keys)  # the old version is pruned
+    assert again.site_rebuilt
+
+
+def test_deleted_photo_disappears_from_the_site(setup):
+    _build(setup)
+    page = next((setup.site_dir / "photos").glob("c-*.html"))
+    (setup.photos / "c.png").unlink()
+    again = _build(setup)
+    assert "rendered" not in _statuses(again)
+    assert not page.exists()
+    assert "c.png" not in _site_text(setup.site_dir)
+    names = {(e.get("extra") or {}).get("name") for e in read_manifest(setup.render_dir)}
+    assert "c.png" not in names and "a.png" in names
+
+
+def test_failed_job_is_isolated_and_retried_and_clean_run_exits_zero(setup):
+    (setup.photos / "broken.jpg").unlink()
+    failing = Toolkit(
+        PLANNER, {**RUNNERS, "explain": failing_explain}, fake_load, fake_weights, fake_device
+    )
+    result = _build(setup, toolkit=failing)
+    assert result.exit_code == 2
+    assert [o.label for o in result.report.failed] == ["explain b.png"]
+    assert len(_statuses(result)["rendered"]) == 11
+    text = _site_text(setup.site_dir)
+    assert "skipped: explain b.png failed: RuntimeError: the explainer ran out of ideas" in text
+    # A job that failed for its own reasons is not cached: the next run tries it again.
+    retry = _build(setup)
+    assert _statuses(retry)["rendered"] == ["explain b.png"]
+    assert retry.exit_code == 0 and not retry.report.failed
+    assert "ran out of ideas" not in _site_text(setup.site_dir)
+
+
+def test_killed_build_resumes_without_rerendering_or_truncated_files(setup, tmp_path):
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from renderer.gallery import GalleryConfig, build_gallery\n"
+        "import test_gallery_pipeline as t\n"
+        f"c = GalleryConfig(photos=Path({str(setup.photos)!r}), "
+        f"render_dir=Path({str(setup.render_dir)!r}), site_dir=Path({str(setup.site_dir)!r}), "
+        "presets=('gentle', 'deep'), layers=('blocks.2', 'blocks.5'), classes=('1', '207'), "
+        "jobs=1)\n"
+        "build_gallery(c, toolkit=t.KILLER)\n"
+    )
+    env = {
+        **os.environ,
+        "GALLERY_RENDER_DIR": str(setup.render_dir),
+        "GALLERY_KILL_AFTER": "3",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+    }
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    jobs = setup.render_dir / "jobs"
+    finished = {p.parent.name for p in jobs.glob("*/done.json")}
+    assert len(finished) == 3
+    assert list(jobs.glob(".tmp-*/half.png"))  # the kill left a half-written staging folder
+    assert not (setup.site_dir / "index.html").exists()
+
+    resumed = _build(setup)
+    reused = {o.key for o in resumed.report.outcomes if o.status == "reused"}
+    rendered = {o.key for o in resumed.report.outcomes if o.status == "rendered"}
+    assert reused == finished
+    assert len(rendered) == 12 - 3
+    assert not list(jobs.glob(".tmp-*")) and not list(jobs.rglob("half.png"))
+    assert _all_pngs_whole(setup.render_dir, setup.site_dir) > 20
+
+
+def test_time_budget_publishes_what_is_done(setup):
+    result = _build(setup.replace(max_minutes=1e-9))
+    assert result.report.stopped_by_budget
+    assert result.report.count("pending") == 15
+    assert (setup.site_dir / "index.html").is_file()  # an (empty) site is still published
+    assert "time budget reached: 15 jobs not started" in "\n".join(result.summary())
+    rest = _build(setup)
+    assert len(_statuses(rest)["rendered"]) == 12
+
+
+def test_two_worker_processes_render_the_same_gallery(setup):
+    # fork: the fakes need no torch, and spawning two fresh interpreters costs ~10 s here.
+    result = _build(setup.replace(jobs=2), start_method="fork")
+    assert len(_statuses(result)["rendered"]) == 12
+    assert result.exit_code == 2
+    again = _build(setup)
+    assert len(_statuses(again)["reused"]) == 12
+
+
+def test_cli_dry_run_and_exit_codes(setup, monkeypatch):
+    import renderer.gallery.kinds as kinds
+    from renderer.cli import main
+
+    monkeypatch.setattr(kinds, "real_toolkit", lambda: FAKES)
+    base = [
+        "gallery",
+        "build",
+        "--photos",
+        str(setup.photos),
+        "--render-dir",
+        str(setup.render_dir),
+        "--site",
+        str(setup.site_dir),
+        "--jobs",
+        "1",
+    ]
+    config = setup.photos.parent / "gallery.toml"
+    config.write_text(
+        '[dreams]\npresets = ["gentle", "deep"]\n[layers]\nlayers = ["blocks.2", "blocks.5"]\n'
+        '[classes]\nclasses = ["1", "207"]\n'
+    )
+    base += ["--config", str(config)]
+    runner = CliRunner()
+    dry = runner.invoke(main, [*base, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.count("render  ") == 15
+    assert "15 jobs: 15 to render, 0 to reuse" in dry.output
+    assert not setup.render_dir.joinpath("jobs").exists()
+    run = runner.invoke(main, base)
+    assert run.exit_code == 2, run.output
+    assert "skipped broken.jpg" in run.output
+    assert f"gallery: {(setup.site_dir / 'index.html').resolve()}" in run.output
+    (setup.photos / "broken.jpg").unlink()
+    dry = runner.invoke(main, [*base, "--dry-run"])
+    assert "12 jobs: 0 to render, 12 to reuse" in dry.output
+    assert runner.invoke(main, base).exit_code == 0
+    manifest = json.loads((setup.render_dir / "manifest.json").read_text())
+    assert not [e for e in manifest["entries"] if e["kind"] == "skipped"]
+
+
+def sleepy_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+    Path(os.environ["GALLERY_PIDS"], str(os.getpid())).write_text("")
+    import time
+
+    time.sleep(60)
+    return fake_dream(job, model, out_dir, command)
+
+
+SLEEPY = Toolkit(PLANNER, {**RUNNERS, "dream": sleepy_dream}, fake_load, fake_weights, fake_device)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_build_ends_its_workers(setup, tmp_path, signum):
+    import time
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = (
+        "from pathlib import Path\n"
+        "from renderer.gallery import GalleryConfig, build_gallery\n"
+        "import test_gallery_pipeline as t\n"
+        f"c = GalleryConfig(photos=Path({str(setup.photos)!r}), "
+        f"render_dir=Path({str(setup.render_dir)!r}), site_dir=Path({str(setup.site_dir)!r}), "
+        "jobs=2)\n"
+        "build_gallery(c, toolkit=t.SLEEPY, start_method='fork')\n"
+    )
+    env = {
+        **os.environ,
+        "GALLERY_PIDS": str(pids),
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+    }
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert len(workers) == 2
+    proc.send_signal(signum)
+    proc.wait(timeout=20)  # it does not wait for the 60-second jobs
+    time.sleep(0.5)
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not list((setup.render_dir / "jobs").glob("*/done.json"))
+    resumed = _build(setup)
+    assert not list((setup.render_dir / "jobs").glob(".tmp-*"))
+    assert len(_statuses(resumed)["rendered"]) == 12
