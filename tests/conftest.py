@@ -40,6 +40,16 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One intra-op thread: the 2-core test machines are often shared, and two OpenMP
+    threads there ran 10-20x slower than one (measured); results stay deterministic."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

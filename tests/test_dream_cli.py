@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -15,13 +14,6 @@ from renderer.dream.sheet import contact_sheet
 pytestmark = pytest.mark.slow
 TINY = ["--octaves", "2", "--steps", "2", "--seed", "3"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _run(*args: str):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from renderer.classes import resolve_class
 from renderer.dream.engine import DreamDivergedError, render
-from renderer.dream.fusion import dream_network
+from renderer.fusion import dream_network
 from renderer.dream.jobs import dream_classes, dream_layers, dream_photo
 from renderer.dream.objectives import layer_objective, resolve_terms
 from renderer.dream.recipe import DreamRecipe
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.slow
 
 SMALL = DreamRecipe(octaves=2, steps=3, lr=0.05, size=64, param="fft", jitter=4, stretch=0.5)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CI machine is small and shared; one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_equal_seeds_give_byte_identical_pngs(lite0, tmp_path) -> None:

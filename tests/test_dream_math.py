@@ -147,7 +147,7 @@ def test_stretch_maps_percentiles_to_black_and_white() -> None:
 
 
 def test_folded_batchnorms_give_the_same_outputs_and_leave_the_model_alone() -> None:
-    from renderer.dream.fusion import ActOnly, fold_batchnorms
+    from renderer.fusion import ActOnly, fold_batchnorms
 
     torch.manual_seed(0)
     net = nn.Sequential(

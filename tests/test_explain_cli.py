@@ -6,23 +6,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from renderer.cli import main
 from renderer.provenance import read_manifest
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
-    (measured 10-20x slower with two threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 LIME_PANELS = ["lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg"]
 ROBUSTNESS = [

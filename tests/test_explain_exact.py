@@ -23,17 +23,6 @@ from renderer.explain.guided import (
     guided_gradcam,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
-    (measured 10-20x slower with two threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 X = torch.tensor(
     [
         [1.0, 2.0, 0.0, 1.0],

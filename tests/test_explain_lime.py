@@ -10,17 +10,6 @@ from renderer.explain import lime
 from renderer.explain.settings import ExplainSettings, SegmentSpec
 from renderer.imageio import pil_to_tensor
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
-    (measured 10-20x slower with two threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 PLANTED = {3: 0.3, 10: 0.2, 20: 0.1}
 BASE = 0.1
 

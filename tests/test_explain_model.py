@@ -20,17 +20,6 @@ from renderer.explain.jobs import target_scorer
 from renderer.imageio import pil_to_tensor
 from renderer.photos import prepare_photo
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
-    (measured 10-20x slower with two threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 EGYPTIAN_CAT, TABBY, GOLDEN_RETRIEVER = 285, 281, 207
 # data.chelsea() is 451 x 300. Looked at with a 50 px grid: the eyes sit near (170, 115) and
 # (320, 130), the nose near (265, 240), the cheeks at x = 110 and 370; left of x = 110 is the

@@ -11,16 +11,6 @@ from renderer.explain import faithfulness, overlay, robustness
 from renderer.imageio import pil_to_tensor, tensor_to_pil
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine's two cores are shared: one intra-op thread avoids OpenMP stalls
-    (measured 10-20x slower with two threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_luts_are_matplotlibs() -> None:
     matplotlib = pytest.importorskip("matplotlib")
     for name in ("inferno", "viridis"):

@@ -20,17 +20,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def one_thread():
-    """Two torch threads on two cores shared with other work run far slower than one."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture()
 def tiny_gallery(tmp_path: Path) -> GalleryConfig:
     from skimage import data
 
@@ -56,7 +45,7 @@ def tiny_gallery(tmp_path: Path) -> GalleryConfig:
     )
 
 
-def test_real_quick_build_then_nothing_to_do(tiny_gallery: GalleryConfig, monkeypatch, one_thread):
+def test_real_quick_build_then_nothing_to_do(tiny_gallery: GalleryConfig, monkeypatch):
     first = build_gallery(tiny_gallery)
     assert first.exit_code == 2
     statuses = {o.label: o.status for o in first.report.outcomes}

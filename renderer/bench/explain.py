@@ -23,6 +23,7 @@ from PIL import Image
 from ..explain import faithfulness, lime
 from ..explain.cam import class_activation_map
 from ..explain.guided import guided_backprop
+from ..explain.jobs import target_scorer
 from ..explain.settings import ExplainSettings
 from ..imageio import fit_long_side, pil_to_tensor
 from ..models import LoadedModel, load_model
@@ -94,9 +95,16 @@ def run(out_dir: Path, samples: int = SAMPLES, device: str | None = None) -> dic
     figures["segmentation_s"] = round(time.perf_counter() - start, 4)
     figures["superpixels"] = int(segments.max()) + 1
 
+    # Ours scores with the product's own scorer: the BN-folded channels_last twin of the
+    # same network; the lime package gets the plain network. Both compute one function:
+    fast_score = target_scorer(model, target)
+    probe = torch.rand(8, *image01.shape[1:], generator=torch.Generator().manual_seed(0))
+    probe = probe.to(model.device)
+    figures["lime_scorer_max_abs_diff"] = float((fast_score(probe) - score(probe)).abs().max())
+    fast_score(probe)  # warm-up
     wall, cpu = time.perf_counter(), time.process_time()
     ours = lime.explain(
-        score,
+        fast_score,
         image01[0],
         segments,
         samples=samples,

@@ -106,7 +106,7 @@ DEFAULT_SIZE = 320
 @click.option(
     "--lime-batch",
     type=click.IntRange(min=1),
-    default=64,
+    default=16,
     show_default=True,
     help="Perturbed images per model call.",
 )

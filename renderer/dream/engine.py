@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import RendererError
+from ..fusion import dream_network
 from ..models import LoadedModel
 from . import regularizers as reg
-from .fusion import dream_network
 from .objectives import Objective, evaluate
 from .parametrization import FFTParam, PixelParam, initial_image, make_param
 from .recipe import DreamRecipe

@@ -19,6 +19,7 @@ import torch
 
 from ..classes import class_names, resolve_class
 from ..clikit import Stopwatch, progress
+from ..fusion import inference_network
 from ..imageio import pil_to_tensor, save_image_atomic, tensor_to_pil, write_bytes_atomic
 from ..models import LoadedModel, resolve_layer
 from ..photos import WorkingPhoto, publish_photo
@@ -61,11 +62,11 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
     """Images in [0, 1] -> the softmax probability of class ``index``: LIME's and the
     deletion/insertion target."""
 
+    net = inference_network(model)
+
     def score(images: torch.Tensor) -> torch.Tensor:
-        # channels_last input: about 2x faster convolutions on CPU for batches, and the
-        # caller's network itself is left as it is.
-        images = images.contiguous(memory_format=torch.channels_last)
-        return torch.softmax(model.logits(images).float(), dim=1)[:, index]
+        x = model.normalize(images).contiguous(memory_format=torch.channels_last)
+        return torch.softmax(net(x).float(), dim=1)[:, index]
 
     return score
 
