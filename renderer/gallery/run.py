@@ -498,7 +498,7 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
             + ", ".join(f"{k} {_duration(v)} ({v / total:.0%})" for k, v in sorted(by_kind.items()))
         )
     for problem in report.problems:
-        lines.append(f"  skipped {problem.path}: {problem.reason}")
+        lines.append(f"  skipped {Path(problem.path).name}: {problem.reason}")
     seen: set[tuple[str, str]] = set()
     for o in failed:
         who = o.photo.name if (o.bad_input and o.photo) else o.label
