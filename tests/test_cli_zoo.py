@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -19,11 +20,20 @@ def invoke(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from _command_paths(command, (*prefix, name))
+
+
 def test_version_and_help_with_examples() -> None:
     assert "renderer, version" in invoke("--version").output
-    for command in ("models", "layers", "classes", "classify"):
-        result = invoke(command, "--help")
-        assert result.exit_code == 0 and "Example" in result.output, command
+    paths = list(_command_paths(main))
+    assert len(paths) >= 15
+    for path in paths:
+        result = invoke(*path, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, path
 
 
 def test_classify_json_is_pure_and_traceable(photo_dir: Path, tmp_path: Path) -> None:
