@@ -10,10 +10,10 @@ from PIL import Image
 
 from renderer.classes import resolve_class
 from renderer.dream.engine import DreamDivergedError, render
-from renderer.fusion import dream_network
 from renderer.dream.jobs import dream_classes, dream_layers, dream_photo
 from renderer.dream.objectives import layer_objective, resolve_terms
 from renderer.dream.recipe import DreamRecipe
+from renderer.fusion import dream_network
 from renderer.imageio import pil_to_tensor
 from renderer.photos import prepare_photo
 from renderer.provenance import read_manifest
