@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 
 from .errors import RendererError, UnknownNameError
 
@@ -17,10 +18,10 @@ class ImageNetClass:
 
 @cache
 def class_names() -> tuple[str, ...]:
-    """The 1000 ImageNet class names in index order (torchvision's list, offline)."""
-    from torchvision.models._meta import _IMAGENET_CATEGORIES
-
-    return tuple(_IMAGENET_CATEGORIES)
+    """The 1000 ImageNet class names in index order: torchvision's list, shipped as a data
+    file so that looking a class up imports no torch (a no-change rebuild stays fast)."""
+    text = resources.files("renderer").joinpath("data/imagenet_classes.txt").read_text("utf-8")
+    return tuple(text.splitlines())
 
 
 def _normalize(text: str) -> str:

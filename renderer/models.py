@@ -8,7 +8,6 @@ process and device.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import re
@@ -18,12 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from .errors import ModelUnavailableError, UnknownNameError
-from .provenance import ModelInfo
+from .imageio import sha256_file
+from .provenance import ModelInfo, Record
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -95,6 +96,17 @@ class LoadedModel:
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.name, self.weights_sha256, self.weights_source)
+
+    def record(self, kind: str, output: str | None, command: str, **fields: Any) -> Record:
+        """A provenance record of something this model made, on this device."""
+        return Record(
+            kind=kind,
+            output=output,
+            command=command,
+            model=self.info(),
+            device=str(self.device),
+            **fields,
+        )
 
 
 # --------------------------------------------------------------------------- builders
@@ -252,17 +264,14 @@ def _download(spec: ModelSpec, target: Path) -> None:
 
 
 @cache
-def file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per process for each version of a weights file (size and mtime)."""
+    return sha256_file(path)
 
 
 def weights_sha256(path: Path) -> str:
     stat = path.stat()
-    return file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    return _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _read_state_dict(path: Path, spec: ModelSpec) -> dict[str, torch.Tensor]:

@@ -56,14 +56,12 @@ def publish_photo(
     output = f"{photo.key}/photo.png"
     save_image_atomic(photo.image, Path(out_dir) / output)
     predictions = classify_whole_picture(model, photo.image, top=5)
-    return Record(
-        kind="photo",
-        output=output,
-        command=command,
-        model=model.info(),
+    return model.record(
+        "photo",
+        output,
+        command,
         inputs=(photo.input,),
         params={"size": max(photo.image.size)},
-        device=str(model.device),
         extra={
             "name": photo.path.name,
             "width": photo.image.width,

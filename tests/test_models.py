@@ -155,3 +155,11 @@ def test_whole_picture_view_sees_what_the_crop_sees(lite0) -> None:
     assert classify_whole_picture(lite0, big, top=1)[0].name in CATS
     coffee = classify_whole_picture(lite0, Image.fromarray(data.coffee()), top=1)[0]
     assert coffee.name == "espresso" and coffee.prob > 0.5
+
+
+def test_shipped_class_list_is_torchvisions() -> None:
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    from renderer.classes import class_names
+
+    assert class_names() == tuple(_IMAGENET_CATEGORIES)

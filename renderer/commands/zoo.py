@@ -20,7 +20,7 @@ from ..clikit import (
 from ..errors import suggest
 from ..imageio import load_photo
 from ..models import DEFAULT_MODEL, SPECS, get_spec, hub_cache_file, list_layers
-from ..provenance import InputFile, Record, dumps
+from ..provenance import InputFile, dumps
 
 
 @click.command()
@@ -163,14 +163,12 @@ def classify(
         clock = Stopwatch()
         img, digest = load_photo(path, max_pixels)
         predictions = classify_picture(loaded, img, top)
-        record = Record(
-            kind="classify",
-            output=None,
-            command=command_line(ctx, images=[str(path)]),
-            model=loaded.info(),
+        record = loaded.record(
+            "classify",
+            None,
+            command_line(ctx, images=[str(path)]),
             inputs=(InputFile(str(path), digest),),
             params={"top": top, "input_size": loaded.spec.input_size},
-            device=str(loaded.device),
             wall_time_s=clock.seconds,
         )
         if as_json:

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ..classes import ImageNetClass
-from ..classify import classify_whole_picture
+from ..classify import Prediction, classify_whole_picture
 from ..clikit import Stopwatch, progress
 from ..imageio import fit_long_side, load_photo, pil_to_tensor, save_image_atomic, tensor_to_pil
 from ..models import LoadedModel, list_layers
@@ -33,8 +34,10 @@ def _bar(recipe: DreamRecipe, desc: str):
         bar.close()
 
 
-def _save(images: torch.Tensor, out_dir: Path, output: str) -> None:
-    save_image_atomic(tensor_to_pil(images), Path(out_dir) / output)
+def _save(images: torch.Tensor, out_dir: Path, output: str) -> Image.Image:
+    picture = tensor_to_pil(images)
+    save_image_atomic(picture, Path(out_dir) / output)
+    return picture
 
 
 def _save_frames(result: DreamResult, index: int, out_dir: Path, stem: str) -> list[str]:
@@ -92,9 +95,8 @@ def dream_photo(
         )
     stem = f"{photo.key}/dream-{slug(preset)}"
     output = f"{stem}.png"
-    _save(result.images, out_dir, output)
+    picture = _save(result.images, out_dir, output)
     frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
-    picture = tensor_to_pil(result.images)
     layers = [str(t) for t in terms]
     extra = {
         "preset": preset,
@@ -107,15 +109,13 @@ def dream_photo(
     if frame_paths:
         extra["frames"] = frame_paths
     photo_record = publish_photo(out_dir, photo, model, command)
-    record = Record(
-        kind="dream",
-        output=output,
-        command=command,
-        model=model.info(),
+    record = model.record(
+        "dream",
+        output,
+        command,
         inputs=(photo.input,),
         params=recipe.to_params(),
         seed=seed,
-        device=str(model.device),
         wall_time_s=clock.seconds,
         extra=extra,
     )
@@ -155,9 +155,8 @@ def dream_layers(
             )
         stem = f"layer-dreams/{slug(name)}"
         output = f"{stem}.png"
-        _save(result.images, out_dir, output)
+        picture = _save(result.images, out_dir, output)
         frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
-        picture = tensor_to_pil(result.images)
         extra = {
             "layers": [str(t) for t in terms],
             "objective_start": result.objective_start[0],
@@ -168,15 +167,13 @@ def dream_layers(
         }
         if frame_paths:
             extra["frames"] = frame_paths
-        record = Record(
-            kind="layer-dream",
-            output=output,
-            command=command,
-            model=model.info(),
+        record = model.record(
+            "layer-dream",
+            output,
+            command,
             inputs=inputs,
             params=recipe.replace(layers=(name,)).to_params(),
             seed=seed,
-            device=str(model.device),
             wall_time_s=clock.seconds,
             extra=extra,
         )
@@ -236,7 +233,7 @@ def dream_classes(
             "objective_start": result.objective_start[i],
             "objective_end": result.objective_end[i],
             "predictions": [
-                {"index": int(j), "name": names[int(j)], "prob": round(float(p), 6)}
+                Prediction(int(j), names[int(j)], float(p)).to_dict()
                 for p, j in zip(top_p, top_i, strict=True)
             ],
             "caption": f"{cls.name} (class {cls.index}) · p {prob:.2f} · {recipe.describe()}",
@@ -244,15 +241,13 @@ def dream_classes(
         if frames:
             extra["frames"] = _save_frames(result, i, out_dir, stem)
         records.append(
-            Record(
-                kind="class-dream",
-                output=output,
-                command=command,
-                model=model.info(),
+            model.record(
+                "class-dream",
+                output,
+                command,
                 inputs=inputs,
                 params={**recipe.to_params(), "class_index": cls.index},
                 seed=seed,
-                device=str(model.device),
                 wall_time_s=wall,
                 extra=extra,
             )

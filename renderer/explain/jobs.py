@@ -153,15 +153,13 @@ class _Job:
             **extra,
         }
         extra.setdefault("raw", None)
-        rec = Record(
-            kind="explain",
-            output=self.rel(f"explain-{method}.png"),
-            command=self.command,
-            model=self.model.info(),
+        rec = self.model.record(
+            "explain",
+            self.rel(f"explain-{method}.png"),
+            self.command,
             inputs=(self.photo.input,),
             params=params,
             seed=self.settings.seed,
-            device=str(self.model.device),
             wall_time_s=round(seconds, 3),
             extra=extra,
         )
