@@ -51,7 +51,12 @@ def test_classify_json_is_pure_and_traceable(photo_dir: Path, tmp_path: Path) ->
     assert len(provenance["inputs"][0]["sha256"]) == 64
     assert provenance["versions"]["torch"]
     assert shlex.split(provenance["command"]) == [
-        "renderer", "classify", "--top", "3", "--json", photos[0]
+        "renderer",
+        "classify",
+        "--top",
+        "3",
+        "--json",
+        photos[0],
     ]
     errors = result.stderr.strip().splitlines()
     assert errors[0] == f"error: {bad}: not an image, or a format that cannot be read"

@@ -15,7 +15,6 @@ pytestmark = pytest.mark.slow
 TINY = ["--octaves", "2", "--steps", "2", "--seed", "3"]
 
 
-
 def _run(*args: str):
     return CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
 

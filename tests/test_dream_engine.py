@@ -23,7 +23,6 @@ pytestmark = pytest.mark.slow
 SMALL = DreamRecipe(octaves=2, steps=3, lr=0.05, size=64, param="fft", jitter=4, stretch=0.5)
 
 
-
 def test_equal_seeds_give_byte_identical_pngs(lite0, tmp_path) -> None:
     def run(folder, seed):
         records = dream_layers(

@@ -188,4 +188,6 @@ def classify(
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     ctx.exit(code)
+
+
 COMMANDS = [models, layers, classes, classify]

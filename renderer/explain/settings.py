@@ -76,7 +76,7 @@ class ExplainSettings:
     lime_hide: str = "black"
     lime_kernel: float = 0.25
     lime_segments: str = "quickshift:4,200,0.2"
-    lime_batch: int = 16
+    lime_batch: int = 8
     seed: int = 0
     raw: bool = False
     sanity: bool = False
