@@ -1,7 +1,8 @@
-"""The ``renderer`` command: a Click group; each feature registers its own commands."""
+"""The ``renderer`` command: a Click group whose commands load on demand (see commands/)."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 
@@ -9,11 +10,36 @@ import click
 
 from . import __version__
 from .clikit import AppState, UserError, configure_logging, report_error
+from .commands import TABLE, load_command
 from .errors import RendererError
 
 
 class RendererGroup(click.Group):
-    """Turns user mistakes into one-line errors with their exit codes."""
+    """Loads each command when it is used, and turns user mistakes into one-line errors
+    with their exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(TABLE)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in TABLE:
+            close = difflib.get_close_matches(name, TABLE, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table, so that ``--help`` imports no feature module."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        shorten = click.utils.make_default_short_help
+        rows = [(name, shorten(TABLE[name][1], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -61,15 +87,6 @@ def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
     ctx.obj = state
     configure_logging(state)
 
-
-def _register() -> None:
-    from .commands import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

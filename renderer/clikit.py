@@ -11,16 +11,16 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
-from .devices import DEVICE_CHOICES, resolve_device
 from .errors import RendererError
-from .imageio import DEFAULT_MAX_PIXELS
-from .models import DEFAULT_MODEL, LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from .models import LoadedModel
 
 T = TypeVar("T")
 log = logging.getLogger("renderer")
@@ -177,8 +177,15 @@ def command_line(ctx: click.Context, **overrides: Any) -> str:
 # --------------------------------------------------------------------------- shared options
 
 
+# The option makers and open_model import torch-bound modules when first used: the CLI's
+# root (help, version, one-line errors) imports this module and must stay light.
+
+
 def model_options(func: Callable) -> Callable:
     """``--model``, ``--weights`` and ``--device``."""
+    from .devices import DEVICE_CHOICES
+    from .models import DEFAULT_MODEL
+
     func = click.option(
         "--device",
         type=click.Choice(DEVICE_CHOICES, case_sensitive=False),
@@ -203,6 +210,8 @@ def model_options(func: Callable) -> Callable:
 
 
 def max_pixels_option(func: Callable) -> Callable:
+    from .imageio import DEFAULT_MAX_PIXELS
+
     return click.option(
         "--max-pixels",
         type=click.IntRange(min=1),
@@ -214,4 +223,7 @@ def max_pixels_option(func: Callable) -> Callable:
 
 def open_model(model: str, device: str, weights: Path | None) -> LoadedModel:
     """Resolve the device and load the model once; errors become one-line messages."""
+    from .devices import resolve_device
+    from .models import load_model
+
     return load_model(model, resolve_device(device), weights)

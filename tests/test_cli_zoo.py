@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shlex
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from renderer.cli import main
+from renderer.commands import TABLE
 
 
 def invoke(*args: str):
@@ -21,7 +23,9 @@ def invoke(*args: str):
 
 
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         yield (*prefix, name)
         if isinstance(command, click.Group):
             yield from _command_paths(command, (*prefix, name))
@@ -34,6 +38,35 @@ def test_version_and_help_with_examples() -> None:
     for path in paths:
         result = invoke(*path, "--help")
         assert result.exit_code == 0 and "Example" in result.output, path
+
+
+def test_root_help_answers_from_the_table_without_torch() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from renderer.cli import main\n"
+        "help_text = CliRunner().invoke(main, ['--help']).output\n"
+        "typo = CliRunner().invoke(main, ['dreem'])\n"
+        "print('torch' in sys.modules, typo.exit_code)\n"
+        "print(help_text)\n"
+        "print(typo.output)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, _, rest = run.stdout.partition("\n")
+    assert first == "False 2"
+    assert "Did you mean 'dream'?" in rest
+    for name in TABLE:
+        assert f"  {name} " in rest
+
+
+def test_command_table_matches_the_commands() -> None:
+    modules = {module for module, _ in TABLE.values()}
+    registered = {
+        command.name: (module, command.get_short_help_str(1000))
+        for module in modules
+        for command in importlib.import_module(f"renderer.commands.{module}").COMMANDS
+    }
+    assert registered == TABLE
 
 
 def test_classify_json_is_pure_and_traceable(photo_dir: Path, tmp_path: Path) -> None:
