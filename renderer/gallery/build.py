@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -96,8 +97,12 @@ def _site_code_fingerprint(theme: Path | None) -> str:
     """Sizes and times of the templates and site code, so a changed theme rebuilds."""
     import renderer
 
+    from ..site.builder import SiteError, templates_dir
+
     package = Path(renderer.__file__).resolve().parent
-    folders = [package / "site", package.parent / "templates"]
+    folders = [package / "site"]
+    with contextlib.suppress(SiteError):  # missing templates: the build itself says so
+        folders.append(templates_dir())
     if theme is not None:
         folders.append(Path(theme))
     parts = [renderer.__version__]
