@@ -1,13 +1,16 @@
 """Reading photos robustly and writing images atomically.
 
-Every photo becomes 8-bit RGB: EXIF orientation applied, CMYK, palette, grayscale and
-16-bit images converted, and transparency composited on a neutral mid-grey background
-(``NEUTRAL_BACKGROUND``), so a cut-out does not turn black or white.
+Every photo becomes 8-bit sRGB: EXIF orientation applied, an embedded colour profile
+(Display P3 from phones, Adobe RGB from cameras, a CMYK print profile) converted to sRGB,
+CMYK, palette, grayscale and 16-bit images converted, and transparency composited on a
+neutral mid-grey background (``NEUTRAL_BACKGROUND``), so a cut-out does not turn black or
+white.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -18,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import BadInputError, RecipeError
 
-READABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+READABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"})
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
+)
 NEUTRAL_BACKGROUND = (128, 128, 128)
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -63,10 +68,20 @@ def read_photo_bytes(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
+@functools.cache
+def _open_heif() -> None:
+    """Teach Pillow to read HEIC/HEIF (the iPhone's own format) through pillow-heif."""
+    with contextlib.suppress(ImportError):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+
+
 def decode_photo(
     data: bytes, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> Image.Image:
     """Decode image bytes into an 8-bit RGB picture, upright, with no alpha."""
+    _open_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -83,7 +98,7 @@ def decode_photo(
             if getattr(img, "is_animated", False):
                 img.seek(0)
             img.load()
-            img = ImageOps.exif_transpose(img)
+            img = to_srgb(ImageOps.exif_transpose(img))
     except BadInputError:
         raise
     except UnidentifiedImageError:
@@ -96,6 +111,28 @@ def decode_photo(
             message = "truncated or incomplete image data"
         raise BadInputError(name, f"corrupt image ({message})") from None
     return to_rgb8(img)
+
+
+def to_srgb(img: Image.Image) -> Image.Image:
+    """Apply an embedded ICC profile, so the pixels are sRGB: what the network was trained on
+    and what browsers assume for the untagged images we publish. Untagged and sRGB-tagged
+    pictures pass through untouched; a profile that cannot be read is ignored."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if ImageCms.getProfileDescription(source).strip().lower().startswith("srgb"):
+            return img
+        return ImageCms.profileToProfile(
+            img,
+            source,
+            ImageCms.createProfile("sRGB"),
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            outputMode="RGBA" if img.mode == "RGBA" else "RGB",
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img
 
 
 def to_rgb8(img: Image.Image) -> Image.Image:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from icc_profiles import DISPLAY_P3, rgb_profile
+from PIL import Image, ImageCms
 
 from renderer.errors import BadInputError
 from renderer.imageio import (
@@ -71,6 +72,52 @@ def test_cmyk_palette_and_grayscale_become_rgb(gradient: Image.Image) -> None:
     arr = np.asarray(decode_photo(_encode(gradient, "PNG"))).astype(int)
     assert arr[15, 39, 0] > arr[15, 0, 0] + 200
     assert arr[29, 20, 2] > arr[0, 20, 2] + 200
+
+
+def test_display_p3_photo_is_converted_to_srgb() -> None:
+    """A phone photo tagged Display P3: its pixels must come out as the same colours in sRGB,
+    worked out here by hand (P3 gamma -> XYZ -> sRGB's D50 matrix -> sRGB curve)."""
+    p3 = np.array([[[200, 60, 60], [40, 180, 90], [128, 128, 128], [10, 20, 230]]], np.uint8)
+    got = np.asarray(decode_photo(_encode(Image.fromarray(p3), "PNG", icc_profile=rgb_profile())))
+    xyz = (p3 / 255.0) ** 2.2 @ np.array(DISPLAY_P3)
+    srgb_d50 = np.array(  # the columns of sRGB's RGB -> XYZ matrix, adapted to D50
+        [
+            [0.4360747, 0.2225045, 0.0139322],
+            [0.3850649, 0.7168786, 0.0971045],
+            [0.1430804, 0.0606169, 0.7141733],
+        ]
+    )
+    linear = np.clip(xyz @ np.linalg.inv(srgb_d50), 0, 1)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    assert np.abs(got.astype(int) - np.round(encoded * 255)).max() <= 1
+    assert got[0, 0, 0] > 210 and got[0, 0, 1] < 45  # P3's red is redder than sRGB's
+
+
+def test_srgb_tagged_and_broken_profiles_leave_pixels_alone(gradient: Image.Image) -> None:
+    plain = np.asarray(decode_photo(_encode(gradient, "PNG")))
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for profile in (srgb, b"not an ICC profile at all"):
+        tagged = decode_photo(_encode(gradient, "PNG", icc_profile=profile))
+        assert np.array_equal(np.asarray(tagged), plain)
+
+
+def test_iphone_heic_and_avif_are_read_with_their_colour_profile(
+    tmp_path: Path, gradient: Image.Image
+) -> None:
+    pytest.importorskip("pillow_heif")
+    p3 = rgb_profile()
+    reference = np.asarray(decode_photo(_encode(gradient, "PNG", icc_profile=p3)), dtype=float)
+    assert not np.array_equal(reference, np.asarray(gradient))  # the profile mattered
+    for suffix, fmt in ((".heic", "HEIF"), (".avif", "AVIF")):
+        from renderer.imageio import _open_heif, is_photo_name
+
+        _open_heif()
+        path = tmp_path / f"IMG_0001{suffix.upper()}"
+        gradient.save(path, format=fmt, quality=95, icc_profile=p3)
+        picture, digest = load_photo(path)
+        assert is_photo_name(path) and len(digest) == 64
+        assert picture.mode == "RGB" and picture.size == gradient.size
+        assert np.abs(np.asarray(picture, dtype=float) - reference).mean() < 4, suffix
 
 
 def test_exif_orientation_is_applied(gradient: Image.Image) -> None:

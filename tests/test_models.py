@@ -32,6 +32,16 @@ def test_embedded_model_sees_the_cat_and_the_espresso(lite0) -> None:
     assert coffee[0].name == "espresso" and coffee[0].prob > 0.5
 
 
+def test_an_iphone_heic_of_the_cat_is_still_a_cat(lite0, tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    from renderer.imageio import _open_heif, load_photo
+
+    _open_heif()
+    Image.fromarray(data.chelsea()).save(tmp_path / "IMG_4521.HEIC", format="HEIF", quality=80)
+    picture, _ = load_photo(tmp_path / "IMG_4521.HEIC")
+    assert {p.name for p in classify_picture(lite0, picture, top=3)} == CATS
+
+
 def test_lukemelas_weights_map_tensor_for_tensor() -> None:
     spec = get_spec("efficientnet_lite0")
     state = torch.load(_embedded_weights_file(spec), map_location="cpu", weights_only=True)

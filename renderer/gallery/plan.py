@@ -20,7 +20,7 @@ from ..errors import BadInputError
 from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 KIND_ORDER = ("dream", "explain", "layer-dream", "class-dream")
 
