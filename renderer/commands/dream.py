@@ -11,6 +11,8 @@ from ..classes import resolve_class
 from ..clikit import command_line, max_pixels_option, model_options, open_model, run_batch
 from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
 from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
+from ..errors import BadInputError, RecipeError
+from ..imageio import load_photo
 from ..photos import prepare_photo
 from ..provenance import dumps
 
@@ -142,12 +144,26 @@ def recipe_options(noise: bool) -> Callable:
     return decorate
 
 
+guide_option = click.option(
+    "--guide",
+    default=None,
+    metavar="PICTURE",
+    help="Dream towards this picture: each part of the dream grows the guide's features it "
+    "already resembles most (google/deepdream's guided dreams).",
+)
+
+
 def _recipe(
     kind: str, preset_name: str | None, presets_file: Path | None, **values
 ) -> tuple[str, DreamRecipe]:
     name = preset_name or DEFAULT_PRESET[kind]
-    preset = get_preset(name, presets_file)
-    return name, preset.recipe.replace(**values)
+    recipe = get_preset(name, presets_file).recipe.replace(**values)
+    if recipe.guide:
+        try:
+            load_photo(recipe.guide)
+        except BadInputError as exc:
+            raise RecipeError(f"guide {exc}") from None
+    return name, recipe
 
 
 _RECIPE_KEYS = (
@@ -165,6 +181,7 @@ _RECIPE_KEYS = (
     "stretch",
     "param",
     "init",
+    "guide",
 )
 
 
@@ -182,6 +199,7 @@ def _split(params: dict) -> dict:
     help=LAYER_HELP + " All are combined into one objective.",
 )
 @recipe_options(noise=False)
+@guide_option
 @model_options
 @max_pixels_option
 @click.pass_context
@@ -195,6 +213,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
     Example:
       renderer dream cat.jpg --out renders/ --preset classic
       renderer dream photos/*.jpg -o renders/ --layer blocks.4 --layer blocks.5:0.5 --lr 0.03
+      renderer dream cat.jpg -o renders/ --guide flowers.jpg
     """
     from ..dream.jobs import dream_photo
 
@@ -229,6 +248,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
 )
 @click.option("--combine", is_flag=True, help="One dream with all --layer terms in one objective.")
 @recipe_options(noise=True)
+@guide_option
 @model_options
 @click.pass_context
 def layer_dream(ctx: click.Context, layers: tuple[str, ...], combine: bool, **params) -> None:

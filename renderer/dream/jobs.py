@@ -15,13 +15,21 @@ from PIL import Image
 from ..classes import ImageNetClass
 from ..classify import Prediction, classify_whole_picture
 from ..clikit import Stopwatch, progress
+from ..errors import RecipeError
 from ..imageio import fit_long_side, load_photo, pil_to_tensor, save_image_atomic, tensor_to_pil
 from ..models import LoadedModel, list_layers
 from ..naming import slug
 from ..photos import WorkingPhoto, publish_photo
 from ..provenance import InputFile, Record, publish
 from .engine import DreamResult, render, resize
-from .objectives import class_objective, layer_objective, resolve_terms
+from .objectives import (
+    Objective,
+    class_objective,
+    guide_features,
+    guided_objective,
+    layer_objective,
+    resolve_terms,
+)
 from .recipe import DreamRecipe, LayerTerm, parse_target
 
 
@@ -68,6 +76,24 @@ def _start_image(recipe: DreamRecipe) -> tuple[torch.Tensor | None, tuple[InputF
     return pil_to_tensor(img), (InputFile(recipe.init, digest),)
 
 
+def _layer_objective(
+    model: LoadedModel, recipe: DreamRecipe, terms: Sequence[LayerTerm]
+) -> tuple[Objective, tuple[InputFile, ...]]:
+    """The terms' objective, guided by ``recipe.guide`` (scaled like the dream) if it names
+    a picture; and that picture as an input, for the provenance."""
+    if not recipe.guide:
+        return layer_objective(terms), ()
+    img, digest = load_photo(recipe.guide)
+    guide01 = pil_to_tensor(fit_long_side(img, recipe.size))
+    objective = guided_objective(terms, guide_features(model, guide01, terms))
+    return objective, (InputFile(recipe.guide, digest),)
+
+
+def _guided_suffix(recipe: DreamRecipe) -> str:
+    """``-guided-<guide name>`` for guided dreams, so that they sit beside the plain ones."""
+    return f"-guided-{slug(Path(recipe.guide).stem)}" if recipe.guide else ""
+
+
 def dream_photo(
     model: LoadedModel,
     photo: WorkingPhoto,
@@ -83,17 +109,18 @@ def dream_photo(
     clock = Stopwatch()
     out_dir = Path(out_dir)
     terms = resolve_terms(model, recipe.terms)
+    objective, guide = _layer_objective(model, recipe, terms)
     with _bar(recipe, photo.path.name) as step:
         result = render(
             model,
-            layer_objective(terms),
+            objective,
             recipe,
             seed=seed,
             photo=pil_to_tensor(photo.image),
             on_step=step,
             frames=frames,
         )
-    stem = f"{photo.key}/dream-{slug(preset)}"
+    stem = f"{photo.key}/dream-{slug(preset)}{_guided_suffix(recipe)}"
     output = f"{stem}.png"
     picture = _save(result.images, out_dir, output)
     frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
@@ -113,7 +140,7 @@ def dream_photo(
         "dream",
         output,
         command,
-        inputs=(photo.input,),
+        inputs=(photo.input, *guide),
         params=recipe.to_params(),
         seed=seed,
         wall_time_s=clock.seconds,
@@ -143,17 +170,18 @@ def dream_layers(
     for terms in resolved:
         clock = Stopwatch()
         name = "+".join(str(t) for t in terms)
+        objective, guide = _layer_objective(model, recipe, terms)
         with _bar(recipe, name) as step:
             result = render(
                 model,
-                layer_objective(terms),
+                objective,
                 recipe.replace(layers=(name,)),
                 seed=seed,
                 start=start,
                 on_step=step,
                 frames=frames,
             )
-        stem = f"layer-dreams/{slug(name)}"
+        stem = f"layer-dreams/{slug(name)}{_guided_suffix(recipe)}"
         output = f"{stem}.png"
         picture = _save(result.images, out_dir, output)
         frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
@@ -171,7 +199,7 @@ def dream_layers(
             "layer-dream",
             output,
             command,
-            inputs=inputs,
+            inputs=(*inputs, *guide),
             params=recipe.replace(layers=(name,)).to_params(),
             seed=seed,
             wall_time_s=clock.seconds,
@@ -202,6 +230,8 @@ def dream_classes(
     """One dream per class, all batched through the network together."""
     from ..classes import class_names
 
+    if recipe.guide:
+        raise RecipeError("a guide steers a layer's features; class dreams take none")
     clock = Stopwatch()
     out_dir = Path(out_dir)
     start, inputs = _start_image(recipe)

@@ -1,4 +1,5 @@
-"""What a dream maximizes: layer activations (Eq. 4.2), one channel, or a class logit.
+"""What a dream maximizes: layer activations (Eq. 4.2), one channel, a class logit, or the
+likeness of a layer to a guide picture's features (google/deepdream's guided dreams).
 
 An ``Objective`` names the layers it needs (so the forward pass can stop after the deepest)
 and maps their outputs to one value per image, so a batch of dreams with different targets
@@ -63,11 +64,46 @@ def layer_term(term: LayerTerm) -> Objective:
     return objective if term.weight == 1.0 else objective * term.weight
 
 
-def layer_objective(terms: Sequence[LayerTerm]) -> Objective:
-    total = layer_term(terms[0])
-    for term in terms[1:]:
-        total = total + layer_term(term)
+def _total(objectives: Sequence[Objective]) -> Objective:
+    total = objectives[0]
+    for objective in objectives[1:]:
+        total = total + objective
     return total
+
+
+def layer_objective(terms: Sequence[LayerTerm]) -> Objective:
+    return _total([layer_term(term) for term in terms])
+
+
+def guided_term(term: LayerTerm, guide: torch.Tensor) -> Objective:
+    """Each position of the layer grows towards the guide feature it already resembles most:
+    the mean over positions of the best dot product with the guide's feature vectors
+    (``guide`` is C x M), so the gradient at a position is that guide vector."""
+    if term.channel is not None:
+        raise RecipeError(f"a guide matches whole layers; drop the channel from {term}")
+    name = term.layer
+
+    def values(acts: Mapping[str, torch.Tensor], _logits: torch.Tensor | None) -> torch.Tensor:
+        features = acts[name].float().flatten(2)  # (B, C, N)
+        dots = torch.einsum("bcn,cm->bnm", features, guide.to(features.device))
+        return dots.amax(2).mean(1)
+
+    objective = Objective(f"{name} guided", (name,), False, values)
+    return objective if term.weight == 1.0 else objective * term.weight
+
+
+def guide_features(
+    model: LoadedModel, guide01: torch.Tensor, terms: Sequence[LayerTerm]
+) -> dict[str, torch.Tensor]:
+    """The guide picture's (1, 3, H, W in [0, 1]) feature vectors at each term's layer, C x M."""
+    layers = [term.layer for term in terms]
+    with torch.no_grad():
+        acts = run_until(model.net, model.normalize(guide01.to(model.device)), layers)
+    return {name: a[0].float().flatten(1) for name, a in acts.items()}
+
+
+def guided_objective(terms: Sequence[LayerTerm], features: Mapping[str, torch.Tensor]) -> Objective:
+    return _total([guided_term(term, features[term.layer]) for term in terms])
 
 
 def class_objective(indices: Sequence[int]) -> Objective:

@@ -12,6 +12,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from ..errors import RecipeError, suggest
@@ -94,6 +95,7 @@ class DreamRecipe:
     size: int = 512
     param: str = "pixel"
     init: str = "noise"
+    guide: str = ""  # a picture whose features photo dreams grow towards ("" = none)
     scale_jitter: float = 0.0
     tile: int = 512
     stretch: float = 0.0
@@ -137,6 +139,8 @@ class DreamRecipe:
         for ok, message in checks:
             if not ok:
                 raise RecipeError(message)
+        if self.guide and any(term.channel is not None for term in self.terms):
+            raise RecipeError("a guide matches whole layers; give layers without channels")
         for value, choices, what in (
             (self.blur_mode, BLUR_MODES, "blur mode"),
             (self.grad_norm, GRAD_NORMS, "grad-norm"),
@@ -190,5 +194,7 @@ class DreamRecipe:
             bits.append("blur" if self.blur_mode == "image" else "smoothed gradient")
         if self.param == "fft":
             bits.append("FFT colour")
+        if self.guide:
+            bits.append(f"guided by {PurePath(self.guide).name}")
         bits.append(f"lr {self.lr:g}")
         return " · ".join(bits)
