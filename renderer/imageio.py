@@ -16,7 +16,7 @@ import io
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +232,43 @@ def save_image_atomic(img: Image.Image, path: str | os.PathLike[str], **options:
     if fmt == "PNG":
         options.setdefault("compress_level", 6)
     write_bytes_atomic(target, encode_image(img, fmt, **options))
+    return target
+
+
+def encode_animation(
+    frames: Sequence[Image.Image],
+    duration_ms: int | Sequence[int],
+    quality: int = 90,
+    loop: int = 0,
+) -> bytes:
+    """An animated WebP (``loop`` 0 plays forever), lossy, without any metadata;
+    ``duration_ms`` is one duration for every frame, or one per frame."""
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    clean = [Image.frombytes(f.mode, f.size, f.tobytes()) for f in frames]
+    buffer = io.BytesIO()
+    clean[0].save(
+        buffer,
+        format="WEBP",
+        save_all=True,
+        append_images=clean[1:],
+        duration=duration_ms if isinstance(duration_ms, int) else list(duration_ms),
+        loop=loop,
+        quality=quality,
+        method=4,
+    )
+    return buffer.getvalue()
+
+
+def save_animation_atomic(
+    frames: Sequence[Image.Image],
+    path: str | os.PathLike[str],
+    duration_ms: int | Sequence[int],
+    **options: int,
+) -> Path:
+    """Write an animated WebP atomically (see ``encode_animation``)."""
+    target = Path(path)
+    write_bytes_atomic(target, encode_animation(frames, duration_ms, **options))
     return target
 
 

@@ -2,9 +2,9 @@
 
 It follows the render-directory contract exactly: real photos from scikit-image, fake
 "dreams" made by simple image transforms, fake heatmaps with colorbar legends, layer and
-class dreams, LIME and robustness panels, octave frames and one skipped photo. Two photos
-carry hostile names, and the recorded commands carry absolute paths of the machine, as real
-ones do, so tests can check that neither leaks into the pages.
+class dreams, LIME and robustness panels, octave frames, a zoom (an animated WebP) and one
+skipped photo. Two photos carry hostile names, and the recorded commands carry absolute
+paths of the machine, as real ones do, so tests can check that neither leaks into the pages.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from renderer.imageio import save_image_atomic, sha256_file
+from renderer.imageio import save_animation_atomic, save_image_atomic, sha256_file
 from renderer.naming import photo_key, slug
 from renderer.provenance import InputFile, ModelInfo, Record, publish
 
@@ -234,6 +234,8 @@ def make_render_dir(root: Path, *, explain_photos: int = 2) -> Path:
                 },
                 seed=7,
             )
+        if n == 0:
+            _zoom(render, key, img, source, photos_dir / name, record)
         if n < explain_photos:
             _explain(render, key, img, source, photos_dir / name, preds, record)
     _layer_dreams(render, records, photos_dir, record)
@@ -268,6 +270,41 @@ def make_render_dir(root: Path, *, explain_photos: int = 2) -> Path:
     )
     publish(render, records)
     return render
+
+
+ZOOM_FRAMES, ZOOM_FPS = 6, 12
+
+
+def _zoom(render, key, img, source, photo_path, record) -> None:
+    """A small stand-in zoom: the dream, cropped 1.1x further into its centre each frame."""
+    small = _dream(img, 0)
+    small.thumbnail((160, 160), Image.LANCZOS)
+    w, h = small.size
+    frames = []
+    for i in range(ZOOM_FRAMES):
+        f = 1.1**i
+        box = (w / 2 - w / (2 * f), h / 2 - h / (2 * f), w / 2 + w / (2 * f), h / 2 + h / (2 * f))
+        frames.append(small.resize((w, h), Image.BICUBIC, box=box))
+    out = f"{key}/zoom-classic.webp"
+    save_animation_atomic(frames, render / out, round(1000 / ZOOM_FPS), quality=80)
+    record(
+        "zoom",
+        out,
+        _cmd("zoom", photo_path, "--out", render, "--frames", ZOOM_FRAMES),
+        {
+            "preset": "classic",
+            "layers": ["blocks.4"],
+            "width": w,
+            "height": h,
+            "frame_count": ZOOM_FRAMES,
+            "duration_ms": round(1000 / ZOOM_FPS),
+            "loop": 0,
+            "caption": "classic · zoom ×1.1 a frame · 6 frames at 12 fps · blocks.4 · lr 0.025",
+        },
+        (source,),
+        {"layers": ["blocks.4"], "octaves": 4, "frames": ZOOM_FRAMES, "zoom": 1.1, "fps": ZOOM_FPS},
+        seed=7,
+    )
 
 
 def _explain(render, key, img, source, photo_path, preds, record) -> None:

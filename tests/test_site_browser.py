@@ -131,3 +131,22 @@ def test_the_page_is_whole_without_javascript(site, browser) -> None:
     assert page.evaluate("[...document.images].filter(i => !i.naturalWidth).length") == 0
     assert errors == []
     page.close()
+
+
+def test_the_zoom_plays_unless_motion_is_reduced(site, browser) -> None:
+    url = next((site / "photos").glob("chelsea-*")).as_uri()
+    shown = {}
+    for motion in ("no-preference", "reduce"):
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, reduced_motion=motion)
+        page.goto(url)
+        img = page.locator("#zoom-classic img")
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('#zoom-classic img').naturalWidth > 0")
+        shown[motion] = img.evaluate("i => i.currentSrc")
+        assert page.locator("#zoom-classic .still-note").is_visible() == (motion == "reduce")
+        page.close()
+    animation = next(
+        p for p in site.glob("media/chelsea-*/zoom-classic-*.webp") if p.stem.count("-") == 2
+    )
+    assert shown["no-preference"].endswith(f"/{animation.name}")  # it plays
+    assert shown["reduce"].endswith("-160.webp")  # the still poster, its first frame

@@ -153,7 +153,7 @@ guide_option = click.option(
 )
 
 
-def _recipe(
+def build_recipe(
     kind: str, preset_name: str | None, presets_file: Path | None, **values
 ) -> tuple[str, DreamRecipe]:
     name = preset_name or DEFAULT_PRESET[kind]
@@ -220,7 +220,9 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
     values = _split(params)
     if layers:
         values["layers"] = tuple(layers)
-    name, recipe = _recipe("photo", params.pop("preset_name"), params.pop("presets_file"), **values)
+    name, recipe = build_recipe(
+        "photo", params.pop("preset_name"), params.pop("presets_file"), **values
+    )
     model = open_model(params["model"], params["device"], params["weights"])
     from ..dream.objectives import resolve_terms
 
@@ -265,7 +267,7 @@ def layer_dream(ctx: click.Context, layers: tuple[str, ...], combine: bool, **pa
     from ..dream.jobs import dream_layers
 
     values = _split(params)
-    _name, recipe = _recipe(
+    _name, recipe = build_recipe(
         "layer", params.pop("preset_name"), params.pop("presets_file"), **values
     )
     targets = list(layers) or list(recipe.layers)
@@ -311,7 +313,7 @@ def class_dream(ctx: click.Context, classes: tuple[str, ...], **params) -> None:
     from ..dream.jobs import dream_classes
 
     values = _split(params)
-    _name, recipe = _recipe(
+    _name, recipe = build_recipe(
         "class", params.pop("preset_name"), params.pop("presets_file"), **values
     )
     wanted = [resolve_class(c) for c in (classes or [str(i) for i in ESSAY_CLASSES])]

@@ -76,7 +76,7 @@ def _start_image(recipe: DreamRecipe) -> tuple[torch.Tensor | None, tuple[InputF
     return pil_to_tensor(img), (InputFile(recipe.init, digest),)
 
 
-def _layer_objective(
+def dream_objective(
     model: LoadedModel, recipe: DreamRecipe, terms: Sequence[LayerTerm]
 ) -> tuple[Objective, tuple[InputFile, ...]]:
     """The terms' objective, guided by ``recipe.guide`` (scaled like the dream) if it names
@@ -89,7 +89,7 @@ def _layer_objective(
     return objective, (InputFile(recipe.guide, digest),)
 
 
-def _guided_suffix(recipe: DreamRecipe) -> str:
+def guided_suffix(recipe: DreamRecipe) -> str:
     """``-guided-<guide name>`` for guided dreams, so that they sit beside the plain ones."""
     return f"-guided-{slug(Path(recipe.guide).stem)}" if recipe.guide else ""
 
@@ -109,7 +109,7 @@ def dream_photo(
     clock = Stopwatch()
     out_dir = Path(out_dir)
     terms = resolve_terms(model, recipe.terms)
-    objective, guide = _layer_objective(model, recipe, terms)
+    objective, guide = dream_objective(model, recipe, terms)
     with _bar(recipe, photo.path.name) as step:
         result = render(
             model,
@@ -120,7 +120,7 @@ def dream_photo(
             on_step=step,
             frames=frames,
         )
-    stem = f"{photo.key}/dream-{slug(preset)}{_guided_suffix(recipe)}"
+    stem = f"{photo.key}/dream-{slug(preset)}{guided_suffix(recipe)}"
     output = f"{stem}.png"
     picture = _save(result.images, out_dir, output)
     frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
@@ -170,7 +170,7 @@ def dream_layers(
     for terms in resolved:
         clock = Stopwatch()
         name = "+".join(str(t) for t in terms)
-        objective, guide = _layer_objective(model, recipe, terms)
+        objective, guide = dream_objective(model, recipe, terms)
         with _bar(recipe, name) as step:
             result = render(
                 model,
@@ -181,7 +181,7 @@ def dream_layers(
                 on_step=step,
                 frames=frames,
             )
-        stem = f"layer-dreams/{slug(name)}{_guided_suffix(recipe)}"
+        stem = f"layer-dreams/{slug(name)}{guided_suffix(recipe)}"
         output = f"{stem}.png"
         picture = _save(result.images, out_dir, output)
         frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []

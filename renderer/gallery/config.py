@@ -28,6 +28,8 @@ ESSAY_CLASSES = ("1", "33", "77", "207", "254", "761", "771", "783", "817", "883
 DEFAULT_PRESETS = ("classic", "intense", "swirls")
 DEFAULT_LAYER_PRESET = "layer"
 DEFAULT_CLASS_PRESET = "class"
+DEFAULT_ZOOM_PRESET = "classic"
+DEFAULT_ZOOM_FRAMES = 24
 
 # (section, key in the file) -> field name. Top-level keys have section "".
 _FILE_KEYS: dict[tuple[str, str], str] = {
@@ -54,6 +56,9 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("classes", "classes"): "classes",
     ("classes", "preset"): "class_preset",
     ("explain", "enabled"): "explain",
+    ("zoom", "photos"): "zoom_photos",
+    ("zoom", "preset"): "zoom_preset",
+    ("zoom", "frames"): "zoom_frames",
 }
 _PATH_FIELDS = (
     "photos",
@@ -64,7 +69,7 @@ _PATH_FIELDS = (
     "weights",
     "preset_file",
 )
-_SECTIONS = ("dreams", "layers", "classes", "explain")
+_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom")
 
 
 @dataclass(frozen=True)
@@ -94,13 +99,16 @@ class GalleryConfig:
     class_preset: str = DEFAULT_CLASS_PRESET
     explain: bool = True
     explain_settings: Mapping[str, Any] = field(default_factory=dict)
+    zoom_photos: tuple[str, ...] = ()  # file names of the photos to zoom into; none by default
+    zoom_preset: str = DEFAULT_ZOOM_PRESET
+    zoom_frames: int = DEFAULT_ZOOM_FRAMES
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
             value = getattr(self, name)
             if value is not None:  # "~/pictures" arrives unexpanded through make's quotes
                 object.__setattr__(self, name, Path(str(value)).expanduser())
-        for name in ("models", "presets", "classes", "layers"):
+        for name in ("models", "presets", "classes", "layers", "zoom_photos"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -123,6 +131,9 @@ class GalleryConfig:
             raise RecipeError(f"gallery: jobs must be 1..256, got {self.jobs!r}")
         if self.max_minutes is not None and not float(self.max_minutes) > 0:
             raise RecipeError(f"gallery: max_minutes must be > 0, got {self.max_minutes}")
+        frames = self.zoom_frames
+        if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 600:
+            raise RecipeError(f"gallery: [zoom] frames must be 2..600, got {frames!r}")
         if not self.title.strip():
             raise RecipeError("gallery: title must not be empty")
         for name in ("render_dir", "site_dir"):
@@ -272,6 +283,13 @@ enabled = true
 # Other keys here are explanation settings, passed on as they are, for example:
 # lime_samples = 1000      # the gallery's default is 400 (fast); lime's own is 1000
 # lime_hide = "mean"       # hide superpixels with their mean colour instead of black
+
+[zoom]
+# Infinite-zoom animations (`renderer zoom`) of the photos named here (file names); none
+# by default: 24 frames cost about as much as five dreams of the same photo.
+photos = []              # e.g. ["chelsea.jpg"]
+preset = "{zoom_preset}"
+frames = {zoom_frames}
 """
 
 
@@ -286,4 +304,6 @@ def config_template() -> str:
         layer_preset=DEFAULT_LAYER_PRESET,
         classes=toml_list(ESSAY_CLASSES),
         class_preset=DEFAULT_CLASS_PRESET,
+        zoom_preset=DEFAULT_ZOOM_PRESET,
+        zoom_frames=DEFAULT_ZOOM_FRAMES,
     )

@@ -28,6 +28,7 @@ QUICK_SIZE = 224
 QUICK_NOISE_SIZE = 160  # layer and class dreams from noise, in a preview
 QUICK_LIME_SAMPLES = 100
 QUICK_FAITHFULNESS_STEPS = 10
+QUICK_ZOOM_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class DreamPayload:
     recipe: Any  # DreamRecipe
     seed: int
     frames: bool
+
+
+@dataclass(frozen=True)
+class ZoomPayload:
+    preset: str
+    recipe: Any  # DreamRecipe
+    settings: Any  # ZoomSettings
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,28 @@ def explain_spec(config: Any) -> Spec | None:
     return Spec(ExplainPayload(settings, size), {"settings": settings.params(), "size": size})
 
 
-PLANNER = Planner(dream=dream_spec, layers=layer_specs, classes=class_spec, explain=explain_spec)
+def zoom_spec(config: Any) -> Spec | None:
+    """One spec for every photo listed under ``[zoom]``; a preview keeps 8 frames."""
+    from ..dream.zoom import ZoomSettings
+
+    if not config.zoom_photos:
+        return None
+    recipe = preset_recipe(config.zoom_preset, config)
+    frames = min(config.zoom_frames, QUICK_ZOOM_FRAMES) if config.quick else config.zoom_frames
+    settings = ZoomSettings(frames=frames)
+    payload = ZoomPayload(config.zoom_preset, recipe, settings, config.seed)
+    params = {
+        "preset": config.zoom_preset,
+        "recipe": recipe.to_params(),
+        "zoom": settings.to_params(),
+        "seed": config.seed,
+    }
+    return Spec(payload, params)
+
+
+PLANNER = Planner(
+    dream=dream_spec, layers=layer_specs, classes=class_spec, explain=explain_spec, zoom=zoom_spec
+)
 
 
 # --------------------------------------------------------------------------- running
@@ -204,6 +234,16 @@ def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Rec
         seed=p.seed,
         command=command,
         frames=p.frames,
+    )
+
+
+def run_zoom(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..dream.zoom import dream_zoom
+
+    p: ZoomPayload = job.payload
+    photo = working_photo(job, model, p.recipe.size)
+    return dream_zoom(
+        model, photo, p.recipe, p.settings, out_dir, preset=p.preset, seed=p.seed, command=command
     )
 
 
@@ -241,6 +281,7 @@ def run_explain(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[R
 
 RUNNERS = {
     "dream": run_dream,
+    "zoom": run_zoom,
     "layer-dream": run_layer_dream,
     "class-dream": run_class_dreams,
     "explain": run_explain,

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadInputError
+from ..errors import BadInputError, UnknownNameError
 from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 ALGORITHM_VERSION = 2
 
-KIND_ORDER = ("dream", "explain", "layer-dream", "class-dream")
+KIND_ORDER = ("dream", "zoom", "explain", "layer-dream", "class-dream")
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ DreamSpecs = Callable[[Any, str], Spec]  # (config, preset name) -> Spec
 LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(label, Spec)]
 ClassSpecs = Callable[[Any], Spec | None]  # config -> one batched Spec, or None
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
+ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when no photo is listed
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Planner:
     layers: LayerSpecs
     classes: ClassSpecs
     explain: ExplainSpecs
+    zoom: ZoomSpecs | None = None
 
 
 def plan_jobs(
@@ -198,9 +200,17 @@ def plan_jobs(
     presets = config.presets[:1] if config.quick else config.presets
     dream_specs = [(name, planner.dream(config, name)) for name in presets]
     explain_spec = planner.explain(config)
+    zoom_spec = planner.zoom(config) if planner.zoom else None
+    zoomed = set(config.zoom_photos) if zoom_spec is not None else set()
+    names = {p.name for p in photos} | {p.path.name for p in problems}
+    unknown = sorted(zoomed - names)
+    if unknown:
+        raise UnknownNameError("photo in [zoom] photos", unknown[0], sorted(names))
     for photo in photos:
         for name, spec in dream_specs:
             add("dream", f"dream {photo.name} [{name}]", spec, photo)
+        if zoom_spec is not None and photo.name in zoomed:
+            add("zoom", f"zoom {photo.name}", zoom_spec, photo)
         if explain_spec is not None:
             add("explain", f"explain {photo.name}", explain_spec, photo)
     for label, spec in planner.layers(config, model):

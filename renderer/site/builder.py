@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from PIL import Image
 
 from .. import __version__
 from ..errors import BadInputError, RendererError
 from ..naming import slug
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
-from .images import FRAME_WIDTHS, ImageSet, publish_image
+from .images import FRAME_WIDTHS, ImageSet, publish_animation, publish_image
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
 PAGE_ASSETS = ("static/site.css", "static/gallery.js")
+ANIMATED_KINDS = frozenset({"zoom"})  # published as the animation itself, beside a poster
 
 
 class SiteError(RendererError):
@@ -148,7 +150,20 @@ def _publish_all(
                 frames.append(pub.image)
                 written, reused = written + pub.written, reused + pub.reused
         fig.frame_images = frames
+        if fig.kind in ANIMATED_KINDS:
+            fig.animation, again = publish_animation(fig.src, site, fig.group, stem, previous)
+            written, reused = written + (not again), reused + again
         return written, reused, largest
+
+    def guarded(fig: vm.Figure) -> tuple[int, int, int]:
+        """An output that cannot be read (a corrupt file, a kind of output this version does
+        not know how to show) costs its figure and a warning, never the build."""
+        try:
+            return work(fig)
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+            fig.image = None
+            warnings.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
+            return 0, 0, 0
 
     for fig in figures:
         if _missing(fig):
@@ -157,7 +172,7 @@ def _publish_all(
             jobs.append((fig, "", None))
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(work, [job[0] for job in jobs]))
+        results = list(pool.map(guarded, [job[0] for job in jobs]))
     written = sum(r[0] for r in results)
     reused = sum(r[1] for r in results)
     largest = max((r[2] for r in results), default=0)
@@ -172,7 +187,7 @@ def _drop_missing(gallery: vm.Gallery) -> None:
     for page in gallery.photos:
         if page.photo is not None and page.photo.image is None:
             page.photo = None
-        for name in ("dreams", "layer_dreams", "gradcam", "lime", "robustness", "other"):
+        for name in ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other"):
             setattr(page, name, keep(getattr(page, name)))
 
 

@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageSequence
 
-from ..imageio import encode_image, write_bytes_atomic
+from ..imageio import encode_animation, encode_image, write_bytes_atomic
 
 THUMB_WIDTHS = (400, 800, 1200)
 FRAME_WIDTHS = (240,)
@@ -26,6 +26,8 @@ QUALITIES = (80, 70, 60, 50, 42)
 # Bump when thumbnails are made differently, so old ones are not reused.
 RECIPE = b"webp-v1"
 HARMLESS_PNG_INFO = frozenset({"dpi", "gamma", "srgb", "aspect", "transparency"})
+HARMLESS_WEBP_INFO = frozenset({"loop", "background", "duration", "timestamp"})
+ANIMATION_QUALITY = 90
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,34 @@ def publish_image(
         place(rel, lambda w=width: encode_thumbnail(thumb_source, w)[0])
         variants.append(Variant(rel, width, height, (site / rel).stat().st_size))
     return Published(ImageSet(full, img.width, img.height, tuple(variants)), written, reused)
+
+
+def _clean_animation(img: Image.Image) -> bool:
+    return img.format == "WEBP" and set(img.info) <= HARMLESS_WEBP_INFO
+
+
+def encode_clean_animation(img: Image.Image) -> bytes:
+    """Any animation (WebP, GIF, APNG) as an animated WebP made from its pixels alone, with
+    each frame's duration and the loop count kept."""
+    frames, durations = [], []
+    for frame in ImageSequence.Iterator(img):
+        frame.load()  # a frame's duration is known once it is decoded
+        frames.append(frame.convert("RGB"))
+        durations.append(int(frame.info.get("duration") or 100))
+    loop = int(img.info.get("loop", 0) or 0)
+    return encode_animation(frames, durations, quality=ANIMATION_QUALITY, loop=loop)
+
+
+def publish_animation(
+    source: Path, site: Path, folder: str, stem: str, previous_site: Path | None = None
+) -> tuple[Variant, bool]:
+    """Publish an animation itself as ``<stem>-<hash>.webp``: a clean animated WebP is
+    copied byte for byte, anything else re-encoded. Returns it and whether it was reused."""
+    data = source.read_bytes()
+    digest = _digest(data, ())
+    img = Image.open(io.BytesIO(data))
+    rel = f"{folder}/{stem}-{digest}.webp"
+    old = previous_site / rel if previous_site else None
+    make = (lambda: data) if _clean_animation(img) else (lambda: encode_clean_animation(img))
+    reused = _place(site / rel, old, make)
+    return Variant(rel, img.width, img.height, (site / rel).stat().st_size), reused

@@ -97,6 +97,7 @@ class Figure:
     details: dict[str, Any] = field(default_factory=dict)
     frames: list[Path] = field(default_factory=list)
     image: Any = None  # an images.ImageSet, set by the builder
+    animation: Any = None  # an images.Variant for animated outputs (zooms), set by the builder
     legend_image: Any = None
     frame_images: list[Any] = field(default_factory=list)
 
@@ -132,6 +133,7 @@ class PhotoPage:
     sha256: str
     photo: Figure | None = None
     dreams: list[Figure] = field(default_factory=list)
+    zooms: list[Figure] = field(default_factory=list)
     layer_dreams: list[Figure] = field(default_factory=list)
     gradcam: list[Figure] = field(default_factory=list)
     lime: list[Figure] = field(default_factory=list)
@@ -154,7 +156,14 @@ class PhotoPage:
 
     @property
     def figures(self) -> list[Figure]:
-        groups = (self.dreams, self.layer_dreams, self.gradcam, self.lime, self.robustness)
+        groups = (
+            self.dreams,
+            self.zooms,
+            self.layer_dreams,
+            self.gradcam,
+            self.lime,
+            self.robustness,
+        )
         return [f for f in (self.photo,) if f] + [f for g in groups for f in g] + self.other
 
     @property
@@ -372,6 +381,19 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         alt = f"DeepDream of {name} at layer {layers or '?'}, preset {preset}"
         caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
         fid, group = f"dream-{preset}", None
+    elif kind == "zoom":
+        preset = str(extra.get("preset") or stem.removeprefix("zoom-"))
+        count = extra.get("frame_count") or params.get("frames")
+        details.update(preset=preset, frame_count=count, duration_ms=extra.get("duration_ms"))
+        title = f"Zoom · {preset.replace('-', ' ')}"
+        frames_text = f", {count} frames" if count else ""
+        alt = (
+            f"Infinite-zoom animation into the DeepDream of {name} at layer {layers or '?'}, "
+            f"preset {preset}{frames_text}"
+        )
+        caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
+        caption = caption.removeprefix(f"{preset} · ")
+        fid, group = f"zoom-{preset}", None
     elif kind == "layer-dream":
         title = f"Layer {layers}" if layers else "Layer dream"
         subject = f"of {name}" if src.sha256 else "from noise"
@@ -559,7 +581,7 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
         pages[src.sha256] = page
 
     for src in sources:  # a photo with renders but no photo record still gets its page
-        if src.sha256 and src.sha256 not in pages and src.kind in ("dream", "explain"):
+        if src.sha256 and src.sha256 not in pages and src.kind in ("dream", "zoom", "explain"):
             name = _photo_name(src)
             key = _unique_id(photo_key(name, src.sha256), keys)
             pages[src.sha256] = PhotoPage(key=key, name=name, sha256=src.sha256)
@@ -600,6 +622,8 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
             continue
         if kind == "dream":
             page.dreams.append(fig)
+        elif kind == "zoom":
+            page.zooms.append(fig)
         elif kind == "explain":
             method = fig.details.get("method", "")
             if method in GRADCAM_METHODS:
