@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -476,3 +477,17 @@ def test_stopping_the_build_ends_its_workers(setup, tmp_path, signum):
     resumed = _build(setup)
     assert not list((setup.render_dir / "jobs").glob(".tmp-*"))
     assert len(_statuses(resumed)["rendered"]) == 12
+
+
+def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(setup, tmp_path):
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
+
+    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    samples = GalleryConfig(samples_dir=tmp_path / "samples", render_dir=tmp_path / "r")
+    zooms = [job.label for job in plan_build(samples, toolkit).jobs if job.kind == "zoom"]
+    assert zooms == ["zoom chelsea.jpg"]
+    mine = replace(setup, presets=("classic",))
+    assert not [job for job in plan_build(mine, toolkit).jobs if job.kind == "zoom"]
+    listed = plan_build(replace(mine, zoom_photos=("b.png",)), toolkit)
+    assert [job.label for job in listed.jobs if job.kind == "zoom"] == ["zoom b.png"]

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from .run import (
     run_plan,
     skipped_record,
 )
-from .samples import write_sample_photos
+from .samples import SAMPLE_ZOOMS, write_sample_photos
 
 SITE_STAMP = "site-stamp.json"
 EXIT_OK, EXIT_SOME_FAILED = 0, 2
@@ -76,6 +76,8 @@ def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Proble
 
 def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
     photos, problems = gather_photos(config)
+    if config.photos is None and not config.zoom_photos:
+        config = replace(config, zoom_photos=SAMPLE_ZOOMS)
     weights = {name: toolkit.weights_sha256(name, config.weights) for name in config.models}
     return plan_jobs(config, photos, toolkit.planner, weights, problems)
 

@@ -21,6 +21,9 @@ SAMPLES = (
     ("hubble-deep-field.jpg", "hubble_deep_field"),
 )
 
+# The sample gallery shows one zoom animation unless gallery.toml lists its own.
+SAMPLE_ZOOMS = ("chelsea.jpg",)
+
 
 def write_sample_photos(folder: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
     """Write the sample photos (all, or those named) into ``folder``; returns their paths."""
