@@ -491,3 +491,25 @@ def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(set
     assert not [job for job in plan_build(mine, toolkit).jobs if job.kind == "zoom"]
     listed = plan_build(replace(mine, zoom_photos=("b.png",)), toolkit)
     assert [job.label for job in listed.jobs if job.kind == "zoom"] == ["zoom b.png"]
+
+
+def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
+
+    guide = tmp_path / "guide.png"
+    _tiny_photo(guide, 7)
+    presets = tmp_path / "mine.toml"
+    presets.write_text(f'[guided]\nkind = "photo"\nguide = "{guide.as_posix()}"\n')
+    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    config = replace(setup, presets=("guided", "classic"), preset_file=presets)
+
+    def keys() -> dict[str, str]:
+        return {job.label: job.key for job in plan_build(config, toolkit).jobs}
+
+    before = keys()
+    _tiny_photo(guide, 8)  # same name, new pixels
+    after = keys()
+    changed = sorted(label for label in before if before[label] != after[label])
+    photos = ("a.png", "b.png", "broken.jpg", "c.png")
+    assert changed == [f"dream {name} [guided]" for name in photos]

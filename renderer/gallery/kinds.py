@@ -98,12 +98,32 @@ def quick_recipe(recipe: Any, size: int = QUICK_SIZE) -> Any:
 # --------------------------------------------------------------------------- planning
 
 
+def recipe_params(recipe: Any) -> dict[str, Any]:
+    """A recipe's values for a job key, with the sha256 of the pictures it names (a guide, a
+    photo to start from): editing such a picture must re-render, not only renaming it."""
+    from ..dream.recipe import BUILTIN_INITS
+    from ..imageio import sha256_file
+
+    params = recipe.to_params()
+    named = {"guide": recipe.guide, "init": "" if recipe.init in BUILTIN_INITS else recipe.init}
+    pictures = {}
+    for role, path in named.items():
+        if path:
+            try:
+                pictures[role] = sha256_file(path)
+            except OSError:
+                pictures[role] = "unreadable"  # the job itself says why
+    if pictures:
+        params["pictures"] = pictures
+    return params
+
+
 def dream_spec(config: Any, preset: str) -> Spec:
     recipe = preset_recipe(preset, config)
     payload = DreamPayload(preset, recipe, config.seed, config.frames)
     params = {
         "preset": preset,
-        "recipe": recipe.to_params(),
+        "recipe": recipe_params(recipe),
         "seed": config.seed,
         "frames": config.frames,
     }
@@ -139,7 +159,7 @@ def layer_specs(config: Any, model: str) -> list[tuple[str, Spec]]:
         payload = DreamPayload(config.layer_preset, recipe, config.seed, config.frames)
         params = {
             "preset": config.layer_preset,
-            "recipe": recipe.to_params(),
+            "recipe": recipe_params(recipe),
             "seed": config.seed,
             "frames": config.frames,
             "depth": depth,
@@ -161,7 +181,7 @@ def class_spec(config: Any) -> Spec | None:
     recipe = preset_recipe(config.class_preset, config, QUICK_NOISE_SIZE)
     params = {
         "preset": config.class_preset,
-        "recipe": recipe.to_params(),
+        "recipe": recipe_params(recipe),
         "seed": config.seed,
         "classes": list(indices),
     }
@@ -196,7 +216,7 @@ def zoom_spec(config: Any) -> Spec | None:
     payload = ZoomPayload(config.zoom_preset, recipe, settings, config.seed)
     params = {
         "preset": config.zoom_preset,
-        "recipe": recipe.to_params(),
+        "recipe": recipe_params(recipe),
         "zoom": settings.to_params(),
         "seed": config.seed,
     }
