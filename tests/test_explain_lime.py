@@ -93,6 +93,20 @@ def test_same_seed_same_weights_other_seed_other_samples(planted) -> None:
     assert not np.array_equal(a.presence, c.presence)
 
 
+def test_top_k_stability_tells_enough_samples_from_too_few(planted) -> None:
+    picture, segments = planted
+    predict = planted_classifier(torch.from_numpy(segments).long())
+    result = lime.explain(predict, pil_to_tensor_np(picture), segments, samples=300, seed=3)
+    z, y, w = result.presence, result.scores, result.kernel
+    # Exactly linear: every refit puts the planted three on top.
+    assert lime.top_k_stability(z, y, w, k=3) == 1.0
+    # Scores that ignore the image: the "top 5" is noise, and resampling shows it.
+    noise = np.random.default_rng(0).random(len(y))
+    assert lime.top_k_stability(z, noise, w, k=5) < 0.2
+    # Recorded on every explanation, from its own samples.
+    assert result.top5_stability == lime.top_k_stability(z, y, w, k=5, seed=3)
+
+
 def test_samples_are_bernoulli_p_with_the_original_first() -> None:
     z = lime.sample_presence(4000, 30, 0.8, seed=0)
     assert z[0].all()

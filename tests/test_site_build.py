@@ -158,6 +158,8 @@ def test_layer_dreams_go_from_shallow_to_deep_and_classes_show_their_probability
     chelsea = next((site / "photos").glob("chelsea-*.html")).read_text(encoding="utf-8")
     assert chelsea.index('explain-gradcam"') < chelsea.index('explain-guided-gradcam"')
     assert "R² = 0.47" in chelsea and "deletion AUC 0.210" in chelsea
+    stability = "stay the same in <strong>87%</strong> of 100 refits on resampled 1000 samples."
+    assert stability in chelsea
     assert "viridis · min-max per image · α 0.5 · target tabby (281), 52%" in chelsea
 
 

@@ -136,6 +136,7 @@ def run(out_dir: Path, samples: int = SAMPLES, device: str | None = None) -> dic
     figures["lime_cpu_s"] = round(ours_s[1], 3)
     figures["lime_model_s"] = round(timed_score.seconds, 3)
     figures["lime_r2"] = round(ours.r2, 4)
+    figures["lime_top5_stability"] = ours.top5_stability
     lime_fid = faithfulness.deletion_insertion(
         score, image01[0], torch.from_numpy(ours.pixel_map()).to(model.device)
     )

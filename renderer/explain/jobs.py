@@ -292,6 +292,7 @@ class _Job:
             "intercept": round(result.intercept, 6),
             "segments": result.n_segments,
             "samples": s.lime_samples,
+            "top5_stability": round(result.top5_stability, 3),
         }
         raw = None
         if s.raw:

@@ -190,12 +190,18 @@ class PhotoPage:
         return list(rows.items())
 
     @property
-    def lime_r2(self) -> float | None:
+    def lime_info(self) -> dict[str, Any]:
+        """The LIME fit's figures (R², samples, top-5 stability), shared by its panels."""
         for fig in self.lime:
-            r2 = (fig.details.get("lime") or {}).get("r2")
-            if r2 is not None:
-                return float(r2)
-        return None
+            info = fig.details.get("lime")
+            if info:
+                return info
+        return {}
+
+    @property
+    def lime_r2(self) -> float | None:
+        r2 = self.lime_info.get("r2")
+        return None if r2 is None else float(r2)
 
 
 @dataclass(frozen=True)
