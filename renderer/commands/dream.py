@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +14,11 @@ from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
 from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
 from ..errors import BadInputError, RecipeError
 from ..imageio import load_photo
-from ..photos import prepare_photo
+from ..photos import WorkingPhoto, prepare_photo
 from ..provenance import dumps
+
+if TYPE_CHECKING:
+    from ..models import LoadedModel
 
 ESSAY_CLASSES = (1, 33, 77, 207, 254, 761, 771, 783, 817, 883, 963)
 
@@ -144,6 +148,28 @@ def recipe_options(noise: bool) -> Callable:
     return decorate
 
 
+def dream_each_photo(
+    ctx: click.Context,
+    photos: tuple[Path, ...],
+    recipe: DreamRecipe,
+    params: dict,
+    desc: str,
+    job: Callable[[LoadedModel, WorkingPhoto, str], object],
+) -> None:
+    """Load the model, check the recipe's layers once, then run ``job(model, photo, command)``
+    on each photo at the recipe's size; a bad photo is reported and the batch goes on."""
+    from ..dream.objectives import resolve_terms
+
+    model = open_model(params["model"], params["device"], params["weights"])
+    resolve_terms(model, recipe.terms)
+
+    def one(path: Path) -> None:
+        photo = prepare_photo(path, recipe.size, model.spec.min_size, params["max_pixels"])
+        job(model, photo, command_line(ctx, photos=[str(path)]))
+
+    ctx.exit(run_batch(photos, one, desc=desc))
+
+
 guide_option = click.option(
     "--guide",
     default=None,
@@ -223,25 +249,23 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
     name, recipe = build_recipe(
         "photo", params.pop("preset_name"), params.pop("presets_file"), **values
     )
-    model = open_model(params["model"], params["device"], params["weights"])
-    from ..dream.objectives import resolve_terms
-
-    resolve_terms(model, recipe.terms)
-
-    def one(path: Path) -> None:
-        photo = prepare_photo(path, recipe.size, model.spec.min_size, params["max_pixels"])
-        dream_photo(
+    dream_each_photo(
+        ctx,
+        photos,
+        recipe,
+        params,
+        "dream",
+        lambda model, photo, command: dream_photo(
             model,
             photo,
             recipe,
             params["out_dir"],
             preset=name,
             seed=params["seed"],
-            command=command_line(ctx, photos=[str(path)]),
+            command=command,
             frames=params["frames"],
-        )
-
-    ctx.exit(run_batch(photos, one, desc="dream"))
+        ),
+    )
 
 
 @click.command("layer-dream")

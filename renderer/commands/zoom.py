@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..clikit import command_line, max_pixels_option, model_options, open_model, run_batch
+from ..clikit import max_pixels_option, model_options
 from ..dream.presets import DEFAULT_PRESET
 from ..dream.zoom import ZoomSettings
-from ..photos import prepare_photo
-from .dream import build_recipe, guide_option
+from .dream import build_recipe, dream_each_photo, guide_option
 
 DEFAULTS = ZoomSettings()
 
@@ -84,7 +83,6 @@ def zoom(ctx: click.Context, photos: tuple[Path, ...], **params) -> None:
       renderer zoom cat.jpg --out renders/
       renderer zoom photos/*.jpg -o renders/ --preset intense --frames 48 --zoom 1.04 --fps 24
     """
-    from ..dream.objectives import resolve_terms
     from ..dream.zoom import dream_zoom
 
     settings = ZoomSettings(
@@ -100,12 +98,13 @@ def zoom(ctx: click.Context, photos: tuple[Path, ...], **params) -> None:
         size=params["size"],
         guide=params["guide"],
     )
-    model = open_model(params["model"], params["device"], params["weights"])
-    resolve_terms(model, recipe.terms)
-
-    def one(path: Path) -> None:
-        photo = prepare_photo(path, recipe.size, model.spec.min_size, params["max_pixels"])
-        dream_zoom(
+    dream_each_photo(
+        ctx,
+        photos,
+        recipe,
+        params,
+        "zoom",
+        lambda model, photo, command: dream_zoom(
             model,
             photo,
             recipe,
@@ -113,10 +112,9 @@ def zoom(ctx: click.Context, photos: tuple[Path, ...], **params) -> None:
             params["out_dir"],
             preset=name,
             seed=params["seed"],
-            command=command_line(ctx, photos=[str(path)]),
-        )
-
-    ctx.exit(run_batch(photos, one, desc="zoom"))
+            command=command,
+        ),
+    )
 
 
 COMMANDS = [zoom]
