@@ -48,6 +48,17 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _sha256_of_version(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def sha256_file_cached(path: str | os.PathLike[str]) -> str:
+    """``sha256_file``, hashed once per process for each version (size, mtime) of a file."""
+    stat = os.stat(path)
+    return _sha256_of_version(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
 def read_photo_bytes(path: str | os.PathLike[str]) -> bytes:
     """The raw bytes of a photo, or a ``BadInputError`` that says why not."""
     p = Path(path)

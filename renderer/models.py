@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .errors import ModelUnavailableError, UnknownNameError
-from .imageio import sha256_file
+from .imageio import sha256_file_cached
 from .provenance import ModelInfo, Record
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -263,17 +263,6 @@ def _download(spec: ModelSpec, target: Path) -> None:
         socket.setdefaulttimeout(previous)
 
 
-@cache
-def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """Hashed once per process for each version of a weights file (size and mtime)."""
-    return sha256_file(path)
-
-
-def weights_sha256(path: Path) -> str:
-    stat = path.stat()
-    return _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
-
-
 def _read_state_dict(path: Path, spec: ModelSpec) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -386,7 +375,7 @@ def _load_cached(name: str, device: str, weights: str | None) -> LoadedModel:
         spec=spec,
         net=net,
         device=torch.device(device),
-        weights_sha256=weights_sha256(path),
+        weights_sha256=sha256_file_cached(path),
         weights_source=path.name if weights is None else str(weights),
     )
 

@@ -316,8 +316,8 @@ def load(name: str, device: str, weights: str | None) -> Any:
 
 def weights_sha256(name: str, weights: Path | None) -> str:
     """The weights' sha256 from the file alone: no network is built for a cache check."""
+    from ..imageio import sha256_file_cached as file_sha
     from ..models import get_spec, resolve_weights_file
-    from ..models import weights_sha256 as file_sha
 
     return file_sha(resolve_weights_file(get_spec(name), weights))
 
