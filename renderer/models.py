@@ -15,7 +15,7 @@ import socket
 import urllib.error
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class ModelSpec:
     weights_enum: str | None = None
     embedded_package: str | None = None
     aliases: Mapping[str, str] = field(default_factory=dict)
+    finish: Callable[[nn.Module], None] | None = None  # after the weights are loaded
 
     @property
     def offline(self) -> bool:
@@ -84,11 +85,18 @@ class LoadedModel:
     def name(self) -> str:
         return self.spec.name
 
+    @cached_property
+    def _mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Made once on the model's device, not on every forward pass (a host copy on CUDA)."""
+        return tuple(
+            torch.tensor(v, device=self.device).view(1, 3, 1, 1)
+            for v in (self.spec.mean, self.spec.std)
+        )
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] to the network's input scale."""
-        mean = torch.tensor(self.spec.mean, device=images.device, dtype=images.dtype)
-        std = torch.tensor(self.spec.std, device=images.device, dtype=images.dtype)
-        return (images - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+        mean, std = (t.to(images.device, images.dtype) for t in self._mean_std)
+        return (images - mean) / std
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Pre-softmax class scores for images in [0, 1]."""
@@ -119,6 +127,13 @@ def _timm_lite(variant: str) -> Callable[[], nn.Module]:
         return timm.create_model(f"tf_efficientnet_{variant}", pretrained=False)
 
     return build
+
+
+def _drop_aux_heads(net: nn.Module) -> None:
+    """GoogLeNet's auxiliary heads are for training only: dropped after loading."""
+    net.aux_logits = False
+    net.aux1 = None
+    net.aux2 = None
 
 
 def _torchvision(factory: str, **kwargs: object) -> Callable[[], nn.Module]:
@@ -187,6 +202,11 @@ SPECS: dict[str, ModelSpec] = {
             default_layer="inception5b",
             dream_layers=("inception3b", "inception4a", "inception4c", "inception4e"),
             weights_enum="GoogLeNet_Weights",
+            # torchvision's ImageNet GoogLeNet sets transform_input, which maps the usual
+            # ImageNet normalization onto (x - 0.5) / 0.5: the scale its weights expect.
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            finish=_drop_aux_heads,
         ),
         ModelSpec(
             name="resnet18",
@@ -327,13 +347,6 @@ def _check_and_load(net: nn.Module, state: dict[str, torch.Tensor], spec: ModelS
     net.load_state_dict(state, strict=False)
 
 
-def _finish_googlenet(net: nn.Module) -> None:
-    """Drop the auxiliary heads, used only in training, after loading."""
-    net.aux_logits = False
-    net.aux1 = None
-    net.aux2 = None
-
-
 def resolve_weights_file(spec: ModelSpec, weights: str | os.PathLike[str] | None) -> Path:
     """The state dict to load: ``--weights``, the embedded package, or the torch hub cache."""
     if weights is not None:
@@ -354,8 +367,8 @@ def build_network(spec: ModelSpec, weights: str | os.PathLike[str] | None = None
     path = resolve_weights_file(spec, weights)
     net = spec.builder()
     _check_and_load(net, _read_state_dict(path, spec), spec, path)
-    if spec.name == "googlenet":
-        _finish_googlenet(net)
+    if spec.finish is not None:
+        spec.finish(net)
     return net, path
 
 

@@ -104,6 +104,25 @@ def test_googlenet_checkpoint_with_aux_heads(tmp_path: Path) -> None:
         assert loaded.logits(torch.rand(1, 3, 96, 96)).shape == (1, 1000)
 
 
+def test_googlenet_gets_the_input_scale_its_imagenet_weights_expect(tmp_path: Path) -> None:
+    """torchvision's ImageNet GoogLeNet is built with transform_input=True and fed
+    ImageNet-normalized pictures; the network then sees transform_input's output. Ours must
+    hand the network exactly that."""
+    import torchvision
+
+    net = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    torch.save(net.state_dict(), tmp_path / "googlenet.pth")
+    reference = torchvision.models.googlenet(
+        weights=None, aux_logits=True, init_weights=False, transform_input=True
+    )
+    loaded = load_model("googlenet", "cpu", weights=tmp_path / "googlenet.pth")
+    x = torch.rand(2, 3, 8, 8)
+    imagenet = torchvision.transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    seen_by_torchvision = reference._transform_input(imagenet(x))
+    assert torch.allclose(loaded.normalize(x), seen_by_torchvision, atol=1e-5)
+    assert not torch.allclose(imagenet(x), seen_by_torchvision, atol=0.1)
+
+
 def test_layers_and_essay_aliases() -> None:
     vgg = {i.name: i for i in list_layers("vgg16")}
     assert vgg["features.29"].shape == (512, 14, 14)
