@@ -35,7 +35,8 @@ class ActOnly(nn.Module):
 
 
 def _foldable_pairs(net: nn.Module, protected: set[str]):
-    """(conv, bn name, bn) where the conv is registered right before the BN and fits it."""
+    """(conv name, conv, bn name, bn) where the conv is registered right before the BN and
+    fits it."""
     pairs = []
     previous: tuple[str, nn.Conv2d] | None = None
     for name, module in net.named_modules():
@@ -49,7 +50,7 @@ def _foldable_pairs(net: nn.Module, protected: set[str]):
                 and module.track_running_stats
                 and module.running_var is not None
             ):
-                pairs.append((previous[1], name, module))
+                pairs.append((*previous, name, module))
             previous = None
         elif list(module.children()) == [] and not isinstance(module, nn.Identity):
             previous = None  # anything between conv and BN breaks the pair
@@ -63,7 +64,7 @@ def fold_batchnorms(net: nn.Module, protected: Iterable[str] = ()) -> nn.Module:
         return net
     twin = copy.deepcopy(net)
     modules = dict(twin.named_modules())
-    for conv, bn_name, bn in _foldable_pairs(twin, protected):
+    for _conv_name, conv, bn_name, bn in _foldable_pairs(twin, protected):
         with torch.no_grad():
             scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(
                 bn.running_var + bn.eps
@@ -86,8 +87,10 @@ def fold_batchnorms(net: nn.Module, protected: Iterable[str] = ()) -> nn.Module:
 
 
 def dream_network(model: LoadedModel, protected: Iterable[str] = ()) -> nn.Module:
-    """The folded twin of ``model.net``, made once per model and protected layers."""
-    key = tuple(sorted(set(protected)))
+    """The folded twin of ``model.net``, made once per model and set of protected layers
+    that matter: only a target conv keeps its BN, so every other target shares one twin."""
+    foldable = {conv_name for conv_name, *_ in _foldable_pairs(model.net, set())}
+    key = tuple(sorted(set(protected) & foldable))
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
         per_model[key] = fold_batchnorms(model.net, key)

@@ -165,3 +165,12 @@ def test_folded_batchnorms_give_the_same_outputs_and_leave_the_model_alone() -> 
     assert isinstance(twin[1], ActOnly) and isinstance(net[1], nn.BatchNorm2d)
     assert torch.allclose(twin(x), net(x), atol=1e-5)
     assert fold_batchnorms(net, protected=["0"]) is net  # a target conv keeps its BN
+
+
+def test_targets_share_one_folded_twin_unless_a_target_is_a_folded_conv(lite0) -> None:
+    from renderer.fusion import dream_network
+
+    shared = dream_network(lite0, ("blocks.2",))
+    assert dream_network(lite0, ("blocks.5", "blocks.4.0.bn2")) is shared
+    own = dream_network(lite0, ("conv_stem",))  # its BN must stay: it is the target
+    assert own is not shared and isinstance(dict(own.named_modules())["bn1"], nn.BatchNorm2d)
