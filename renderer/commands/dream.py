@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,23 @@ LAYER_HELP = (
 )
 
 
+presets_file_option = click.option(
+    "--presets",
+    "presets_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A TOML file of your own presets (same format as the shipped presets.toml).",
+)
+out_option = click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output (render) directory.",
+)
+
+
 def recipe_options(noise: bool) -> Callable:
     """The recipe values; each overrides the preset's only when given."""
 
@@ -40,13 +58,7 @@ def recipe_options(noise: bool) -> Callable:
                 default=None,
                 help="Named recipe; see `renderer presets`.",
             ),
-            click.option(
-                "--presets",
-                "presets_file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                help="A TOML file of your own presets (same format as the shipped presets.toml).",
-            ),
+            presets_file_option,
             click.option(
                 "--octaves",
                 type=int,
@@ -120,14 +132,7 @@ def recipe_options(noise: bool) -> Callable:
                 is_flag=True,
                 help="Also write one frame per octave (a progression strip).",
             ),
-            click.option(
-                "--out",
-                "-o",
-                "out_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                required=True,
-                help="Output (render) directory.",
-            ),
+            out_option,
         ]
         if noise:
             options += [
@@ -192,23 +197,8 @@ def build_recipe(
     return name, recipe
 
 
-_RECIPE_KEYS = (
-    "octaves",
-    "octave_scale",
-    "steps",
-    "lr",
-    "blur_sigma",
-    "blur_mode",
-    "jitter",
-    "grad_norm",
-    "scale_jitter",
-    "size",
-    "tile",
-    "stretch",
-    "param",
-    "init",
-    "guide",
-)
+# Every recipe value that has a flag of its own; ``--layer`` is handled by each command.
+_RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(DreamRecipe))
 
 
 def _split(params: dict) -> dict:

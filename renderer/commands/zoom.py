@@ -9,7 +9,13 @@ import click
 from ..clikit import max_pixels_option, model_options
 from ..dream.presets import DEFAULT_PRESET
 from ..dream.zoom import ZoomSettings
-from .dream import build_recipe, dream_each_photo, guide_option
+from .dream import (
+    build_recipe,
+    dream_each_photo,
+    guide_option,
+    out_option,
+    presets_file_option,
+)
 
 DEFAULTS = ZoomSettings()
 
@@ -23,13 +29,7 @@ DEFAULTS = ZoomSettings()
     show_default=True,
     help="Named recipe for the first frame's dream; see `renderer presets`.",
 )
-@click.option(
-    "--presets",
-    "presets_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="A TOML file of your own presets (same format as the shipped presets.toml).",
-)
+@presets_file_option
 @click.option(
     "--frames", type=int, default=DEFAULTS.frames, show_default=True, help="Frames (2..600)."
 )
@@ -58,14 +58,7 @@ DEFAULTS = ZoomSettings()
     show_default=True,
     help="Random seed: equal seeds give equal files; frame i uses seed + i.",
 )
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Output (render) directory.",
-)
+@out_option
 @guide_option
 @model_options
 @max_pixels_option

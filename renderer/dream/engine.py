@@ -248,8 +248,7 @@ def render(
     ascent = _Ascent(model, objective, recipe, generator, use_channels_last(device))
 
     if base is not None:
-        image = resize(base, sizes[0])
-        first = base
+        first = base  # each octave starts from the photo at its size, below
     elif start is not None:
         image = resize(start, sizes[0])
         first = resize(start, size)

@@ -5,8 +5,10 @@ These are what the CLI and the gallery pipeline call; each returns the records i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -16,10 +18,10 @@ from ..classes import ImageNetClass
 from ..classify import Prediction, classify_whole_picture
 from ..clikit import Stopwatch, progress
 from ..errors import RecipeError
-from ..imageio import fit_long_side, load_photo, pil_to_tensor, save_image_atomic, tensor_to_pil
+from ..imageio import pil_to_tensor, save_image_atomic, tensor_to_pil
 from ..models import LoadedModel, list_layers
 from ..naming import slug
-from ..photos import WorkingPhoto, publish_photo
+from ..photos import WorkingPhoto, prepare_photo, publish_photo
 from ..provenance import InputFile, Record, publish
 from .engine import DreamResult, render, resize
 from .objectives import (
@@ -30,7 +32,7 @@ from .objectives import (
     layer_objective,
     resolve_terms,
 )
-from .recipe import DreamRecipe, LayerTerm, parse_target
+from .recipe import BUILTIN_INITS, DreamRecipe, LayerTerm, parse_target
 
 
 @contextmanager
@@ -67,13 +69,38 @@ def _depth(model: LoadedModel, terms: Sequence[LayerTerm]) -> int:
     return max(order.get(t.layer, 0) for t in terms)
 
 
-def _start_image(recipe: DreamRecipe) -> tuple[torch.Tensor | None, tuple[InputFile, ...]]:
+def _file_version(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # prepare_photo says why
+    return stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=8)
+def _named_picture(path: str, size: int, min_size: int, version: object) -> WorkingPhoto:
+    """A picture a recipe names (its guide or start image), read and scaled once per process
+    for each version of the file, however many photos or layers a batch dreams."""
+    return prepare_photo(path, size, min_size)
+
+
+@lru_cache(maxsize=16)
+def _guide_features(
+    model: LoadedModel, path: str, size: int, terms: tuple[LayerTerm, ...], version: object
+) -> dict[str, torch.Tensor]:
+    picture = _named_picture(path, size, model.spec.min_size, version)
+    return guide_features(model, pil_to_tensor(picture.image), terms)
+
+
+def _start_image(
+    model: LoadedModel, recipe: DreamRecipe
+) -> tuple[torch.Tensor | None, tuple[InputFile, ...]]:
     """``--init PHOTO``: that picture at the recipe's size; noise and gray start in the engine."""
-    if recipe.init in ("noise", "gray"):
+    if recipe.init in BUILTIN_INITS:
         return None, ()
-    img, digest = load_photo(recipe.init)
-    img = fit_long_side(img, recipe.size)
-    return pil_to_tensor(img), (InputFile(recipe.init, digest),)
+    version = _file_version(recipe.init)
+    picture = _named_picture(recipe.init, recipe.size, model.spec.min_size, version)
+    return pil_to_tensor(picture.image), (picture.input,)
 
 
 def dream_objective(
@@ -83,10 +110,10 @@ def dream_objective(
     a picture; and that picture as an input, for the provenance."""
     if not recipe.guide:
         return layer_objective(terms), ()
-    img, digest = load_photo(recipe.guide)
-    guide01 = pil_to_tensor(fit_long_side(img, recipe.size))
-    objective = guided_objective(terms, guide_features(model, guide01, terms))
-    return objective, (InputFile(recipe.guide, digest),)
+    version = _file_version(recipe.guide)
+    features = _guide_features(model, recipe.guide, recipe.size, tuple(terms), version)
+    picture = _named_picture(recipe.guide, recipe.size, model.spec.min_size, version)
+    return guided_objective(terms, features), (picture.input,)
 
 
 def guided_suffix(recipe: DreamRecipe) -> str:
@@ -165,17 +192,18 @@ def dream_layers(
     ``recipe.init``; all start from the same noise for equal seeds, so layers compare."""
     out_dir = Path(out_dir)
     resolved = [resolve_terms(model, parse_target(t)) for t in targets]
-    start, inputs = _start_image(recipe)
+    start, inputs = _start_image(model, recipe)
     records = []
     for terms in resolved:
         clock = Stopwatch()
         name = "+".join(str(t) for t in terms)
         objective, guide = dream_objective(model, recipe, terms)
+        own = recipe.replace(layers=(name,))
         with _bar(recipe, name) as step:
             result = render(
                 model,
                 objective,
-                recipe.replace(layers=(name,)),
+                own,
                 seed=seed,
                 start=start,
                 on_step=step,
@@ -200,7 +228,7 @@ def dream_layers(
             output,
             command,
             inputs=(*inputs, *guide),
-            params=recipe.replace(layers=(name,)).to_params(),
+            params=own.to_params(),
             seed=seed,
             wall_time_s=clock.seconds,
             extra=extra,
@@ -234,7 +262,7 @@ def dream_classes(
         raise RecipeError("a guide steers a layer's features; class dreams take none")
     clock = Stopwatch()
     out_dir = Path(out_dir)
-    start, inputs = _start_image(recipe)
+    start, inputs = _start_image(model, recipe)
     with _bar(recipe, f"{len(classes)} classes") as step:
         result = render(
             model,

@@ -25,14 +25,12 @@ Values = Callable[[Mapping[str, torch.Tensor], torch.Tensor | None], torch.Tenso
 class Objective:
     """Per-image values to maximize, computed from captured layer outputs and/or logits."""
 
-    description: str
     layers: tuple[str, ...]
     needs_logits: bool
     values: Values
 
     def __add__(self, other: Objective) -> Objective:
         return Objective(
-            f"{self.description} + {other.description}",
             tuple(dict.fromkeys(self.layers + other.layers)),
             self.needs_logits or other.needs_logits,
             lambda acts, logits: self.values(acts, logits) + other.values(acts, logits),
@@ -40,13 +38,10 @@ class Objective:
 
     def __mul__(self, weight: float) -> Objective:
         return Objective(
-            f"{weight:g} × {self.description}",
             self.layers,
             self.needs_logits,
             lambda acts, logits: weight * self.values(acts, logits),
         )
-
-    __rmul__ = __mul__
 
 
 def layer_term(term: LayerTerm) -> Objective:
@@ -60,7 +55,7 @@ def layer_term(term: LayerTerm) -> Objective:
             a = a[:, channel]
         return a.float().square().flatten(1).mean(1)
 
-    objective = Objective(str(LayerTerm(name, channel)), (name,), False, values)
+    objective = Objective((name,), False, values)
     return objective if term.weight == 1.0 else objective * term.weight
 
 
@@ -88,7 +83,7 @@ def guided_term(term: LayerTerm, guide: torch.Tensor) -> Objective:
         dots = torch.einsum("bcn,cm->bnm", features, guide.to(features.device))
         return dots.amax(2).mean(1)
 
-    objective = Objective(f"{name} guided", (name,), False, values)
+    objective = Objective((name,), False, values)
     return objective if term.weight == 1.0 else objective * term.weight
 
 
@@ -115,7 +110,7 @@ def class_objective(indices: Sequence[int]) -> Objective:
         idx = wanted.to(logits.device)
         return logits.float().gather(1, idx.view(-1, 1)).squeeze(1)
 
-    return Objective(f"class logits {list(indices)}", (), True, values)
+    return Objective((), True, values)
 
 
 def resolve_terms(model: LoadedModel, terms: Sequence[LayerTerm]) -> tuple[LayerTerm, ...]:

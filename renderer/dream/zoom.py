@@ -91,7 +91,7 @@ def zoom_frames(
     on_frame: Callable[[], None] | None = None,
 ) -> list[torch.Tensor]:
     """The animation's frames, each (1, 3, H, W) in [0, 1] on the CPU."""
-    frame = render(model, objective, recipe, seed=seed, photo=photo).images
+    frame = render(model, objective, recipe, seed=seed, photo=photo, measure=False).images
     frames = [frame]
     if on_frame is not None:
         on_frame()
