@@ -9,7 +9,7 @@ import sys
 import click
 
 from . import __version__
-from .clikit import AppState, UserError, configure_logging, report_error
+from .clikit import AppState, UserError, configure_logging, error_line
 from .commands import TABLE, load_command
 from .errors import RendererError
 
@@ -26,7 +26,7 @@ class RendererGroup(click.Group):
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in TABLE:
+        if name and not name.startswith("-") and name not in TABLE and not ctx.resilient_parsing:
             close = difflib.get_close_matches(name, TABLE, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             ctx.fail(f"No such command {name!r}.{hint}")
@@ -62,7 +62,7 @@ class RendererGroup(click.Group):
             state = ctx.find_object(AppState)
             if state and state.debug:
                 raise
-            report_error(exc)
+            click.echo(error_line(exc), err=True)
             ctx.exit(1)
 
 

@@ -56,17 +56,13 @@ class UserError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
-def report_error(exc: BaseException) -> None:
-    """Turn an exception into a one-line message; a traceback only with ``--debug``."""
-    if app_state().debug:
-        traceback.print_exception(exc)
+def error_line(exc: Exception, label: str | None = None) -> str:
+    """One line for stderr: a ``RendererError`` states its own reason; anything else is
+    unexpected, named with the input it happened on."""
     if isinstance(exc, RendererError):
-        click.echo(f"error: {exc}", err=True)
-    else:
-        click.echo(
-            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
-            err=True,
-        )
+        return f"error: {exc}"
+    where = f"{label}: " if label else ""
+    return f"error: {where}unexpected {type(exc).__name__}: {exc} (run with --debug for details)"
 
 
 def configure_logging(state: AppState) -> None:
@@ -106,17 +102,10 @@ def run_batch(
     for item in progress(items, desc=desc, unit="img"):
         try:
             work(item)
-        except KeyboardInterrupt:
-            raise
-        except RendererError as exc:
+        except Exception as exc:  # Ctrl-C (not an Exception) stops the whole batch
             if app_state().debug:
                 traceback.print_exception(exc)
-            click.echo(f"error: {exc}", err=True)
-            failed.append(label(item))
-        except Exception as exc:
-            if app_state().debug:
-                traceback.print_exception(exc)
-            click.echo(f"error: {label(item)}: unexpected {type(exc).__name__}: {exc}", err=True)
+            click.echo(error_line(exc, label(item)), err=True)
             failed.append(label(item))
     if failed:
         click.echo(f"{len(failed)} of {len(items)} inputs failed: {', '.join(failed)}", err=True)

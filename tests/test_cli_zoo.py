@@ -104,6 +104,9 @@ def test_unknown_names_are_one_line_usage_errors() -> None:
         "error: unknown model 'vgg61'; closest: vgg19, vgg16, googlenet"
     ]
     assert invoke("classes", "golden_retriever").output.split() == ["207", "golden", "retriever"]
+    out_of_range = invoke("classes", "1000")
+    assert out_of_range.exit_code == 1 and out_of_range.stdout == ""
+    assert out_of_range.stderr.strip() == "error: class index 1000 is out of range 0..999"
 
 
 def test_layers_json_lists_shapes_and_the_default() -> None:

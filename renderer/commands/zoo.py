@@ -17,7 +17,7 @@ from ..clikit import (
     open_model,
     run_batch,
 )
-from ..errors import suggest
+from ..errors import UnknownNameError, suggest
 from ..imageio import load_photo
 from ..models import DEFAULT_MODEL, SPECS, get_spec, hub_cache_file, list_layers
 from ..provenance import InputFile, dumps
@@ -124,7 +124,7 @@ def classes(query: str | None) -> None:
     try:
         found = resolve_class(query)
         click.echo(f"{found.index:>4}  {found.name}")
-    except Exception:
+    except UnknownNameError:  # a partial name: list what contains it, or the closest
         needle = query.lower().replace("_", " ")
         hits = [i for i, n in enumerate(names) if needle in n.lower()]
         hits = hits or [names.index(n) for n in suggest(query, names, n=5)]
