@@ -21,9 +21,7 @@ $(STAMP): pyproject.toml
 gallery: $(STAMP)
 	$(BIN)/renderer gallery build $(GALLERY_FLAGS)
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
