@@ -15,7 +15,12 @@ import torch
 from torch import nn
 
 from renderer.errors import RecipeError
-from renderer.explain.cam import GradCAM, GradCAMPlusPlus, class_activation_map
+from renderer.explain.cam import (
+    GradCAM,
+    GradCAMPlusPlus,
+    class_activation_map,
+    class_activation_maps,
+)
 from renderer.explain.guided import (
     channel_sum,
     display_scale,
@@ -206,6 +211,24 @@ def test_gradcam_plus_plus_weights_only_positive_gradients() -> None:
         w0 * torch.tensor([[0.5, 2.5], [0.0, 0.5]]) + w1 * torch.tensor([[0.5, 0.0], [0.0, 0.0]])
     )
     assert torch.allclose(result.coarse[0], expected, atol=1e-6)
+
+
+def test_both_cams_from_one_pass_equal_a_pass_each() -> None:
+    net = Tiny()
+    passes = []
+    handle = net.register_forward_hook(lambda *_: passes.append(1))
+    both = class_activation_maps(net, X, 0, "relu")
+    assert len(passes) == 1
+    handle.remove()
+    assert list(both) == ["gradcam", "gradcam++"]
+    for method, kind in (("gradcam", GradCAM), ("gradcam++", GradCAMPlusPlus)):
+        with kind(Tiny(), "relu") as cam:
+            alone = cam(X, torch.tensor([0]))
+        assert torch.equal(both[method].maps, alone.maps)
+        assert torch.equal(both[method].coarse, alone.coarse)
+        assert torch.equal(both[method].logits, alone.logits)
+        assert torch.equal(class_activation_map(Tiny(), X, 0, "relu", method).maps, alone.maps)
+    assert _hook_count(net) == 0
 
 
 def _hook_count(net: nn.Module) -> int:

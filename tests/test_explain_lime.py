@@ -107,6 +107,27 @@ def test_top_k_stability_tells_enough_samples_from_too_few(planted) -> None:
     assert result.top5_stability == lime.top_k_stability(z, y, w, k=5, seed=3)
 
 
+def test_a_bootstrap_draw_is_a_multiplicity_weighting() -> None:
+    # Drawing rows with replacement and weighting each row by its draw count fit the same
+    # surrogate, so top_k_stability refits without copying rows.
+    rng = np.random.default_rng(0)
+    z = lime.sample_presence(200, 12, 0.5, seed=1)
+    y = z @ rng.random(12) + 0.1 * rng.random(200)
+    w = lime.kernel_weights(lime.cosine_distance_to_ones(z), 0.25)
+    rows = rng.integers(0, 200, 200)
+    copies = lime.weighted_linear_fit(z[rows], y[rows], w[rows])
+    weighted = lime.weighted_linear_fit(z, y, w * np.bincount(rows, minlength=200))
+    assert np.allclose(weighted.coef, copies.coef, rtol=0, atol=1e-10)
+    assert weighted.intercept == pytest.approx(copies.intercept, abs=1e-10)
+    assert weighted.r2 == pytest.approx(copies.r2, abs=1e-10)
+    # the full fit's coefficients, given, are the ones it would fit itself
+    full = lime.weighted_linear_fit(z, y, w).coef
+    for k in (3, 5):
+        assert lime.top_k_stability(z, y, w, k=k, seed=2, coef=full) == lime.top_k_stability(
+            z, y, w, k=k, seed=2
+        )
+
+
 def test_samples_are_bernoulli_p_with_the_original_first() -> None:
     z = lime.sample_presence(4000, 30, 0.8, seed=0)
     assert z[0].all()

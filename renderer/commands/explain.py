@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,10 +19,11 @@ from ..clikit import (
 )
 from ..errors import RendererError
 from ..explain.jobs import default_layer, explain_photo
-from ..explain.settings import COLORMAPS, DEFAULT_METHODS, HIDES, ExplainSettings
+from ..explain.settings import COLORMAPS, HIDES, ExplainSettings
 from ..photos import prepare_photo
 
 DEFAULT_SIZE = 320
+_D = ExplainSettings()  # every option's default
 
 
 @click.command()
@@ -35,18 +38,20 @@ DEFAULT_SIZE = 320
 @model_options
 @click.option(
     "--methods",
-    default=",".join(DEFAULT_METHODS),
+    default=",".join(_D.methods),
     show_default=True,
     help="Comma-separated: gradcam, gradcam++, guided-backprop, guided-gradcam, "
-    "lime, robustness (or all).",
+    "lime, robustness, or all (the default set: all but gradcam++).",
 )
 @click.option(
     "--target",
-    default=None,
+    default=_D.target,
     help="ImageNet class index or name to explain (default: the top-1 prediction).",
 )
 @click.option(
-    "--layer", default=None, help="Grad-CAM layer (default: the model's; see `renderer layers`)."
+    "--layer",
+    default=_D.layer,
+    help="Grad-CAM layer (default: the model's; see `renderer layers`).",
 )
 @click.option(
     "--size",
@@ -58,7 +63,7 @@ DEFAULT_SIZE = 320
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
-    default=0,
+    default=_D.seed,
     show_default=True,
     help="Seed for LIME's samples and the robustness noise.",
 )
@@ -70,43 +75,45 @@ DEFAULT_SIZE = 320
 @click.option(
     "--alpha",
     type=click.FloatRange(0, 1),
-    default=0.5,
+    default=_D.alpha,
     show_default=True,
     help="Opacity of the heatmap over the photo.",
 )
-@click.option("--colormap", type=click.Choice(COLORMAPS), default="inferno", show_default=True)
-@click.option("--lime-samples", type=click.IntRange(min=2), default=1000, show_default=True)
+@click.option("--colormap", type=click.Choice(COLORMAPS), default=_D.colormap, show_default=True)
+@click.option(
+    "--lime-samples", type=click.IntRange(min=2), default=_D.lime_samples, show_default=True
+)
 @click.option(
     "--lime-p",
     type=float,
-    default=0.5,
+    default=_D.lime_p,
     show_default=True,
     help="Probability that a superpixel stays visible in a sample.",
 )
 @click.option(
     "--lime-hide",
     type=click.Choice(HIDES),
-    default="black",
+    default=_D.lime_hide,
     show_default=True,
     help="Hidden superpixels: black (the essay's) or their mean colour (lime's).",
 )
 @click.option(
     "--lime-kernel",
     type=float,
-    default=0.25,
+    default=_D.lime_kernel,
     show_default=True,
     help="Kernel width w of sqrt(exp(-d²/w²)) on the cosine distance, in (0, 1].",
 )
 @click.option(
     "--lime-segments",
-    default="quickshift:4,200,0.2",
+    default=_D.lime_segments,
     show_default=True,
     help="quickshift:KERNEL,MAX_DIST,RATIO or slic:N_SEGMENTS,COMPACTNESS.",
 )
 @click.option(
     "--lime-batch",
     type=click.IntRange(min=1),
-    default=8,
+    default=_D.lime_batch,
     show_default=True,
     help="Perturbed images per model call (8 is fastest on a CPU; a GPU likes 64 or more).",
 )
@@ -122,22 +129,9 @@ def explain(
     model: str,
     weights: Path | None,
     device: str,
-    methods: str,
-    target: str | None,
-    layer: str | None,
     size: int,
-    seed: int,
-    raw: bool,
-    alpha: float,
-    colormap: str,
-    lime_samples: int,
-    lime_p: float,
-    lime_hide: str,
-    lime_kernel: float,
-    lime_segments: str,
-    lime_batch: int,
-    sanity: bool,
     max_pixels: int,
+    **options: Any,
 ) -> None:
     """Explain what the model sees in each photo: heatmaps, LIME superpixels, robustness.
 
@@ -152,22 +146,8 @@ def explain(
       renderer explain cat.jpg --out renders --layer blocks.5 --raw --lime-samples 500
     """
     try:
-        settings = ExplainSettings(
-            methods=methods,
-            target=target,
-            layer=layer,
-            lime_samples=lime_samples,
-            lime_p=lime_p,
-            lime_hide=lime_hide,
-            lime_kernel=lime_kernel,
-            lime_segments=lime_segments,
-            lime_batch=lime_batch,
-            seed=seed,
-            raw=raw,
-            sanity=sanity,
-            alpha=alpha,
-            colormap=colormap,
-        )
+        names = {f.name for f in fields(ExplainSettings)}
+        settings = ExplainSettings(**{k: v for k, v in options.items() if k in names})
         loaded = open_model(model, device, weights)
         default_layer(loaded, settings.layer)  # a wrong layer or class fails once, up front
         if settings.target:

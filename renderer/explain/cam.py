@@ -4,7 +4,8 @@ The base class hooks one layer with a forward hook and registers a tensor hook o
 layer's output for the gradient (``register_full_backward_hook`` breaks on in-place
 activations, pytorch#61519). Hooks live only inside ``with``: they are removed on exit,
 whatever happened, and the stored tensors are dropped, so a loop over thousands of photos
-keeps a flat memory profile. A method differs only in :meth:`CAM.channel_weights`.
+keeps a flat memory profile. A method differs only in :meth:`CAM.channel_weights`, so
+:func:`class_activation_maps` gives both methods' maps from one forward and backward pass.
 
 The map (METHOD.md): the pre-softmax logit y^c, channel weights from dy^c/dA^k, ReLU on the
 weighted sum (never on the gradients), half-pixel bilinear upsampling (``align_corners=False``)
@@ -100,12 +101,32 @@ class CAM:
         self._gradient = grad.detach()
 
     # ---------------------------------------------------------------- the method
-    def channel_weights(self, activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def channel_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         """(N, K, h, w) activations and gradients -> (N, K) channel weights."""
         raise NotImplementedError
 
+    @classmethod
+    def result(
+        cls,
+        activation: torch.Tensor,
+        gradient: torch.Tensor,
+        logits: torch.Tensor,
+        size: tuple[int, int],
+    ) -> CamResult:
+        """This method's maps from one :meth:`capture`, upsampled to ``size`` (H, W)."""
+        weights = cls.channel_weights(activation, gradient)
+        coarse = F.relu((weights[:, :, None, None] * activation).sum(1))
+        return CamResult(minmax(upsample(coarse, size)), coarse, logits)
+
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> CamResult:
         """Maps for a batch of network inputs (already normalized) and one class per image."""
+        return self.result(*self.capture(inputs, targets), tuple(inputs.shape[-2:]))
+
+    def capture(
+        self, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One forward and backward pass: the layer's activation, its gradient, the logits."""
         if self._handle is None:
             raise RuntimeError(f"{type(self).__name__} must be used inside a with block")
         self._clear()
@@ -132,10 +153,7 @@ class CAM:
             assert activation is not None and gradient is not None
             if activation.dim() != 4:
                 raise RecipeError(f"layer {self.layer!r} is not a spatial feature map")
-            weights = self.channel_weights(activation, gradient)
-            coarse = F.relu((weights[:, :, None, None] * activation).sum(1))
-            maps = minmax(upsample(coarse, tuple(inputs.shape[-2:])))
-            return CamResult(maps.detach(), coarse.detach(), logits.detach())
+            return activation, gradient, logits.detach()
         finally:
             if self._live is not None:
                 self._live.grad = None
@@ -147,7 +165,8 @@ class GradCAM(CAM):
 
     name = "gradcam"
 
-    def channel_weights(self, activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def channel_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         return gradient.mean(dim=(2, 3))
 
 
@@ -160,7 +179,8 @@ class GradCAMPlusPlus(CAM):
 
     name = "gradcam++"
 
-    def channel_weights(self, activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def channel_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         g2 = gradient.pow(2)
         total = activation.sum(dim=(2, 3), keepdim=True)
         alpha = g2 / (2 * g2 + total * g2 * gradient + EPS)
@@ -171,6 +191,23 @@ class GradCAMPlusPlus(CAM):
 CAM_METHODS: dict[str, type[CAM]] = {GradCAM.name: GradCAM, GradCAMPlusPlus.name: GradCAMPlusPlus}
 
 
+def class_activation_maps(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | list[int] | int,
+    layer: str,
+    methods: tuple[str, ...] = tuple(CAM_METHODS),
+) -> dict[str, CamResult]:
+    """The maps of several methods from one forward and backward pass (they differ only in
+    the channel weights): hooks on, one capture, hooks off."""
+    kinds = {method: CAM_METHODS[method] for method in methods}
+    targets = torch.as_tensor(targets).view(-1).expand(inputs.shape[0])
+    with CAM(net, layer) as cam:
+        captured = cam.capture(inputs, targets)
+    size = tuple(inputs.shape[-2:])
+    return {method: kind.result(*captured, size) for method, kind in kinds.items()}
+
+
 def class_activation_map(
     net: nn.Module,
     inputs: torch.Tensor,
@@ -179,6 +216,4 @@ def class_activation_map(
     method: str = "gradcam",
 ) -> CamResult:
     """One-shot helper: hooks on, maps for the batch, hooks off."""
-    targets = torch.as_tensor(targets).view(-1).expand(inputs.shape[0])
-    with CAM_METHODS[method](net, layer) as cam:
-        return cam(inputs, targets)
+    return class_activation_maps(net, inputs, targets, layer, (method,))[method]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..classes import class_names, resolve_class
+from ..classify import Prediction
 from ..clikit import Stopwatch, progress
 from ..fusion import inference_network
 from ..imageio import pil_to_tensor, save_image_atomic, tensor_to_pil, write_bytes_atomic
@@ -25,7 +26,7 @@ from ..models import LoadedModel, resolve_layer
 from ..photos import WorkingPhoto, publish_photo
 from ..provenance import Record, publish
 from . import faithfulness, guided, lime, overlay, robustness
-from .cam import CAM_METHODS, CamResult, class_activation_map
+from .cam import CamResult, class_activation_map, class_activation_maps
 from .settings import ExplainSettings
 
 TITLES = {
@@ -48,16 +49,6 @@ LEGEND_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Target:
-    index: int
-    name: str
-    prob: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "name": self.name, "prob": round(self.prob, 6)}
-
-
 def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """Images in [0, 1] -> the softmax probability of class ``index``: LIME's and the
     deletion/insertion target."""
@@ -75,12 +66,12 @@ def default_layer(model: LoadedModel, layer: str | None) -> str:
     return resolve_layer(model.name, layer) if layer else model.spec.default_layer
 
 
-def choose_target(model: LoadedModel, image01: torch.Tensor, wanted: str | None) -> Target:
+def choose_target(model: LoadedModel, image01: torch.Tensor, wanted: str | None) -> Prediction:
     """The requested class, or the model's top-1 on the working image, with its probability."""
     with torch.inference_mode():
         probs = torch.softmax(model.logits(image01).float(), dim=1)[0].cpu()
     index = resolve_class(wanted).index if wanted else int(probs.argmax())
-    return Target(index, class_names()[index], float(probs[index]))
+    return Prediction(index, class_names()[index], float(probs[index]))
 
 
 class _Job:
@@ -107,7 +98,7 @@ class _Job:
         self.score = target_scorer(model, self.target.index)
         self.records: list[Record] = []
         self.cams: dict[str, CamResult] = {}
-        self.random_net: torch.nn.Module | None = None
+        self.random_cams: dict[str, CamResult] = {}
 
     # ------------------------------------------------------------------ helpers
     def rel(self, name: str) -> str:
@@ -166,17 +157,18 @@ class _Job:
         self.records.append(rec)
         return rec
 
-    def save_npy(self, name: str, array: np.ndarray) -> str:
+    def save_raw(self, name: str, save: Callable[..., None], *args: Any, **kwargs: Any) -> str:
+        """Write ``save(buffer, *args, **kwargs)`` (``np.save``, ``np.savez_compressed``)."""
         buffer = io.BytesIO()
-        np.save(buffer, array)
+        save(buffer, *args, **kwargs)
         rel = self.rel(name)
         write_bytes_atomic(self.out_dir / rel, buffer.getvalue())
         return rel
 
     def cam(self, method: str) -> CamResult:
-        if method not in self.cams:
-            self.cams[method] = class_activation_map(
-                self.model.net, self.inputs, self.target.index, self.layer, method
+        if not self.cams:  # Grad-CAM and Grad-CAM++ from one forward and backward pass
+            self.cams = class_activation_maps(
+                self.model.net, self.inputs, self.target.index, self.layer
             )
         return self.cams[method]
 
@@ -206,20 +198,20 @@ class _Job:
             ),
         }
         if self.settings.raw:
-            extra["raw"] = self.save_npy(
-                f"explain-{method}.npy", cam_map.float().cpu().numpy().astype(np.float32)
+            extra["raw"] = self.save_raw(
+                f"explain-{method}.npy", np.save, cam_map.float().cpu().numpy().astype(np.float32)
             )
         if self.settings.sanity:
             extra["sanity"] = self.sanity(method, cam_map)
         self.record(method, clock.seconds, extra)
 
     def sanity(self, method: str, cam_map: torch.Tensor) -> dict[str, Any]:
-        if self.random_net is None:
-            self.random_net = faithfulness.randomized_copy(self.model.net, self.settings.seed)
-        randomized = class_activation_map(
-            self.random_net, self.inputs, self.target.index, self.layer, method
-        )
-        rho = faithfulness.rank_correlation(cam_map, randomized.maps[0])
+        if not self.random_cams:
+            random_net = faithfulness.randomized_copy(self.model.net, self.settings.seed)
+            self.random_cams = class_activation_maps(
+                random_net, self.inputs, self.target.index, self.layer
+            )
+        rho = faithfulness.rank_correlation(cam_map, self.random_cams[method].maps[0])
         return {
             "check": "model randomization (all conv/linear weights redrawn)",
             "rank_correlation": round(rho, 6),
@@ -296,16 +288,14 @@ class _Job:
         }
         raw = None
         if s.raw:
-            buffer = io.BytesIO()
-            np.savez_compressed(
-                buffer,
+            raw = self.save_raw(
+                "explain-lime.npz",
+                np.savez_compressed,
                 segments=result.segments,
                 weights=result.weights.astype(np.float64),
                 intercept=np.float64(result.intercept),
                 r2=np.float64(result.r2),
             )
-            raw = self.rel("explain-lime.npz")
-            write_bytes_atomic(self.out_dir / raw, buffer.getvalue())
         fit = f"surrogate R² {result.r2:.2f}"
         common = {"layer": None, "lime": info, "faithfulness": fidelity.to_dict(), "raw": raw}
         self.save(overlay.segments_panel(self.photo.image, segments), "explain-lime-segments.png")
@@ -363,11 +353,11 @@ class _Job:
         names = class_names()
         seconds = clock.seconds / len(steps)
         alpha, cmap = self.settings.alpha, self.settings.colormap
-        legend = self.legend("robustness", 0.0, 1.0, "Grad-CAM, min-max per image", alpha)
+        legend = self.legend("robustness", 0.0, 1.0, CAM_NORMALIZATION, alpha)
         for i, step in enumerate(steps):
-            picture = _to_pil(batch[i])
-            top_i = Target(int(top[i]), names[int(top[i])], float(probs[i, top[i]]))
-            orig_i = Target(self.target.index, self.target.name, float(probs[i, self.target.index]))
+            picture = tensor_to_pil(batch[i])
+            top_i = Prediction(int(top[i]), names[int(top[i])], float(probs[i, top[i]]))
+            orig_i = replace(self.target, prob=float(probs[i, self.target.index]))
             panel = overlay.side_by_side(
                 [
                     overlay.blend(picture, top_maps[i], alpha, cmap),
@@ -401,10 +391,6 @@ class _Job:
             )
 
 
-def _to_pil(image01: torch.Tensor):
-    return tensor_to_pil(image01)
-
-
 def explain_photo(
     model: LoadedModel,
     photo: WorkingPhoto,
@@ -433,4 +419,4 @@ def explain_photo(
     return records
 
 
-__all__ = ["CAM_METHODS", "Target", "choose_target", "explain_photo", "target_scorer"]
+__all__ = ["choose_target", "explain_photo", "target_scorer"]

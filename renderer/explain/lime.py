@@ -28,10 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .settings import SegmentSpec
-
-HIDES = ("black", "mean")
-
+from .settings import HIDES, SegmentSpec
 
 # --------------------------------------------------------------------------- superpixels
 
@@ -138,17 +135,25 @@ def top_k_stability(
     k: int = 5,
     resamples: int = 100,
     seed: int = 0,
+    coef: np.ndarray | None = None,
 ) -> float:
     """The share of ``resamples`` bootstrap refits of the surrogate whose top ``k`` is the same
-    set as the full fit's: a check that the samples were enough, at no extra model calls."""
+    set as the full fit's: a check that the samples were enough, at no extra model calls.
+
+    ``coef`` is the full fit's coefficients when the caller already has them (else it is
+    fitted here). A bootstrap draw of rows is the same data as every row weighted by how many
+    times it was drawn, so each refit reweights the samples instead of copying them."""
     k = min(k, presence.shape[1])
-    full = set(top_segments(weighted_linear_fit(presence, scores, kernel).coef, k).tolist())
+    if coef is None:
+        coef = weighted_linear_fit(presence, scores, kernel).coef
+    full = set(top_segments(coef, k).tolist())
+    n = len(scores)
     rng = np.random.default_rng(seed)
     same = 0
     for _ in range(resamples):
-        rows = rng.integers(0, len(scores), len(scores))
-        coef = weighted_linear_fit(presence[rows], scores[rows], kernel[rows]).coef
-        same += set(top_segments(coef, k).tolist()) == full
+        drawn = np.bincount(rng.integers(0, n, n), minlength=n)
+        refit = weighted_linear_fit(presence, scores, kernel * drawn).coef
+        same += set(top_segments(refit, k).tolist()) == full
     return same / resamples
 
 
@@ -220,5 +225,5 @@ def explain(
         presence=presence,
         scores=scores,
         kernel=weights,
-        top5_stability=top_k_stability(presence, scores, weights, seed=seed),
+        top5_stability=top_k_stability(presence, scores, weights, seed=seed, coef=fit.coef),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import RecipeError, UnknownNameError
@@ -113,19 +113,7 @@ class ExplainSettings:
     def params(self) -> dict[str, Any]:
         """Every value, JSON-ready, for the manifest."""
         return {
+            **asdict(self),
             "methods": list(self.methods),
-            "target": self.target,
-            "layer": self.layer,
-            "lime_samples": self.lime_samples,
-            "lime_p": self.lime_p,
-            "lime_hide": self.lime_hide,
-            "lime_kernel": self.lime_kernel,
             "lime_segments": str(self.segments),
-            "lime_batch": self.lime_batch,
-            "seed": self.seed,
-            "raw": self.raw,
-            "sanity": self.sanity,
-            "alpha": self.alpha,
-            "colormap": self.colormap,
-            "faithfulness_steps": self.faithfulness_steps,
         }
