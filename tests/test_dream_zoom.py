@@ -239,10 +239,17 @@ def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
 
     photos = [PhotoSource(tmp_path / n, n[0] * 64) for n in ("chelsea.jpg", "coffee.jpg")]
     weights = {"efficientnet_lite0": "9" * 64}
-    base = GalleryConfig(render_dir=tmp_path / "r", site_dir=tmp_path / "s", explain=False)
+    base = GalleryConfig(
+        photos=tmp_path, render_dir=tmp_path / "r", site_dir=tmp_path / "s", explain=False
+    )
     plain = plan_jobs(base, photos, PLANNER, weights)
     zoomed = plan_jobs(base.replace(zoom_photos=("chelsea.jpg",)), photos, PLANNER, weights)
-    assert "zoom" not in {job.kind for job in plain.jobs}  # off by default
+    assert "zoom" not in {job.kind for job in plain.jobs}  # off by default for your photos
+    # the sample gallery (no photos folder) zooms into chelsea.jpg unless told otherwise
+    sample = plan_jobs(base.replace(photos=None), photos, PLANNER, weights)
+    assert sample.keys == zoomed.keys
+    off = plan_jobs(base.replace(photos=None, zoom_photos=()), photos, PLANNER, weights)
+    assert off.keys == plain.keys
     extra = [job for job in zoomed.jobs if job.key not in plain.keys]
     assert [(job.kind, job.photo.name) for job in extra] == [("zoom", "chelsea.jpg")]
     assert plain.keys < zoomed.keys  # the other jobs keep their keys: nothing re-renders

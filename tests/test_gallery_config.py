@@ -49,6 +49,9 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
     config = GalleryConfig(**values)
     defaults = GalleryConfig()
     assert config.presets == defaults.presets and config.classes == ESSAY_CLASSES
+    # An untouched file keeps the default zoom: the sample gallery's, none of your photos.
+    assert config.zoom_photos is None and config.zooms == ("chelsea.jpg",)
+    assert GalleryConfig(**{**values, "photos": tmp_path}).zooms == ()
     assert config.render_dir == tmp_path / "renders/gallery"
     assert config.site_dir == tmp_path / "gallery"
     assert "# " in config_template()  # commented for the artist
@@ -139,3 +142,13 @@ def test_heavy_jobs_never_run_side_by_side():
     assert _next_job(pending, [job("explain")], heavy) == 2  # the dream goes first
     assert _next_job(pending[:2], [job("explain")], heavy) is None  # wait for a free slot
     assert _next_job(pending, [job("explain")], frozenset()) == 0
+
+
+def test_a_preview_turns_off_a_tile_wider_than_its_own_size():
+    from renderer.dream.recipe import DreamRecipe
+    from renderer.gallery.kinds import QUICK_NOISE_SIZE, quick_recipe
+
+    wide = quick_recipe(DreamRecipe(size=512, tile=192), QUICK_NOISE_SIZE)
+    assert wide.size == QUICK_NOISE_SIZE and wide.tile == 0  # 192 > 160: it never applies
+    narrow = quick_recipe(DreamRecipe(size=512, tile=128), QUICK_NOISE_SIZE)
+    assert narrow.tile == 128

@@ -54,6 +54,11 @@ def fake_explain_spec(config):
     return Spec({}, {"methods": ["gradcam"]}) if config.explain else None
 
 
+def fake_zoom_spec(config):
+    """No zooms: a named function, not a lambda, as worker processes must unpickle it."""
+    return None
+
+
 def _photo_record(photo, command: str) -> Record:
     return Record(
         kind="photo",
@@ -166,7 +171,9 @@ def killing_dream(job, model, out_dir: Path, command: str) -> list[Record]:
     return fake_dream(job, model, out_dir, command)
 
 
-PLANNER = Planner(fake_dream_spec, fake_layer_specs, fake_class_spec, fake_explain_spec)
+PLANNER = Planner(
+    fake_dream_spec, fake_layer_specs, fake_class_spec, fake_explain_spec, fake_zoom_spec
+)
 RUNNERS = {
     "dream": fake_dream,
     "explain": fake_explain,
@@ -491,6 +498,27 @@ def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(set
     assert not [job for job in plan_build(mine, toolkit).jobs if job.kind == "zoom"]
     listed = plan_build(replace(mine, zoom_photos=("b.png",)), toolkit)
     assert [job.label for job in listed.jobs if job.kind == "zoom"] == ["zoom b.png"]
+
+
+def test_an_empty_zoom_list_turns_the_sample_zoom_off(tmp_path):
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.config import load_config
+    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
+
+    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+
+    def kinds(config: GalleryConfig) -> list[str]:
+        return [job.kind for job in plan_build(config, toolkit).jobs]
+
+    samples = GalleryConfig(samples_dir=tmp_path / "samples", render_dir=tmp_path / "r")
+    assert "zoom" in kinds(samples)  # the default
+    assert "zoom" not in kinds(replace(samples, zoom_photos=()))
+    # ... and so does the file: `[zoom] photos = []`, as `renderer gallery init` spells it
+    config_file = tmp_path / "gallery.toml"
+    config_file.write_text('samples_dir = "samples"\nrender_dir = "r"\n[zoom]\nphotos = []\n')
+    off = load_config(config_file)
+    assert off.photos is None and off.zoom_photos == () and off.zooms == ()
+    assert "dream" in kinds(off) and "zoom" not in kinds(off)
 
 
 def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):

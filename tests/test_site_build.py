@@ -201,6 +201,33 @@ def test_large_thumbnails_stay_under_60_kb_and_carry_no_exif(tmp_path: Path) -> 
         assert np.array_equal(np.asarray(full), np.asarray(big))
 
 
+def test_a_reused_image_is_not_decoded_and_thumbnails_flatten_alpha_on_grey(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renderer.imageio import NEUTRAL_BACKGROUND
+    from renderer.site import images
+
+    rgba = np.zeros((300, 500, 4), dtype=np.uint8)
+    rgba[..., 0] = 255  # red, and wholly transparent on the left half
+    rgba[:, 250:, 3] = 255
+    src = tmp_path / "cut-out.png"
+    Image.fromarray(rgba, mode="RGBA").save(src)
+    first = publish_image(src, tmp_path / "one", "media/x", "cut")
+    assert first.written == 1 + len(first.image.variants) and first.reused == 0
+    with Image.open(tmp_path / "one" / first.image.variants[0].path) as thumb:
+        left, right = thumb.getpixel((10, 150)), thumb.getpixel((390, 150))
+    assert all(abs(a - b) <= 6 for a, b in zip(left, NEUTRAL_BACKGROUND, strict=True))  # not black
+    assert right[0] > 240 and right[1] < 15
+
+    def no_decoding(self):  # every file is in the previous site: nothing to decode
+        raise AssertionError(f"{self.picture.path} decoded for nothing")
+
+    monkeypatch.setattr(images._Pixels, "image", property(no_decoding))
+    again = publish_image(src, tmp_path / "two", "media/x", "cut", previous_site=tmp_path / "one")
+    assert again.image == first.image and again.written == 0
+    assert again.reused == first.written
+
+
 def test_a_failed_build_leaves_the_previous_site_intact(built, tmp_path: Path) -> None:
     _, render, _, _ = built
     out = tmp_path / "site"

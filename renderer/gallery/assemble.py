@@ -8,7 +8,7 @@ prefixed with ``jobs/<key>/`` so the render directory reads as one, in the plan'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,6 @@ from ..imageio import write_text_atomic
 from ..provenance import MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION, Record, dumps
 from ..provenance import read_manifest as read_dir_manifest
 from .cache import JOBS_DIR, JobCache
-
-SiteBuilder = Callable[..., Any]
 
 
 def _prefixed(value: Any, prefix: str, folder: Path) -> Any:
@@ -89,21 +87,9 @@ def merge_manifest(
     return entries
 
 
-def default_site_builder() -> SiteBuilder:
-    from ..site.builder import build_site
-
-    return build_site
-
-
-def publish_site(
-    render_dir: Path,
-    site_dir: Path,
-    *,
-    title: str,
-    theme: Path | None = None,
-    builder: SiteBuilder | None = None,
-) -> Any:
+def publish_site(render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None) -> Any:
     """Build the static site from the render directory (into a temporary folder that is
     swapped in whole, so a failed build leaves the previous site as it was)."""
-    build = builder or default_site_builder()
-    return build([render_dir], site_dir, title=title, theme=theme)
+    from ..site.builder import build_site
+
+    return build_site([render_dir], site_dir, title=title, theme=theme)

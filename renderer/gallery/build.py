@@ -6,13 +6,13 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..imageio import write_text_atomic
 from ..provenance import Record, dumps
-from .assemble import SiteBuilder, merge_manifest, publish_site
+from .assemble import merge_manifest, publish_site
 from .cache import JobCache, build_lock
 from .config import GalleryConfig
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
@@ -26,7 +26,7 @@ from .run import (
     run_plan,
     skipped_record,
 )
-from .samples import SAMPLE_ZOOMS, write_sample_photos
+from .samples import write_sample_photos
 
 SITE_STAMP = "site-stamp.json"
 EXIT_OK, EXIT_SOME_FAILED = 0, 2
@@ -76,8 +76,6 @@ def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Proble
 
 def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
     photos, problems = gather_photos(config)
-    if config.photos is None and not config.zoom_photos:
-        config = replace(config, zoom_photos=SAMPLE_ZOOMS)
     weights = {name: toolkit.weights_sha256(name, config.weights) for name in config.models}
     return plan_jobs(config, photos, toolkit.planner, weights, problems)
 
@@ -162,9 +160,7 @@ def build_gallery(
     force: bool = False,
     dry_run: bool = False,
     command: str = "renderer gallery build",
-    site_builder: SiteBuilder | None = None,
     progress: Callable[..., Any] | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
     log: Callable[[str], None] = lambda _: None,
     start_method: str = "spawn",
 ) -> BuildResult:
@@ -200,7 +196,6 @@ def build_gallery(
             force=force,
             max_seconds=max_seconds,
             progress=progress,
-            on_outcome=on_outcome,
             start_method=start_method,
         )
         keys = _published_keys(plan, report.outcomes, cache)
@@ -222,7 +217,6 @@ def build_gallery(
                 config.site_dir,
                 title=config.title,
                 theme=config.theme,
-                builder=site_builder,
             )
             write_text_atomic(stamp_file, stamp + "\n")
     result = BuildResult(

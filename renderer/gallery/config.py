@@ -99,7 +99,9 @@ class GalleryConfig:
     class_preset: str = DEFAULT_CLASS_PRESET
     explain: bool = True
     explain_settings: Mapping[str, Any] = field(default_factory=dict)
-    zoom_photos: tuple[str, ...] = ()  # file names of the photos to zoom into; none by default
+    # File names of the photos to zoom into. None: the default, ``zooms`` (one sample photo
+    # for the sample gallery, none of your own); an empty list turns zooms off.
+    zoom_photos: tuple[str, ...] | None = None
     zoom_preset: str = DEFAULT_ZOOM_PRESET
     zoom_frames: int = DEFAULT_ZOOM_FRAMES
 
@@ -146,6 +148,18 @@ class GalleryConfig:
     def model(self) -> str:
         """The first model: the one that dreams and explains."""
         return self.models[0]
+
+    @property
+    def zooms(self) -> tuple[str, ...]:
+        """The photos to zoom into: those listed, else the default (the sample gallery shows
+        ``SAMPLE_ZOOMS``; your own photos get none unless you name them)."""
+        if self.zoom_photos is not None:
+            return self.zoom_photos
+        if self.photos is None:
+            from .samples import SAMPLE_ZOOMS
+
+            return SAMPLE_ZOOMS
+        return ()
 
     def replace(self, **changes: Any) -> GalleryConfig:
         return dataclasses.replace(self, **changes)
@@ -202,15 +216,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    *,
-    search_cwd: bool = True,
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> GalleryConfig:
     """Defaults, then the config file (``path``, or ``./gallery.toml`` when present), then
     the non-``None`` overrides (the command-line flags)."""
     values: dict[str, Any] = {}
-    if path is None and search_cwd and Path(CONFIG_NAME).is_file():
+    if path is None and Path(CONFIG_NAME).is_file():
         path = Path(CONFIG_NAME)
     if path is not None:
         values.update(read_config_file(path))
@@ -285,9 +296,10 @@ enabled = true
 # lime_hide = "mean"       # hide superpixels with their mean colour instead of black
 
 [zoom]
-# Infinite-zoom animations (`renderer zoom`) of the photos named here (file names); none
-# by default: 24 frames cost about as much as five dreams of the same photo.
-photos = []              # e.g. ["chelsea.jpg"]
+# Infinite-zoom animations (`renderer zoom`) of the photos named here (file names). Left out,
+# the sample gallery zooms into {sample_zooms} and your own photos get none: 24 frames
+# cost about as much as five dreams of the same photo. `photos = []` turns zooms off.
+# photos = {sample_zoom_list}
 preset = "{zoom_preset}"
 frames = {zoom_frames}
 """
@@ -295,6 +307,7 @@ frames = {zoom_frames}
 
 def config_template() -> str:
     """The commented ``gallery.toml`` that ``renderer gallery init`` writes."""
+    from .samples import SAMPLE_ZOOMS
 
     def toml_list(items: tuple[str, ...]) -> str:
         return "[" + ", ".join(f'"{i}"' for i in items) + "]"
@@ -306,4 +319,6 @@ def config_template() -> str:
         class_preset=DEFAULT_CLASS_PRESET,
         zoom_preset=DEFAULT_ZOOM_PRESET,
         zoom_frames=DEFAULT_ZOOM_FRAMES,
+        sample_zooms=", ".join(SAMPLE_ZOOMS),
+        sample_zoom_list=toml_list(SAMPLE_ZOOMS),
     )

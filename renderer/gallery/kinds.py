@@ -91,7 +91,8 @@ def quick_recipe(recipe: Any, size: int = QUICK_SIZE) -> Any:
         size=min(recipe.size, size),
         octaves=min(recipe.octaves, 3),
         steps=max(2, min(recipe.steps, 4)),
-        tile=0 if recipe.tile and recipe.tile > QUICK_SIZE else recipe.tile,
+        # A tile wider than the preview never applies: off, whatever its value was.
+        tile=0 if recipe.tile and recipe.tile > min(recipe.size, size) else recipe.tile,
     )
 
 
@@ -102,7 +103,7 @@ def recipe_params(recipe: Any) -> dict[str, Any]:
     """A recipe's values for a job key, with the sha256 of the pictures it names (a guide, a
     photo to start from): editing such a picture must re-render, not only renaming it."""
     from ..dream.recipe import BUILTIN_INITS
-    from ..imageio import sha256_file
+    from ..imageio import sha256_file_cached
 
     params = recipe.to_params()
     named = {"guide": recipe.guide, "init": "" if recipe.init in BUILTIN_INITS else recipe.init}
@@ -110,7 +111,7 @@ def recipe_params(recipe: Any) -> dict[str, Any]:
     for role, path in named.items():
         if path:
             try:
-                pictures[role] = sha256_file(path)
+                pictures[role] = sha256_file_cached(path)  # once per build, not per job
             except OSError:
                 pictures[role] = "unreadable"  # the job itself says why
     if pictures:
@@ -205,10 +206,11 @@ def explain_spec(config: Any) -> Spec | None:
 
 
 def zoom_spec(config: Any) -> Spec | None:
-    """One spec for every photo listed under ``[zoom]``; a preview keeps 8 frames."""
+    """One spec for every photo the gallery zooms into (``config.zooms``); a preview keeps
+    8 frames."""
     from ..dream.zoom import ZoomSettings
 
-    if not config.zoom_photos:
+    if not config.zooms:
         return None
     recipe = preset_recipe(config.zoom_preset, config)
     frames = min(config.zoom_frames, QUICK_ZOOM_FRAMES) if config.quick else config.zoom_frames

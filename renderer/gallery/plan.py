@@ -22,8 +22,6 @@ from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 ALGORITHM_VERSION = 2
 
-KIND_ORDER = ("dream", "zoom", "explain", "layer-dream", "class-dream")
-
 
 @dataclass(frozen=True)
 class PhotoSource:
@@ -56,10 +54,6 @@ class Job:
     params: Mapping[str, Any]
     photo: PhotoSource | None = None
     payload: Any = None
-
-    @property
-    def photo_sha256(self) -> str | None:
-        return self.photo.sha256 if self.photo else None
 
 
 @dataclass(frozen=True)
@@ -159,7 +153,7 @@ DreamSpecs = Callable[[Any, str], Spec]  # (config, preset name) -> Spec
 LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(label, Spec)]
 ClassSpecs = Callable[[Any], Spec | None]  # config -> one batched Spec, or None
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
-ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when no photo is listed
+ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
 
 
 @dataclass(frozen=True)
@@ -168,7 +162,7 @@ class Planner:
     layers: LayerSpecs
     classes: ClassSpecs
     explain: ExplainSpecs
-    zoom: ZoomSpecs | None = None
+    zoom: ZoomSpecs
 
 
 def plan_jobs(
@@ -200,8 +194,8 @@ def plan_jobs(
     presets = config.presets[:1] if config.quick else config.presets
     dream_specs = [(name, planner.dream(config, name)) for name in presets]
     explain_spec = planner.explain(config)
-    zoom_spec = planner.zoom(config) if planner.zoom else None
-    zoomed = set(config.zoom_photos) if zoom_spec is not None else set()
+    zoom_spec = planner.zoom(config)
+    zoomed = set(config.zooms) if zoom_spec is not None else set()
     names = {p.name for p in photos} | {p.path.name for p in problems}
     unknown = sorted(zoomed - names)
     if unknown:

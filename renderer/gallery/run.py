@@ -60,6 +60,11 @@ class Outcome:
     bad_input: bool = False  # a failure caused by the input itself (cached as skipped)
     cached: bool = False  # a failure found in the cache (the input has not changed)
 
+    @classmethod
+    def of(cls, job: Job, status: str, **details: Any) -> Outcome:
+        """What happened to ``job``: its key, kind, label and photo, with ``status``."""
+        return cls(job.key, job.kind, job.label, status, photo=job.photo, **details)
+
 
 @dataclass(frozen=True)
 class WorkerContext:
@@ -177,33 +182,33 @@ def execute_job(job: Job, ctx: WorkerContext) -> Outcome:
 def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
     cache = JobCache(ctx.render_dir)
     start = time.perf_counter()
+
+    def elapsed() -> float:
+        return round(time.perf_counter() - start, 3)
+
     try:
         model = ctx.toolkit.load_model(job.model, ctx.device, ctx.weights)
         runner = ctx.toolkit.runners[job.kind]
+        seconds = 0.0
 
         def work(folder: Path) -> dict[str, Any]:
+            nonlocal seconds
             records = list(runner(job, model, folder, ctx.command))
             if not records:
                 raise RuntimeError("the job published nothing")
             if not read_manifest(folder):
                 publish(folder, records)
+            seconds = elapsed()  # one count for done.json and this run's report alike
             return {
                 "status": "rendered",
                 "kind": job.kind,
                 "label": job.label,
                 "photo": _photo_info(job.photo),
-                "seconds": round(time.perf_counter() - start, 3),
+                "seconds": seconds,
             }
 
         cache.render(job.key, work)
-        return Outcome(
-            job.key,
-            job.kind,
-            job.label,
-            "rendered",
-            round(time.perf_counter() - start, 3),
-            photo=job.photo,
-        )
+        return Outcome.of(job, "rendered", seconds=seconds)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -213,16 +218,7 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
         if bad_input:
             with contextlib.suppress(OSError):
                 cache_skip(cache, job, reason, ctx.command)
-        return Outcome(
-            job.key,
-            job.kind,
-            job.label,
-            "failed",
-            round(time.perf_counter() - start, 3),
-            reason,
-            job.photo,
-            bad_input,
-        )
+        return Outcome.of(job, "failed", seconds=elapsed(), reason=reason, bad_input=bad_input)
 
 
 def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
@@ -230,20 +226,9 @@ def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
     if info is None:
         return None
     if info.get("status") == "skipped":
-        return Outcome(
-            job.key,
-            job.kind,
-            job.label,
-            "failed",
-            0.0,
-            str(info.get("reason", "skipped")),
-            job.photo,
-            True,
-            True,
-        )
-    return Outcome(
-        job.key, job.kind, job.label, "reused", float(info.get("seconds", 0.0)), photo=job.photo
-    )
+        reason = str(info.get("reason", "skipped"))
+        return Outcome.of(job, "failed", reason=reason, bad_input=True, cached=True)
+    return Outcome.of(job, "reused", seconds=float(info.get("seconds", 0.0)))
 
 
 def _init_worker(threads: int) -> None:
@@ -291,7 +276,6 @@ def run_plan(
     force: bool = False,
     max_seconds: float | None = None,
     progress: ProgressFactory | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
     start_method: str = "spawn",
 ) -> RunReport:
     """Reuse or render every job of the plan; returns what happened to each."""
@@ -319,8 +303,6 @@ def run_plan(
             bad_photos[outcome.photo.sha256] = outcome.reason
         if bar is not None:
             bar.update(1)
-        if on_outcome:
-            on_outcome(outcome)
 
     def known_bad(job: Job) -> Outcome | None:
         """A job whose photo already failed to decode fails the same way, at once."""
@@ -328,7 +310,7 @@ def run_plan(
             return None
         reason = bad_photos[job.photo.sha256]
         cache_skip(cache, job, reason, ctx.command)
-        return Outcome(job.key, job.kind, job.label, "failed", 0.0, reason, job.photo, True)
+        return Outcome.of(job, "failed", reason=reason, bad_input=True)
 
     def show(jobs: list[Job]) -> None:
         if bar is not None:
@@ -355,7 +337,7 @@ def run_plan(
         if bar is not None:
             bar.close()
     for job in pending:
-        report.outcomes.append(Outcome(job.key, job.kind, job.label, "pending", photo=job.photo))
+        report.outcomes.append(Outcome.of(job, "pending"))
     report.stopped_by_budget = bool(pending)
     report.seconds = round(time.monotonic() - clock, 3)
     return report
@@ -407,17 +389,8 @@ def _run_pool(
                         finish(future.result())
                     except BrokenProcessPool:
                         broken = True
-                        finish(
-                            Outcome(
-                                job.key,
-                                job.kind,
-                                job.label,
-                                "failed",
-                                0.0,
-                                f"{job.label}: its worker process died (out of memory?)",
-                                job.photo,
-                            )
-                        )
+                        reason = f"{job.label}: its worker process died (out of memory?)"
+                        finish(Outcome.of(job, "failed", reason=reason))
             if broken:
                 # The other jobs in flight died with the pool through no fault of their own.
                 pending[:0] = list(in_flight.values())

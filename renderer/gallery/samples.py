@@ -21,16 +21,15 @@ SAMPLES = (
     ("hubble-deep-field.jpg", "hubble_deep_field"),
 )
 
-# The sample gallery shows one zoom animation unless gallery.toml lists its own.
+# The sample gallery's zoom animations unless gallery.toml lists its own (config.zooms).
 SAMPLE_ZOOMS = ("chelsea.jpg",)
 
 
-def write_sample_photos(folder: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
-    """Write the sample photos (all, or those named) into ``folder``; returns their paths."""
+def write_sample_photos(folder: str | Path) -> list[Path]:
+    """Write the sample photos into ``folder`` (those not there yet); returns their paths."""
     target = Path(folder)
-    chosen = [s for s in SAMPLES if names is None or s[0] in names or s[1] in names]
     paths = []
-    for file_name, function in chosen:
+    for file_name, function in SAMPLES:
         path = target / file_name
         if not path.is_file():
             from PIL import Image

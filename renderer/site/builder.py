@@ -26,7 +26,7 @@ from ..errors import BadInputError, RendererError
 from ..naming import slug
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
-from .images import FRAME_WIDTHS, ImageSet, publish_animation, publish_image
+from .images import FRAME_WIDTHS, ImageSet, Picture, publish_animation, publish_image
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
@@ -59,7 +59,6 @@ class SiteReport:
     photos: int
     skipped: int
     index_bytes: int
-    largest_thumb_bytes: int
     warnings: tuple[str, ...]
     seconds: float
 
@@ -115,9 +114,8 @@ def _missing(fig: vm.Figure) -> bool:
 
 def _publish_all(
     gallery: vm.Gallery, site: Path, previous: Path | None, warnings: list[str]
-) -> tuple[int, int, int]:
+) -> tuple[int, int]:
     """Publish every figure's images (threads: Pillow releases the GIL while it encodes)."""
-    jobs: list[tuple[vm.Figure, str, Any]] = []
     figures = gallery.figures
     for page in gallery.photos:
         for fig in page.figures:
@@ -126,12 +124,12 @@ def _publish_all(
         if not fig.group.startswith("media/"):
             fig.group = f"media/{fig.group or 'misc'}"
 
-    def work(fig: vm.Figure) -> tuple[int, int, int]:
+    def work(fig: vm.Figure) -> tuple[int, int]:
         stem = slug(fig.src.stem.replace("+", "-plus"))
-        pub = publish_image(fig.src, site, fig.group, stem, previous_site=previous)
+        source = Picture.read(fig.src)  # read and hashed once, for the poster and animation
+        pub = publish_image(source, site, fig.group, stem, previous_site=previous)
         fig.image = pub.image
         written, reused = pub.written, pub.reused
-        largest = max((v.bytes for v in pub.image.variants[:-1] or pub.image.variants), default=0)
         if fig.legend_src is not None and fig.legend_src.is_file():
             leg = publish_image(fig.legend_src, site, fig.group, "legend", (), previous)
             fig.legend_image = leg.image
@@ -151,11 +149,11 @@ def _publish_all(
                 written, reused = written + pub.written, reused + pub.reused
         fig.frame_images = frames
         if fig.kind in ANIMATED_KINDS:
-            fig.animation, again = publish_animation(fig.src, site, fig.group, stem, previous)
+            fig.animation, again = publish_animation(source, site, fig.group, stem, previous)
             written, reused = written + (not again), reused + again
-        return written, reused, largest
+        return written, reused
 
-    def guarded(fig: vm.Figure) -> tuple[int, int, int]:
+    def guarded(fig: vm.Figure) -> tuple[int, int]:
         """An output that cannot be read (a corrupt file, a kind of output this version does
         not know how to show) costs its figure and a warning, never the build."""
         try:
@@ -163,21 +161,21 @@ def _publish_all(
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
             fig.image = None
             warnings.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
-            return 0, 0, 0
+            return 0, 0
 
+    present = []
     for fig in figures:
         if _missing(fig):
             warnings.append(f"missing output file {fig.src.name} ({fig.alt})")
         else:
-            jobs.append((fig, "", None))
+            present.append(fig)
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(guarded, [job[0] for job in jobs]))
+        results = list(pool.map(guarded, present))
     written = sum(r[0] for r in results)
     reused = sum(r[1] for r in results)
-    largest = max((r[2] for r in results), default=0)
     _drop_missing(gallery)
-    return written, reused, largest
+    return written, reused
 
 
 def _drop_missing(gallery: vm.Gallery) -> None:
@@ -187,7 +185,7 @@ def _drop_missing(gallery: vm.Gallery) -> None:
     for page in gallery.photos:
         if page.photo is not None and page.photo.image is None:
             page.photo = None
-        for name in ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other"):
+        for name in vm.PAGE_SECTIONS:
             setattr(page, name, keep(getattr(page, name)))
 
 
@@ -326,7 +324,7 @@ def build_site(
     warnings: list[str] = []
     try:
         previous = out.resolve() if (out / MARKER).exists() else None
-        written, reused, largest = _publish_all(gallery, tmp, previous, warnings)
+        written, reused = _publish_all(gallery, tmp, previous, warnings)
         _copy_static(tmp, theme)
         pages = _render_pages(env, gallery, tmp, title, warnings)
         (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
@@ -344,7 +342,6 @@ def build_site(
         photos=len(gallery.photos),
         skipped=len(gallery.skipped),
         index_bytes=index_bytes,
-        largest_thumb_bytes=largest,
         warnings=tuple(warnings),
         seconds=round(time.perf_counter() - clock, 2),
     )

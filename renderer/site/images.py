@@ -12,19 +12,21 @@ import hashlib
 import io
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageSequence
 
-from ..imageio import encode_animation, encode_image, write_bytes_atomic
+from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomic
 
 THUMB_WIDTHS = (400, 800, 1200)
 FRAME_WIDTHS = (240,)
 MAX_THUMB_BYTES = 60_000
 QUALITIES = (80, 70, 60, 50, 42)
 # Bump when thumbnails are made differently, so old ones are not reused.
-RECIPE = b"webp-v1"
+RECIPE = b"webp-v2"  # v2: thumbnails through imageio.to_rgb8 (alpha on grey, 16 bits scaled)
 HARMLESS_PNG_INFO = frozenset({"dpi", "gamma", "srgb", "aspect", "transparency"})
 HARMLESS_WEBP_INFO = frozenset({"loop", "background", "duration", "timestamp"})
 ANIMATION_QUALITY = 90
@@ -62,10 +64,30 @@ class Published:
     reused: int
 
 
-def _digest(data: bytes, widths: tuple[int, ...]) -> str:
-    h = hashlib.sha256(data)
-    h.update(RECIPE + repr(widths).encode())
-    return h.hexdigest()[:12]
+@dataclass(frozen=True)
+class Picture:
+    """A source file's bytes, read and hashed once, however many files are made from it."""
+
+    path: Path
+    data: bytes = field(repr=False)
+    hasher: Any = field(repr=False, compare=False)  # sha256 of ``data``, copied per digest
+
+    @classmethod
+    def read(cls, source: Path | Picture) -> Picture:
+        if isinstance(source, Picture):
+            return source
+        data = Path(source).read_bytes()
+        return cls(Path(source), data, hashlib.sha256(data))
+
+    def digest(self, widths: tuple[int, ...]) -> str:
+        """The hash in the published names: the bytes, the thumbnail recipe and the widths."""
+        h = self.hasher.copy()
+        h.update(RECIPE + repr(widths).encode())
+        return h.hexdigest()[:12]
+
+    def open(self) -> Image.Image:
+        """The picture, not decoded yet: its size and header only."""
+        return Image.open(io.BytesIO(self.data))
 
 
 def _is_clean_png(img: Image.Image) -> bool:
@@ -88,7 +110,7 @@ def encode_thumbnail(img: Image.Image, width: int) -> tuple[bytes, int, int]:
     return data, width, height
 
 
-def _place(target: Path, previous: Path | None, make) -> bool:
+def _place(target: Path, previous: Path | None, make: Callable[[], bytes]) -> bool:
     """Write ``target``, copying it from the previous site when it is there. True if reused."""
     if target.exists():  # the same picture twice in one site: one file serves both
         return True
@@ -106,8 +128,42 @@ def _place(target: Path, previous: Path | None, make) -> bool:
     return False
 
 
+class _Pixels:
+    """The source decoded on first need, and once: a rebuild that reuses every file decodes
+    nothing (the size comes from the header)."""
+
+    def __init__(self, picture: Picture) -> None:
+        self.picture = picture
+        self._image: Image.Image | None = None
+        self._rgb: Image.Image | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            img = self.picture.open()
+            img.load()  # PNG text chunks after the pixels are only read now
+            self._image = img
+        return self._image
+
+    @property
+    def rgb(self) -> Image.Image:
+        """8-bit RGB for the thumbnails (alpha on the neutral grey, 16 bits rescaled)."""
+        if self._rgb is None:
+            self._rgb = to_rgb8(self.image)
+        return self._rgb
+
+    def full_png(self) -> bytes:
+        """The source itself when it is a PNG with nothing to hide, else its pixels anew
+        (transparency and grey kept)."""
+        img = self.image
+        if _is_clean_png(img):
+            return self.picture.data
+        keep = img if img.mode in ("RGB", "RGBA", "L") else self.rgb
+        return encode_image(keep, "PNG", compress_level=6)
+
+
 def publish_image(
-    source: Path,
+    source: Path | Picture,
     site: Path,
     folder: str,
     stem: str,
@@ -116,12 +172,10 @@ def publish_image(
 ) -> Published:
     """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and one WebP per width
     (only widths narrower than the picture, and at least one)."""
-    data = source.read_bytes()
-    digest = _digest(data, widths)
-    img = Image.open(io.BytesIO(data))
-    img.load()
-    clean = _is_clean_png(img)
-    rgb = img.convert("RGB") if img.mode not in ("RGB", "RGBA", "L") else img
+    picture = Picture.read(source)
+    digest = picture.digest(widths)
+    width, height = picture.open().size
+    pixels = _Pixels(picture)
     written = reused = 0
 
     def place(rel: str, make) -> None:
@@ -133,18 +187,17 @@ def publish_image(
             written += 1
 
     full = f"{folder}/{stem}-{digest}.png"
-    place(full, lambda: data if clean else encode_image(rgb, "PNG", compress_level=6))
-    wanted = [w for w in widths if w < img.width] or ([img.width] if widths else [])
-    if widths and len(wanted) < len(widths) and img.width not in wanted:
-        wanted.append(img.width)
+    place(full, pixels.full_png)
+    wanted = [w for w in widths if w < width] or ([width] if widths else [])
+    if widths and len(wanted) < len(widths) and width not in wanted:
+        wanted.append(width)
     variants = []
-    thumb_source = rgb.convert("RGB")
-    for width in wanted:
-        rel = f"{folder}/{stem}-{digest}-{width}.webp"
-        height = max(1, round(img.height * width / img.width))
-        place(rel, lambda w=width: encode_thumbnail(thumb_source, w)[0])
-        variants.append(Variant(rel, width, height, (site / rel).stat().st_size))
-    return Published(ImageSet(full, img.width, img.height, tuple(variants)), written, reused)
+    for w in wanted:
+        rel = f"{folder}/{stem}-{digest}-{w}.webp"
+        h = max(1, round(height * w / width))
+        place(rel, lambda w=w: encode_thumbnail(pixels.rgb, w)[0])
+        variants.append(Variant(rel, w, h, (site / rel).stat().st_size))
+    return Published(ImageSet(full, width, height, tuple(variants)), written, reused)
 
 
 def _clean_animation(img: Image.Image) -> bool:
@@ -164,15 +217,17 @@ def encode_clean_animation(img: Image.Image) -> bytes:
 
 
 def publish_animation(
-    source: Path, site: Path, folder: str, stem: str, previous_site: Path | None = None
+    source: Path | Picture, site: Path, folder: str, stem: str, previous_site: Path | None = None
 ) -> tuple[Variant, bool]:
     """Publish an animation itself as ``<stem>-<hash>.webp``: a clean animated WebP is
-    copied byte for byte, anything else re-encoded. Returns it and whether it was reused."""
-    data = source.read_bytes()
-    digest = _digest(data, ())
-    img = Image.open(io.BytesIO(data))
+    copied byte for byte, anything else re-encoded. Returns it and whether it was reused.
+    Pass the ``Picture`` its poster was published from, so the file is read once."""
+    picture = Picture.read(source)
+    digest = picture.digest(())
+    img = picture.open()
     rel = f"{folder}/{stem}-{digest}.webp"
     old = previous_site / rel if previous_site else None
-    make = (lambda: data) if _clean_animation(img) else (lambda: encode_clean_animation(img))
+    clean = _clean_animation(img)
+    make = (lambda: picture.data) if clean else (lambda: encode_clean_animation(img))
     reused = _place(site / rel, old, make)
     return Variant(rel, img.width, img.height, (site / rel).stat().st_size), reused

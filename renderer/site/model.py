@@ -26,6 +26,13 @@ LIME_METHODS = ("lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-
 ROBUSTNESS_KINDS = ("noise", "brightness", "contrast")
 COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 
+# A photo page's lists of figures, in page order; ``section_of`` says which one a figure
+# joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
+PAGE_SECTIONS = ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other")
+KIND_SECTIONS = {"dream": "dreams", "zoom": "zooms", "layer-dream": "layer_dreams"}
+# Kinds whose records give their photo a page, even without its photo record.
+PAGE_KINDS = frozenset({"dream", "zoom", "explain"})
+
 METHOD_TITLES = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
@@ -156,15 +163,8 @@ class PhotoPage:
 
     @property
     def figures(self) -> list[Figure]:
-        groups = (
-            self.dreams,
-            self.zooms,
-            self.layer_dreams,
-            self.gradcam,
-            self.lime,
-            self.robustness,
-        )
-        return [f for f in (self.photo,) if f] + [f for g in groups for f in g] + self.other
+        own = [f for name in PAGE_SECTIONS for f in getattr(self, name)]
+        return [self.photo, *own] if self.photo else own
 
     @property
     def faithfulness(self) -> list[Faithfulness]:
@@ -546,6 +546,19 @@ def faithfulness_of(fig: Figure) -> Faithfulness | None:
 # --------------------------------------------------------------------------- the gallery
 
 
+def section_of(fig: Figure) -> str:
+    """The ``PhotoPage`` list (one of ``PAGE_SECTIONS``) a figure of a photo joins."""
+    if fig.kind == "explain":
+        method = str(fig.details.get("method", ""))
+        if method in GRADCAM_METHODS:
+            return "gradcam"
+        if method.startswith("lime"):
+            return "lime"
+        if method.startswith("robustness-"):
+            return "robustness"
+    return KIND_SECTIONS.get(fig.kind, "other")
+
+
 def _model_rows(sources: Iterable[Source], anchor: Path | None) -> list[ModelRow]:
     from ..models import SPECS
 
@@ -587,7 +600,7 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
         pages[src.sha256] = page
 
     for src in sources:  # a photo with renders but no photo record still gets its page
-        if src.sha256 and src.sha256 not in pages and src.kind in ("dream", "zoom", "explain"):
+        if src.sha256 and src.sha256 not in pages and src.kind in PAGE_KINDS:
             name = _photo_name(src)
             key = _unique_id(photo_key(name, src.sha256), keys)
             pages[src.sha256] = PhotoPage(key=key, name=name, sha256=src.sha256)
@@ -614,7 +627,7 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
             if fig:
                 layer_dreams.append(fig)
                 if page:
-                    page.layer_dreams.append(fig)
+                    getattr(page, section_of(fig)).append(fig)
             continue
         if kind == "class-dream":
             fig = make_figure(src, name, global_ids, anchor)
@@ -624,24 +637,8 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
         if page is None:
             continue
         fig = make_figure(src, name, taken[src.sha256], anchor)
-        if fig is None:
-            continue
-        if kind == "dream":
-            page.dreams.append(fig)
-        elif kind == "zoom":
-            page.zooms.append(fig)
-        elif kind == "explain":
-            method = fig.details.get("method", "")
-            if method in GRADCAM_METHODS:
-                page.gradcam.append(fig)
-            elif method.startswith("lime"):
-                page.lime.append(fig)
-            elif method.startswith("robustness-"):
-                page.robustness.append(fig)
-            else:
-                page.other.append(fig)
-        else:
-            page.other.append(fig)
+        if fig is not None:
+            getattr(page, section_of(fig)).append(fig)
 
     def depth(fig: Figure) -> tuple[float, str]:
         try:
