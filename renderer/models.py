@@ -87,11 +87,13 @@ class LoadedModel:
 
     @cached_property
     def _mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Made once on the model's device, not on every forward pass (a host copy on CUDA)."""
-        return tuple(
-            torch.tensor(v, device=self.device).view(1, 3, 1, 1)
-            for v in (self.spec.mean, self.spec.std)
-        )
+        """Made once on the model's device, not on every forward pass (a host copy on CUDA);
+        never as inference tensors, whichever call comes first, so autograd may use them."""
+        with torch.inference_mode(False):
+            return tuple(
+                torch.tensor(v, device=self.device).view(1, 3, 1, 1)
+                for v in (self.spec.mean, self.spec.std)
+            )
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] to the network's input scale."""

@@ -14,6 +14,7 @@ from renderer.classify import classify_picture
 from renderer.devices import resolve_device
 from renderer.errors import DeviceError, ModelUnavailableError, RendererError, UnknownNameError
 from renderer.models import (
+    LoadedModel,
     _embedded_weights_file,
     get_spec,
     list_layers,
@@ -40,6 +41,18 @@ def test_an_iphone_heic_of_the_cat_is_still_a_cat(lite0, tmp_path: Path) -> None
     Image.fromarray(data.chelsea()).save(tmp_path / "IMG_4521.HEIC", format="HEIF", quality=80)
     picture, _ = load_photo(tmp_path / "IMG_4521.HEIC")
     assert {p.name for p in classify_picture(lite0, picture, top=3)} == CATS
+
+
+def test_normalize_serves_autograd_even_when_first_used_in_inference_mode() -> None:
+    spec = get_spec("efficientnet_lite0")  # mean = std = 0.5
+    model = LoadedModel(spec, torch.nn.Identity(), torch.device("cpu"), "0" * 64, "test")
+    with torch.inference_mode():
+        model.normalize(torch.rand(1, 3, 2, 2))  # LIME or a classification comes first
+    x = torch.full((1, 3, 2, 2), 0.75, requires_grad=True)
+    y = model.normalize(x)
+    y.sum().backward()
+    assert torch.equal(y, torch.full_like(y, 0.5))  # (0.75 - 0.5) / 0.5
+    assert torch.equal(x.grad, torch.full_like(x, 2.0))  # d/dx of (x - 0.5) / 0.5
 
 
 def test_lukemelas_weights_map_tensor_for_tensor() -> None:
