@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..clikit import app_state, command_line, progress
+from ..clikit import app_state, command_line, max_memory_option, progress
 from ..devices import DEVICE_CHOICES
 from ..errors import RecipeError
 from ..imageio import write_text_atomic
@@ -95,10 +95,20 @@ def gallery() -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every job.")
 @click.option(
     "--size",
-    type=click.IntRange(32, 8192),
     default=None,
-    help="Long side of dreams and working photos, in pixels.",
+    metavar="auto|full|PX",
+    help="Long side of photo dreams: auto (the photo's own, up to 2048 px), full (up to "
+    "4096) or pixels; never enlarged. Pixels also set explanations and noise dreams.  "
+    "[default: auto; the sample gallery: the presets' own]",
 )
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse photos with more pixels than this (decompression-bomb guard).  "
+    "[default: 100000000]",
+)
+@max_memory_option
 @click.option("--title", default=None, help="The site's title.")
 @click.pass_context
 def build(
@@ -116,7 +126,9 @@ def build(
     weights: Path | None,
     device: str | None,
     seed: int | None,
-    size: int | None,
+    size: str | None,
+    max_pixels: int | None,
+    max_memory: float | None,
     title: str | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
@@ -130,7 +142,7 @@ def build(
       renderer gallery build                      # the sample gallery
       renderer gallery build --photos ~/pictures --jobs 2
       renderer gallery build --quick --max-minutes 5
-      renderer gallery build --dry-run
+      renderer gallery build --photos ~/pictures --size full --dry-run
     """
     from ..gallery import build_gallery, load_config
 
@@ -148,6 +160,8 @@ def build(
             "device": device,
             "seed": seed,
             "size": size,
+            "max_pixels": max_pixels,
+            "max_memory": max_memory,
             "title": title,
         },
     )
