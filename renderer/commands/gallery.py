@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,7 +67,11 @@ def gallery() -> None:
     help="CPU worker processes, sharing the cores' torch threads.  [default: one per core]",
 )
 @click.option("--force", is_flag=True, help="Render every job again, even when cached.")
-@click.option("--dry-run", is_flag=True, help="List the jobs to render and to reuse; do nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the jobs to render and to reuse, with the time they will take here; do nothing.",
+)
 @click.option(
     "--max-minutes",
     type=click.FloatRange(min=0, min_open=True),
@@ -191,6 +196,9 @@ def build(
             f"{len(result.dry_run)} jobs: {len(render)} to render, "
             f"{len(result.dry_run) - len(render)} to reuse"
         )
+        if render:
+            for line in _estimate(config, render):
+                click.echo(line)
         return
     for line in result.summary():
         click.echo(line, err=True)
@@ -206,6 +214,18 @@ def build(
     )
     sys.stdout.flush()
     ctx.exit(result.exit_code)
+
+
+def _estimate(config: Any, jobs: list) -> list[str]:
+    """The time the jobs to render will take here (a probe step on the gallery's model)."""
+    from ..devices import resolve_device
+    from ..gallery.build import worker_count
+    from ..gallery.estimate import estimate_lines
+    from ..models import load_model
+
+    device = resolve_device(config.device)
+    model = load_model(config.model, device, config.weights)
+    return estimate_lines(jobs, model, worker_count(config.jobs, str(device)))
 
 
 @gallery.command()

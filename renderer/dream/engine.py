@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,8 +73,7 @@ def octave_sizes(
 # The long side the shipped presets' octaves were tuned at. A larger dream adds octaves below
 # so its smallest octave stays near this one's (motifs keep their size relative to the
 # photo: a print looks like the preview, only sharper), and takes fewer steps at octaves
-# above it, where only fine detail grows (the cost per octave grows with its side, not its
-# area).
+# above it, where only fine detail grows (each costs about what the base octave costs).
 BASE_SIZE = 512
 MIN_TOP_STEPS = 2
 
@@ -102,15 +102,20 @@ def octave_count(h: int, w: int, octaves: int, scale: float, min_size: int) -> i
 
 
 def octave_steps(steps: int, h: int, w: int) -> int:
-    """``steps`` up to ``BASE_SIZE``; above it, fewer in proportion to the scale side."""
+    """``steps`` up to ``BASE_SIZE``; above it, fewer in proportion to the pixels, so each
+    octave above costs about what the base one does: they sharpen the motifs grown below
+    (more steps there grew a carpet of small eyes over them, and cost 1.5x as much)."""
     side = scale_side(h, w)
     if side <= BASE_SIZE * 1.05:
         return steps
-    return max(min(steps, MIN_TOP_STEPS), math.ceil(steps * BASE_SIZE / side))
+    return max(min(steps, MIN_TOP_STEPS), math.ceil(steps * (BASE_SIZE / side) ** 2))
 
 
 def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octave]:
-    """Every octave's size and steps, smallest first, for a dream of (h, w)."""
+    """Every octave's size and steps, smallest first, for a dream of (h, w). A recipe of
+    one octave (a zoom's frames) has no pyramid to anchor: it stays one octave."""
+    if recipe.octaves == 1:
+        return [Octave((h, w), recipe.steps)]
     count = octave_count(h, w, recipe.octaves, recipe.octave_scale, min_size)
     sizes = octave_sizes(h, w, count, recipe.octave_scale, min_size)
     return [Octave(size, octave_steps(recipe.steps, *size)) for size in sizes]
@@ -259,6 +264,31 @@ class _Ascent:
                 share = (y1 - y0) * (x1 - x0) / (h * w)
                 total += self._forward(images[..., y0:y1, x0:x1]) * share
         return [float(v) for v in total]
+
+
+def step_seconds(
+    model: LoadedModel,
+    objective: Objective,
+    recipe: DreamRecipe,
+    size: tuple[int, int] = (192, 256),
+    repeats: int = 2,
+) -> float:
+    """Seconds of one photo-dream step (forward, backward, normalization) at ``size`` on
+    the model's device, the best of ``repeats`` after a warm-up: a probe for estimates."""
+    device = model.device
+    generator = torch.Generator().manual_seed(0)
+    bf16 = use_bf16(device)
+    ascent = _Ascent(model, objective, recipe, generator, use_channels_last(device), bf16)
+    param = make_param("pixel", torch.rand(1, 3, *size, generator=ascent.generator).to(device))
+    best = math.inf
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        grad, _values = ascent.gradient(param)
+        ascent.regularize(grad, True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _check_finite(*tensors: torch.Tensor, where: str) -> None:
