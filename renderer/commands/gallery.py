@@ -220,9 +220,12 @@ def _estimate(config: Any, jobs: list) -> list[str]:
     """The time the jobs to render will take here (a probe step on the gallery's model)."""
     from ..devices import resolve_device
     from ..gallery.build import worker_count
-    from ..gallery.estimate import estimate_lines
+    from ..gallery.estimate import estimate_lines, known_jobs
     from ..models import load_model
 
+    jobs = known_jobs(jobs)
+    if not jobs:
+        return []
     device = resolve_device(config.device)
     model = load_model(config.model, device, config.weights)
     return estimate_lines(jobs, model, worker_count(config.jobs, str(device)))

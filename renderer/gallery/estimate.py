@@ -102,6 +102,14 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def known_jobs(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs whose payloads are the real kinds' (a test's fake toolkit has others)."""
+    from .kinds import ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
+
+    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload)
+    return [job for job in jobs if isinstance(job.payload, kinds)]
+
+
 def estimate_lines(jobs: Sequence[Job], model: Any, workers: int = 1) -> list[str]:
     """``estimate  dream: 12 job(s), about 8 min`` per kind (the work of one worker), then
     the build's time with ``workers`` side by side. The probe runs with a worker's threads."""
