@@ -121,8 +121,6 @@ def test_the_budget_picks_tiles_only_above_it():
     bigger = tile + 32
     assert cost.bytes((bigger + 2 * halo_for(bigger)) ** 2) > whole * 0.99  # and is the largest
     assert choose_tile(1536, 2048, cost, budget=1.0) == 128  # never below the minimum tile
-    assert choose_tile(300, 400, cost, budget=1.0, forced=512) == 0  # smaller than the tile
-    assert choose_tile(1536, 2048, cost, budget=1e15, forced=512) == 512  # the recipe's own
 
 
 def test_tiled_and_whole_dreams_of_a_photo_agree(lite0, photo_dir: Path):

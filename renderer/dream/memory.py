@@ -89,12 +89,9 @@ def probe_step_cost(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     return StepCost(max(0.0, counts[0] - per_pixel * a), per_pixel)
 
 
-def choose_tile(h: int, w: int, cost: StepCost, budget: float, forced: int = 0) -> int:
+def choose_tile(h: int, w: int, cost: StepCost, budget: float) -> int:
     """0 (whole image) when a step on (h, w) fits ``budget``; else the largest tile whose
-    part, halo included, fits (at least ``MIN_TILE``). ``forced`` > 0 always tiles at that
-    size when the image is larger (the recipe's ``tile``)."""
-    if forced > 0:
-        return forced if max(h, w) > forced else 0
+    part, halo included, fits (at least ``MIN_TILE``)."""
     if cost.bytes(h * w) <= budget:
         return 0
     side = math.sqrt(max(0.0, budget / PEAK_FACTOR - cost.fixed) / max(cost.per_pixel, 1e-9))
