@@ -42,6 +42,7 @@ class DreamResult:
     objective_start: list[float]
     objective_end: list[float]
     frames: list[torch.Tensor] = field(default_factory=list)  # one (N, 3, h, w) per octave
+    attribution: torch.Tensor | None = None  # MaCo's |gradient| maps, (N, H, W) in [0, 1]
 
 
 def octave_sizes(
@@ -230,6 +231,19 @@ def render(
     ``measure=False`` skips the objective before and after, leaving those lists empty: two
     forward passes that cost a short dream much (a zoom frame at 384 px: 0.84 s -> 0.62 s).
     """
+    if recipe.param == "maco":
+        from .maco import render_maco
+
+        return render_maco(
+            model,
+            objective,
+            recipe,
+            seed=seed,
+            batch=batch,
+            size=size,
+            on_step=on_step,
+            measure_objective=measure,
+        )
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     base = None

@@ -29,9 +29,14 @@ COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 # A photo page's lists of figures, in page order; ``section_of`` says which one a figure
 # joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
 PAGE_SECTIONS = ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other")
-KIND_SECTIONS = {"dream": "dreams", "zoom": "zooms", "layer-dream": "layer_dreams"}
+KIND_SECTIONS = {
+    "dream": "dreams",
+    "zoom": "zooms",
+    "layer-dream": "layer_dreams",
+    "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
+}
 # Kinds whose records give their photo a page, even without its photo record.
-PAGE_KINDS = frozenset({"dream", "zoom", "explain"})
+PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation"})
 
 METHOD_TITLES = {
     "gradcam": "Grad-CAM",
@@ -467,6 +472,16 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
                 default = " · ".join(x for x in (f"Class {tname} ({tprob})", default) if x)
             caption = str(extra.get("caption") or default)
         fid, group = f"explain-{method}", None
+    elif kind == "accentuation":
+        cname = str(extra.get("class_name", "?"))
+        title = f"Accentuated: {cname}"
+        alt = (
+            f"{name} with what makes the network see {cname} accentuated: probability "
+            f"{percent(extra.get('prob_before'))} before, {percent(extra.get('prob_after'))} after"
+        )
+        caption = str(extra.get("caption") or title)
+        details.update(class_index=extra.get("class_index"), class_name=cname)
+        fid, group = f"accentuation-{slug(cname)}", None
     else:
         title = kind.replace("-", " ").capitalize()
         alt = f"{title} of {name}"
