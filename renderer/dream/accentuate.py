@@ -26,14 +26,14 @@ from .objectives import class_objective
 class AccentSettings:
     """The accentuation's values; recorded whole in its provenance."""
 
-    steps: int = 24
-    lr: float = 0.05
+    steps: int = 16
+    lr: float = 0.1
     crops: int = 4
     crop_min: float = 0.6
     crop_max: float = 1.0
     noise: float = 0.02
     layer: str = "blocks.4"
-    penalty: float = 20.0
+    penalty: float = 5.0
     size: int = 512
 
     def __post_init__(self) -> None:

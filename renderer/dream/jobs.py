@@ -38,8 +38,7 @@ from .recipe import BUILTIN_INITS, DreamRecipe, LayerTerm, parse_target
 
 @contextmanager
 def _bar(recipe: DreamRecipe, desc: str):
-    octaves = 1 if recipe.param == "maco" else recipe.octaves  # MaCo has no octaves
-    bar = progress(total=octaves * recipe.steps, desc=desc, unit="step", leave=False)
+    bar = progress(total=recipe.octaves * recipe.steps, desc=desc, unit="step", leave=False)
     try:
         yield bar.update
     finally:

@@ -15,6 +15,7 @@ left earlier probes grey-blue), Lucid's colour recorrelation, and a sigmoid.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import torch
@@ -27,6 +28,7 @@ from .objectives import Objective, evaluate
 from .parametrization import COLOR_MATRIX, SIGMOID_EPS
 from .template import load_template
 
+STANDARDIZE = False
 GAIN = 1.6  # the spatial image has unit std; this sets the picture's contrast
 COLOUR_LR = 0.05  # the mean colour's step, relative to the phase's lr
 CHUNK = 16  # crops per forward pass: bounds memory whatever the batch
@@ -87,7 +89,7 @@ class MacoParam:
         w: int,
         *,
         gain: float = GAIN,
-        standardize: bool = True,
+        standardize: bool = STANDARDIZE,
     ) -> None:
         self.h, self.w = phase.shape[-2], w
         self.magnitude = magnitude
@@ -101,7 +103,10 @@ class MacoParam:
     def random(
         cls, magnitude: torch.Tensor, n: int, h: int, w: int, generator: torch.Generator, device
     ) -> MacoParam:
-        phase = torch.randn((n, 3, h, w // 2 + 1), generator=generator).to(device)
+        # uniform, not normal: a phase concentrated near 0 is a zero-phase spectrum in part,
+        # a bright peak at pixel (0, 0), so every corner glowed and the rest went grey
+        uniform = torch.rand((n, 3, h, w // 2 + 1), generator=generator) * 2 - 1
+        phase = (math.pi * uniform).to(device)
         colour = torch.zeros((n, 3), device=device)
         return cls(unit_magnitude(magnitude.to(device), h, w), phase, colour, w)
 
@@ -123,6 +128,22 @@ class MacoParam:
             magnitude[..., rows, c] = spectrum.real[..., rows, c]
             phase[..., rows, c] = 0.0
         return cls(magnitude, phase.contiguous(), colour, w, gain=1.0, standardize=False)
+
+    def resized(
+        self, magnitude: torch.Tensor, h: int, w: int, generator: torch.Generator
+    ) -> MacoParam:
+        """The next octave: the same phase on the frequencies both sizes share (so the
+        picture keeps its structure, up-sampled), fresh uniform phase on the new, finer ones."""
+        n = self.leaf.shape[0]
+        fresh = MacoParam.random(magnitude, n, h, w, generator, self.leaf.device)
+        old, new = self.leaf.detach(), fresh.leaf
+        low, cols = (self.h + 1) // 2, min(old.shape[-1], new.shape[-1])
+        new[..., :low, :cols] = old[..., :low, :cols]  # fy >= 0
+        high = self.h - low
+        if high:
+            new[..., h - high :, :cols] = old[..., self.h - high :, :cols]  # fy < 0
+        fresh.colour = self.colour.detach().clone()
+        return fresh
 
     def spectrum_image(self) -> torch.Tensor:
         """The pre-squash spatial image: its |rfft2| is exactly the magnitude."""
@@ -257,26 +278,38 @@ def render_maco(
 ):
     """``batch`` MaCo dreams of ``size`` (H, W) from random phases; equal seeds give equal
     pixels on the CPU. The result carries the attribution maps, (N, H, W) in [0, 1]."""
-    from .engine import DreamResult, stretch_contrast
+    from .engine import DreamResult, octave_sizes, stretch_contrast
 
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     h, w = size or (recipe.size, recipe.size)
-    magnitude = load_template(recipe.template, h, w)
-    param = MacoParam.random(magnitude, batch, h, w, generator, device)
-    start = measure(model, objective, param.image().detach()) if measure_objective else []
     crop_px = recipe.crop_px or model.spec.input_size
-    attribution = ascend(
-        model,
-        objective,
-        param,
-        steps=recipe.steps,
-        lr=recipe.lr,
-        spec=crop_spec(recipe),
-        crop_px=crop_px,
-        generator=generator,
-        on_step=on_step,
-    )
+    sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, model.spec.min_size)
+    param: MacoParam | None = None
+    attribution: torch.Tensor | None = None
+    start: list[float] = []
+    for octave in sizes:
+        magnitude = load_template(recipe.template, *octave)
+        if param is None:
+            param = MacoParam.random(magnitude, batch, *octave, generator, device)
+            start = measure(model, objective, param.image().detach()) if measure_objective else []
+        else:
+            param = param.resized(magnitude, *octave, generator)
+        found = ascend(
+            model,
+            objective,
+            param,
+            steps=recipe.steps,
+            lr=recipe.lr,
+            spec=crop_spec(recipe),
+            crop_px=crop_px,
+            generator=generator,
+            on_step=on_step,
+        )
+        if attribution is not None:
+            found = found + F.interpolate(attribution[:, None], size=octave, mode="bilinear")[:, 0]
+        attribution = found
+    assert param is not None and attribution is not None
     image = stretch_contrast(param.image().detach().clamp(0, 1), recipe.stretch)
     end = measure(model, objective, image) if measure_objective else []
     return DreamResult(image.cpu(), start, end, attribution=normalize_map(attribution).cpu())

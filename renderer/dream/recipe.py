@@ -231,7 +231,7 @@ class DreamRecipe:
         if self.param == "fft":
             bits.append("FFT colour")
         if self.param == "maco":
-            bits = [f"MaCo · {self.steps} steps × {self.crops} crops"]
+            bits = [f"MaCo · {self.octaves} × {self.steps} steps × {self.crops} crops"]
         if self.guide:
             bits.append(f"guided by {PurePath(self.guide).name}")
         bits.append(f"lr {self.lr:g}")

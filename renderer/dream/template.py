@@ -6,11 +6,12 @@ permissively licensed photos that scikit-image and scikit-learn install (run
 ``python -m renderer.dream.template``), and ships as ``renderer/data/maco-magnitude.npy``:
 one (3, S, S // 2 + 1) float16 array in ``rfft2`` layout, the magnitudes of the three
 decorrelated colour channels (luminance first) of Hann-windowed square windows. The window
-keeps the photos' borders from adding a cross of false energy along the axes.
+keeps the photos' borders from adding a cross of false energy along the axes, and the axes
+themselves take their neighbours' level (upright edges in the photos streaked the dreams).
 
-``load_template`` resamples it to any image size on a grid of frequencies in cycles per
-pixel; ``power_law`` is the alternative the bench compares: per channel ``A / f**alpha``
-fitted to the same average.
+``load_template`` resamples its ring profile to any image size at the image's frequencies
+in cycles per pixel; ``power-law`` is the alternative: per channel ``A / f**alpha`` fitted
+to the same average (it measured less recognizable; see the README).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import RecipeError
 from .parametrization import COLOR_MATRIX
@@ -122,37 +122,39 @@ def read_template(path: Path | None = None) -> np.ndarray:
     return array
 
 
-def _resample(template: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Bilinear on the frequency plane: the template's rows in fftshift order (plus the
-    wrapped -1/2 row), sampled at the target's frequencies in cycles per pixel."""
+def radial_profile(template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The template averaged over rings of width 1/S: (frequencies, (3, rings) magnitudes).
+    An isotropic magnitude: upright edges in the photos had left a band of extra energy
+    near the axes that streaked every dream with faint vertical and horizontal lines."""
     s = template.shape[-2]
-    template = template.clone()
-    # the windows' means were removed: the DC bin gets its neighbours' level, so frequencies
-    # below 1/S of a larger image are not pulled towards zero
-    template[:, 0, 0] = (template[:, 1, 0] + template[:, -1, 0] + 2 * template[:, 0, 1]) / 4
-    shifted = torch.fft.fftshift(template, dim=-2)
-    padded = torch.cat([shifted, shifted[:, :1]], dim=1)  # frequency +1/2 == -1/2
-    fy = torch.fft.fftfreq(h, dtype=torch.float64)
-    fx = torch.fft.rfftfreq(w, dtype=torch.float64)
-    iy = fy * s + s // 2  # index into padded rows (0 .. s)
-    ix = fx * s  # index into columns (0 .. s/2)
-    gy = iy / s * 2 - 1
-    gx = ix / (s // 2) * 2 - 1
-    grid = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).float()
-    return F.grid_sample(padded[None], grid[None], mode="bilinear", align_corners=True)[0]
+    f = radial_frequency(s, s).numpy()
+    ring = np.rint(f * s).astype(int)
+    weights = np.bincount(ring.ravel())
+    keep = weights > 0
+    profile = np.stack([np.bincount(ring.ravel(), c.ravel()) for c in template])
+    centres = np.arange(len(weights)) / s
+    return centres[keep], (profile[:, keep] / weights[keep])
+
+
+def _from_profile(template: np.ndarray, h: int, w: int) -> torch.Tensor:
+    freqs, profile = radial_profile(template)
+    f = radial_frequency(h, w).numpy()
+    rings = [np.interp(f, freqs[1:], channel[1:]) for channel in profile]  # DC: its own
+    return torch.from_numpy(np.stack(rings)).float()
 
 
 def load_template(kind: str, h: int, w: int) -> torch.Tensor:
-    """The magnitude for an (h, w) image, (3, h, w//2+1): ``average`` (the shipped mean,
-    resampled), ``power-law`` (its fit) or a path to a .npy of the same layout. Zero at
-    the DC bin: the mean colour is a parameter of its own."""
+    """The magnitude for an (h, w) image, (3, h, w//2+1): ``average`` (the shipped mean's
+    ring profile, at the image's frequencies in cycles per pixel), ``power-law`` (its fit)
+    or a path to a .npy of the same layout. Zero at the DC bin: the mean colour is a
+    parameter of its own."""
     if kind == "power-law":
         f = radial_frequency(h, w).clamp(min=1.0 / max(h, w))
         fits = fit_power_law(read_template())
         magnitude = torch.stack([a * f.pow(-alpha) for a, alpha in fits]).float()
     else:
         array = read_template(None if kind == "average" else Path(kind))
-        magnitude = _resample(torch.from_numpy(array), h, w)
+        magnitude = _from_profile(array, h, w)
     magnitude[:, 0, 0] = 0.0
     return magnitude
 

@@ -108,10 +108,12 @@ class Figure:
     legend_src: Path | None = None
     details: dict[str, Any] = field(default_factory=dict)
     frames: list[Path] = field(default_factory=list)
+    alternate: Path | None = None  # a second view (MaCo's attribution), shown as a link
     image: Any = None  # an images.ImageSet, set by the builder
     animation: Any = None  # an images.Variant for animated outputs (zooms), set by the builder
     legend_image: Any = None
     frame_images: list[Any] = field(default_factory=list)
+    alternate_image: Any = None
 
 
 @dataclass(frozen=True)
@@ -492,6 +494,7 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
     if legend and legend.get("image"):
         legend_src = src.resolve(str(legend["image"]))
     frames = [src.resolve(str(p)) for p in extra.get("frames") or []]
+    alternate = src.resolve(str(extra["attribution"])) if extra.get("attribution") else None
     return Figure(
         id=_unique_id(fid, taken),
         kind=kind,
@@ -507,6 +510,7 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         legend_src=legend_src,
         details=details,
         frames=frames,
+        alternate=alternate,
     )
 
 
