@@ -669,7 +669,8 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
     class_dreams.sort(key=lambda f: (_int(f.details.get("class_index")), f.id))
     for page in pages.values():
         page.layer_dreams.sort(key=depth)
-        page.gradcam.sort(key=lambda f: GRADCAM_METHODS.index(f.details["method"]))
+        # accentuations (no method) follow the Grad-CAM panels
+        page.gradcam.sort(key=lambda f: _index(GRADCAM_METHODS, f.details.get("method", "")))
         page.lime.sort(key=lambda f: _index(LIME_METHODS, f.details["method"]))
         page.robustness.sort(key=_robustness_sort_key)
 
