@@ -55,6 +55,40 @@ out_option = click.option(
 )
 
 
+def maco_options() -> list[Callable]:
+    """The crop transform and magnitude template of ``--param maco``."""
+    return [
+        click.option("--crops", type=int, default=None, help="MaCo: random crops per step."),
+        click.option(
+            "--crop-min",
+            type=float,
+            default=None,
+            help="MaCo: smallest crop side, as a fraction of the image's, in (0, 1].",
+        ),
+        click.option(
+            "--crop-max", type=float, default=None, help="MaCo: largest crop side, in (0, 1]."
+        ),
+        click.option(
+            "--crop-spread",
+            type=float,
+            default=None,
+            help="MaCo: spread of crop centres around the middle (0 = uniform).",
+        ),
+        click.option(
+            "--crop-px",
+            type=int,
+            default=None,
+            help="MaCo: px the crops are resampled to (0 = the model's input size).",
+        ),
+        click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
+        click.option(
+            "--template",
+            default=None,
+            help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",
+        ),
+    ]
+
+
 def recipe_options(noise: bool) -> Callable:
     """The recipe values; each overrides the preset's only when given."""
 
@@ -149,11 +183,13 @@ def recipe_options(noise: bool) -> Callable:
                     "--param",
                     type=click.Choice(PARAMS),
                     default=None,
-                    help="pixel, or fft (FFT spectrum + decorrelated colour, as lucent).",
+                    help="pixel, fft (FFT spectrum + decorrelated colour, as lucent), or maco "
+                    "(natural images' Fourier magnitude fixed, the phase optimized on crops).",
                 ),
                 click.option(
                     "--init", default=None, help="Start image: noise, gray, or a PHOTO path."
                 ),
+                *maco_options(),
             ]
         for option in reversed(options):
             func = option(func)

@@ -44,6 +44,7 @@ class DreamResult:
     objective_start: list[float]
     objective_end: list[float]
     frames: list[torch.Tensor] = field(default_factory=list)  # one (N, 3, h, w) per octave
+    attribution: torch.Tensor | None = None  # MaCo's |gradient| maps, (N, H, W) in [0, 1]
 
 
 def octave_sizes(
@@ -338,6 +339,19 @@ def render(
     ``max_memory`` bounds one gradient step's bytes (None: a share of the free memory);
     a step that fits runs on the whole image, one that does not in tiles.
     """
+    if recipe.param == "maco":
+        from .maco import render_maco
+
+        return render_maco(
+            model,
+            objective,
+            recipe,
+            seed=seed,
+            batch=batch,
+            size=size,
+            on_step=on_step,
+            measure_objective=measure,
+        )
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     base = None

@@ -24,6 +24,7 @@ from ..naming import slug
 from ..photos import WorkingPhoto, prepare_photo, publish_photo
 from ..provenance import InputFile, Record, publish
 from .engine import DreamResult, octave_plan, render, resize
+from .maco import transparency_view
 from .objectives import (
     Objective,
     class_objective,
@@ -50,6 +51,17 @@ def _save(images: torch.Tensor, out_dir: Path, output: str) -> Image.Image:
     picture = tensor_to_pil(images)
     save_image_atomic(picture, Path(out_dir) / output)
     return picture
+
+
+def _save_attribution(result: DreamResult, index: int, out_dir: Path, stem: str) -> str | None:
+    """MaCo's transparency view beside the dream: the dream shown through its accumulated
+    |gradient| (Horama's ``plot_maco``), so what the network looked at stands out."""
+    if result.attribution is None:
+        return None
+    output = f"{stem}-attribution.png"
+    view = transparency_view(result.images[index], result.attribution[index])
+    _save(view[None], out_dir, output)
+    return output
 
 
 def _save_frames(result: DreamResult, index: int, out_dir: Path, stem: str) -> list[str]:
@@ -228,6 +240,9 @@ def dream_layers(
         }
         if frame_paths:
             extra["frames"] = frame_paths
+        attribution = _save_attribution(result, 0, out_dir, stem)
+        if attribution:
+            extra["attribution"] = attribution
         record = model.record(
             "layer-dream",
             output,
@@ -303,6 +318,9 @@ def dream_classes(
         }
         if frames:
             extra["frames"] = _save_frames(result, i, out_dir, stem)
+        attribution = _save_attribution(result, i, out_dir, stem)
+        if attribution:
+            extra["attribution"] = attribution
         records.append(
             model.record(
                 "class-dream",

@@ -73,6 +73,12 @@ class ExplainPayload:
 
 
 @dataclass(frozen=True)
+class AccentPayload:
+    settings: Any  # AccentSettings
+    seed: int
+
+
+@dataclass(frozen=True)
 class ClassPayload:
     classes: tuple[int, ...]  # ImageNet class indices
     recipe: Any
@@ -95,6 +101,10 @@ def _recipe_of(preset: Any) -> Any:
     raise TypeError(f"preset {preset!r} yields no DreamRecipe")
 
 
+# A preview (--quick) dreams with the fast twin of a MaCo preset.
+QUICK_PRESETS = {"class": "class-fast", "layer-maco": "layer"}
+
+
 def preset_recipe(
     name: str, config: Any, quick_size: int = QUICK_SIZE, size: int | str | None = None
 ) -> Any:
@@ -103,6 +113,8 @@ def preset_recipe(
     from ..dream.presets import get_preset
     from ..sizes import size_cap
 
+    if config.quick:
+        name = QUICK_PRESETS.get(name, name)
     recipe = _recipe_of(get_preset(name, config.preset_file))
     if size is None and isinstance(config.size, int):
         size = config.size
@@ -256,8 +268,27 @@ def zoom_spec(config: Any) -> Spec | None:
     return Spec(payload, params)
 
 
+def accentuate_spec(config: Any) -> Spec | None:
+    """Feature accentuation of each photo's top-1 class, beside its explanations (and only
+    when the gallery explains); a preview takes 4 steps at the preview size."""
+    from ..dream.accentuate import AccentSettings
+
+    if not config.explain:
+        return None
+    settings = AccentSettings()
+    if config.quick:
+        settings = AccentSettings(steps=4, size=QUICK_SIZE)
+    payload = AccentPayload(settings, config.seed)
+    return Spec(payload, {"settings": settings.to_params(), "seed": config.seed})
+
+
 PLANNER = Planner(
-    dream=dream_spec, layers=layer_specs, classes=class_spec, explain=explain_spec, zoom=zoom_spec
+    dream=dream_spec,
+    layers=layer_specs,
+    classes=class_spec,
+    explain=explain_spec,
+    zoom=zoom_spec,
+    accentuate=accentuate_spec,
 )
 
 
@@ -336,12 +367,23 @@ def run_explain(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[R
     return explain_photo(model, photo, p.settings, out_dir, command=command)
 
 
+def run_accentuation(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..dream.accentuate import accentuate_photo
+
+    p: AccentPayload = job.payload
+    photo = working_photo(job, model, p.settings.size)
+    return accentuate_photo(
+        model, photo, p.settings, out_dir, target=None, seed=p.seed, command=command
+    )
+
+
 RUNNERS = {
     "dream": run_dream,
     "zoom": run_zoom,
     "layer-dream": run_layer_dream,
     "class-dream": run_class_dreams,
     "explain": run_explain,
+    "accentuation": run_accentuation,
 }
 
 
