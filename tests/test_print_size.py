@@ -51,13 +51,15 @@ def test_size_settings_parse_or_give_one_line():
 
 
 def test_your_photos_default_to_auto_and_the_sample_gallery_keeps_its_sizes(tmp_path: Path):
+    from renderer.dream.presets import get_preset
     from renderer.gallery.kinds import dream_spec, explain_spec, layer_specs
 
     own = GalleryConfig(photos=tmp_path)
     assert own.dream_size == "auto"
     assert dream_spec(own, "classic").payload.recipe.size == 2048
     assert explain_spec(own).payload.size == 256  # explanations stay small
-    assert layer_specs(own, own.model)[0][1].payload.recipe.size == 256  # noise dreams too
+    layer = layer_specs(own, own.model)[0][1].payload
+    assert layer.recipe.size == get_preset(layer.preset).recipe.size  # noise dreams: their own
     sample = GalleryConfig()
     assert sample.dream_size is None
     assert dream_spec(sample, "classic").payload.recipe.size == 512
