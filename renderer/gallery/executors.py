@@ -327,7 +327,10 @@ class DaskCluster:
                 return future
 
             def wait(futures: Collection[Any]) -> Iterable[Any]:
-                return distributed.wait(list(futures), return_when="FIRST_COMPLETED").done
+                try:
+                    return distributed.wait(list(futures), return_when="FIRST_COMPLETED").done
+                except _cancelled() as exc:
+                    raise self._lost() from exc
 
             def outcome(future: Any, job: Job) -> Outcome:
                 result = self._result(future, job, remote)
@@ -380,22 +383,31 @@ class DaskCluster:
             if difference:
                 raise ClusterError(f"worker {address} refused: {difference}")
 
+    def _lost(self) -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler at {self.address} mid-build; the finished jobs are kept "
+            "in the cache, and the next build resumes from them"
+        )
+
     def _result(self, future: Any, job: Job, remote: Any) -> Any:
         """The worker's result, a failed outcome, or the one line that ends the build."""
-        from distributed.client import FutureCancelledError
-
         try:
             return future.result()
-        except FutureCancelledError:
-            raise ClusterError(
-                f"lost the Dask scheduler at {self.address} mid-build; the finished jobs are "
-                "kept in the cache, and the next build resumes from them"
-            ) from None
+        except _cancelled():
+            raise self._lost() from None
         except remote.VersionMismatchError as exc:
             raise ClusterError(str(exc)) from None
         except Exception as exc:  # KilledWorker: it took its workers down each time it ran
             reason = f"{job.label}: its workers died ({type(exc).__name__}: {exc})"
             return Outcome.of(job, "failed", reason=reason)
+
+
+def _cancelled() -> tuple[type[BaseException], ...]:
+    """Dask's errors for futures that the lost scheduler took with it."""
+    from distributed import client
+
+    names = ("FutureCancelledError", "FuturesCancelledError", "CancelledError")
+    return tuple(getattr(client, name) for name in names if hasattr(client, name))
 
 
 # --------------------------------------------------------------------------- choosing
