@@ -21,8 +21,10 @@ from click.testing import CliRunner
 from renderer.gallery import GalleryConfig, build_gallery
 from renderer.gallery.cache import JobCache
 from renderer.gallery.executors import ClusterError
+from renderer.gallery.plan import Planner
 from renderer.gallery.remote import Packer, commit, render_packed
 from renderer.gallery.run import WorkerContext, execute_job
+from renderer.provenance import read_manifest
 
 distributed = pytest.importorskip("distributed")
 
@@ -335,3 +337,45 @@ def test_a_scheduler_gone_mid_build_is_one_line_and_keeps_the_finished_jobs(clus
     assert len(finished) >= 2 and not list(jobs.glob(".tmp-*"))
     resumed = build_gallery(replace(config, cluster=None), toolkit=fakes.FAKES)
     assert {o.key for o in resumed.report.outcomes if o.status == "reused"} >= finished
+
+
+# --------------------------------------------------------------------------- real dreams
+
+
+def no_specs(config, *rest):
+    return [] if rest else None
+
+
+@pytest.mark.slow
+def test_a_local_cluster_dreams_the_same_pixels_as_this_process(tmp_path, photo_dir):
+    """Two LocalCluster processes (one torch thread each, as here) render dream PNGs
+    byte-identical to an in-process build."""
+    import renderer.gallery.kinds as kinds
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        (photos / name).write_bytes((photo_dir / name).read_bytes())
+    planner = Planner(kinds.dream_spec, no_specs, no_specs, no_specs, no_specs)
+    toolkit = replace(kinds.real_toolkit(), planner=planner)
+    base = GalleryConfig(
+        photos=photos, quick=True, size=64, device="cpu", presets=("classic",), jobs=1
+    )
+
+    def dreams(name: str, cluster: str | None) -> dict[str, bytes]:
+        config = replace(
+            base, render_dir=tmp_path / name, site_dir=tmp_path / f"{name}-site", cluster=cluster
+        )
+        result = build_gallery(config, toolkit=toolkit)
+        assert result.exit_code == 0, result.summary()
+        assert [o.status for o in result.report.outcomes] == ["rendered"] * 2
+        found = {}
+        for entry in read_manifest(config.render_dir):
+            if entry["kind"] == "dream":
+                found[entry["output"]] = (config.render_dir / entry["output"]).read_bytes()
+        return found
+
+    here = dreams("here", None)
+    there = dreams("there", "local:2")
+    assert len(here) == 2 and here.keys() == there.keys()
+    assert all(here[name] == there[name] for name in here)
