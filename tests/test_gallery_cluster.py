@@ -145,6 +145,25 @@ def test_cluster_without_dask_names_the_extra(gallery, monkeypatch):
     assert not gallery.render_dir.exists()  # refused before any work
 
 
+def test_the_cluster_address_comes_from_gallery_toml_or_the_flag(tmp_path):
+    from renderer.errors import RecipeError, UnknownNameError
+    from renderer.gallery.config import load_config
+    from renderer.gallery.executors import DaskCluster, InProcess, make_executor
+
+    toml = tmp_path / "gallery.toml"
+    toml.write_text('[cluster]\naddress = "tcp://studio:8786"\n')
+    assert load_config(toml).cluster == "tcp://studio:8786"
+    assert load_config(toml, {"cluster": "local:3"}).cluster == "local:3"
+    assert make_executor(2, "local:3") == DaskCluster("local:3", "auto", 2)
+    assert isinstance(make_executor(1, None), InProcess)
+    for bad in ("local:0", "tcp://a b:1", "studio:port"):
+        with pytest.raises(RecipeError, match=r"\[cluster\] address"):
+            GalleryConfig(cluster=bad)
+    toml.write_text('[cluster]\nadress = "x"\n')
+    with pytest.raises(UnknownNameError, match="closest: address"):
+        load_config(toml)
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_1(gallery, monkeypatch):
     import renderer.gallery.kinds as kinds
     from renderer.cli import main

@@ -73,9 +73,8 @@ _PATH_FIELDS = (
 )
 _SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster")
 # A Dask scheduler's address, or a LocalCluster here: "local" or "local:N".
-_CLUSTER_ADDRESS = re.compile(
-    r"local(:[1-9][0-9]{0,2})?|((tcp|tls|ws|wss|ucx)://)?[^\s/:]+(:[0-9]{1,5})?"
-)
+_LOCAL_CLUSTER = re.compile(r"local(:[1-9][0-9]{0,2})?")
+_SCHEDULER = re.compile(r"((tcp|tls|ws|wss|ucx)://)?[^\s/:]+(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,8 @@ class GalleryConfig:
             raise RecipeError(f"gallery: [zoom] frames must be 2..600, got {frames!r}")
         if self.cluster is not None:
             address = str(self.cluster).strip()
-            if not _CLUSTER_ADDRESS.fullmatch(address):
+            local = address == "local" or address.startswith("local:")
+            if not (_LOCAL_CLUSTER if local else _SCHEDULER).fullmatch(address):
                 raise RecipeError(
                     f"gallery: [cluster] address must be tcp://HOST:PORT, local or local:N, "
                     f"got {self.cluster!r}"

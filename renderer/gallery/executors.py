@@ -266,6 +266,14 @@ def _dask_task(spec: Any, data: dict[str, bytes], peers: dict[str, int]) -> Any:
             release_memory()
 
 
+def _workers(client: Any) -> dict[str, Any]:
+    """Every worker's information (newer Dask lists only 5 unless asked for all)."""
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:  # pragma: no cover - Dask before n_workers
+        return client.scheduler_info()["workers"]
+
+
 def _peers(workers: dict[str, Any]) -> dict[str, int]:
     """Each worker's number of workers on its host (itself included)."""
     per_host = Counter(w.get("host") or a for a, w in workers.items())
@@ -299,7 +307,7 @@ class DaskCluster:
                 """Two jobs per worker in flight (the next one waits there, not here); a
                 heavy one per worker machine. Asked of the scheduler once a second."""
                 if time.monotonic() - seen["at"] > 1.0:
-                    seen["peers"] = _peers(client.scheduler_info(n_workers=-1)["workers"])
+                    seen["peers"] = _peers(_workers(client))
                     seen["at"] = time.monotonic()
                 peers = seen["peers"]
                 hosts = len({*peers.values()}) if not local else 1
