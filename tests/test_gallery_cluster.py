@@ -164,6 +164,21 @@ def test_the_cluster_address_comes_from_gallery_toml_or_the_flag(tmp_path):
         load_config(toml)
 
 
+def test_workers_share_their_machine_s_cores_and_a_damaged_input_fails_its_job(gallery, tmp_path):
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.executors import _peers
+
+    workers = {"tcp://a:1": {"host": "a"}, "tcp://a:2": {"host": "a"}, "tcp://b:1": {"host": "b"}}
+    assert _peers(workers) == {"tcp://a:1": 2, "tcp://a:2": 2, "tcp://b:1": 1}
+    job = next(j for j in plan_build(gallery, fakes.FAKES).jobs if j.kind == "dream")
+    ctx = WorkerContext(tmp_path / "r", "cpu", None, fakes.FAKES, "x")
+    spec, files = Packer(ctx, "auto", [job.model]).pack(job)
+    data = {name: path.read_bytes()[:-1] for name, path in files.items()}
+    result = render_packed(spec, data, str(tmp_path), "w9")
+    assert result.outcome.status == "failed" and not result.outcome.bad_input
+    assert "arrived damaged" in result.outcome.reason and not result.files
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_1(gallery, monkeypatch):
     import renderer.gallery.kinds as kinds
     from renderer.cli import main

@@ -172,7 +172,8 @@ def build_gallery(
 
         toolkit = real_toolkit()
     if not dry_run:  # before any work: --cluster without Dask is one line at once
-        device = toolkit.device(config.device)
+        # A cluster's workers resolve the device themselves: this machine needs no GPU.
+        device = config.device if config.cluster else toolkit.device(config.device)
         workers = worker_count(config.jobs, device)
         executor = make_executor(workers, config.cluster, config.device, start_method)
     plan = plan_build(config, toolkit)

@@ -43,6 +43,7 @@ from .run import (
 
 CLUSTER_EXTRA = "pip install 'dreamgallery[cluster]'"
 CONNECT_TIMEOUT_S = 5.0
+WORKER_WAIT_S = 60.0  # for the first worker to join a scheduler that has none
 
 
 class ClusterError(RendererError):
@@ -274,10 +275,14 @@ def _workers(client: Any) -> dict[str, Any]:
         return client.scheduler_info()["workers"]
 
 
+def _host(address: str, info: dict[str, Any]) -> str:
+    return str(info.get("host") or address)
+
+
 def _peers(workers: dict[str, Any]) -> dict[str, int]:
     """Each worker's number of workers on its host (itself included)."""
-    per_host = Counter(w.get("host") or a for a, w in workers.items())
-    return {a: per_host[w.get("host") or a] for a, w in workers.items()}
+    per_host = Counter(_host(a, w) for a, w in workers.items())
+    return {a: per_host[_host(a, w)] for a, w in workers.items()}
 
 
 @dataclass(frozen=True)
@@ -300,18 +305,18 @@ class DaskCluster:
             self._check_workers(client, packer, ctx, remote)
             cache = JobCache(ctx.render_dir)
             places: dict[Any, dict[str, str]] = {}
-            resources = {"GPU": 1} if self.device.startswith("cuda") else None
-            seen = {"at": 0.0, "peers": {}}
+            resources = self._resources(local)
+            seen: dict[str, Any] = {"at": 0.0, "peers": {}, "hosts": 1}
 
             def slots() -> tuple[int, int]:
                 """Two jobs per worker in flight (the next one waits there, not here); a
                 heavy one per worker machine. Asked of the scheduler once a second."""
                 if time.monotonic() - seen["at"] > 1.0:
-                    seen["peers"] = _peers(_workers(client))
+                    workers = _workers(client)
+                    seen["peers"] = _peers(workers)
+                    seen["hosts"] = 1 if local else len({_host(a, w) for a, w in workers.items()})
                     seen["at"] = time.monotonic()
-                peers = seen["peers"]
-                hosts = len({*peers.values()}) if not local else 1
-                return 2 * max(1, len(peers)), max(1, hosts)
+                return 2 * max(1, len(seen["peers"])), max(1, seen["hosts"])
 
             def submit(job: Job) -> Any:
                 try:
@@ -380,8 +385,28 @@ class DaskCluster:
                 with contextlib.suppress(Exception):
                     cluster.close(timeout=10)
 
+    def _resources(self, local: bool) -> dict[str, int] | None:
+        """A CUDA job asks a scheduler for a ``GPU`` (a LocalCluster's workers share this
+        machine's GPUs as a local build does)."""
+        return {"GPU": 1} if self.device.startswith("cuda") and not local else None
+
     def _check_workers(self, client: Any, packer: Any, ctx: WorkerContext, remote: Any) -> None:
-        """Refuse workers whose renderer, torch or weights differ from the driver's."""
+        """Refuse workers whose renderer, torch or weights differ from the driver's, and a
+        CUDA build where no worker offers a GPU (its jobs would wait forever)."""
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except (TimeoutError, OSError):
+            raise ClusterError(
+                f"no worker joined the Dask scheduler at {self.address} in {WORKER_WAIT_S:.0f} s; "
+                f"start one: dask worker {self.address} --nthreads 1"
+            ) from None
+        workers = _workers(client).values()
+        local = parse_cluster(self.address) is not None
+        if self._resources(local) and not any(w.get("resources", {}).get("GPU") for w in workers):
+            raise ClusterError(
+                f"no worker of {self.address} offers a GPU: start them with "
+                "`dask worker ADDRESS --resources GPU=1 --nthreads 1`, or use --device auto"
+            )
         try:
             found = client.run(remote.versions, ctx.toolkit, packer.models, packer.weights is None)
         except (OSError, TimeoutError) as exc:

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import RendererError
-from ..imageio import sha256_bytes, sha256_file_cached
+from ..imageio import sha256_bytes, sha256_file_cached, write_bytes_atomic
 from ..provenance import dumps
 from .cache import JobCache
 from .plan import Job, PhotoSource
@@ -241,18 +241,18 @@ def render_packed(spec: PackedJob, data: Mapping[str, bytes], scratch: str, work
     root = Path(scratch)
     folder = Path(tempfile.mkdtemp(prefix="dreamgallery-", dir=root))
     start = time.perf_counter()
+    places: dict[str, str] = {}
+    job = spec.job
     try:
-        places: dict[str, str] = {}
         for name, sha256 in spec.files.items():
             blob = data[name]
             if sha256_bytes(blob) != sha256:
-                raise VersionMismatchError(f"worker {worker}: input {name} arrived damaged")
+                raise RendererError(f"its input {PurePosixPath(name).name} arrived damaged")
             # A --weights file goes where every job finds it: its model loads once.
             base = root / "dreamgallery-weights" if name == spec.weights else folder / "in"
             target = base / _safe_relative(name)
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(blob)
+                write_bytes_atomic(target, blob)
             places[name] = str(target)
         job = _unpack(spec, places)
         ctx = WorkerContext(
@@ -264,16 +264,15 @@ def render_packed(spec: PackedJob, data: Mapping[str, bytes], scratch: str, work
         )
         out = folder / "out"
         out.mkdir()
-        try:
-            seconds = render_job(job, ctx, out)
-        except Exception as exc:
-            outcome = failure(job, exc, round(time.perf_counter() - start, 3))
-            return Rendered(dataclasses.replace(outcome, worker=worker), (), _inverse(places))
+        seconds = render_job(job, ctx, out)
         files = tuple(_collect(out))
         outcome = Outcome.of(spec.job, "rendered", seconds=seconds, worker=worker)
-        return Rendered(outcome, files, _inverse(places))
+    except Exception as exc:
+        outcome = failure(job, exc, round(time.perf_counter() - start, 3))
+        outcome, files = dataclasses.replace(outcome, worker=worker), ()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return Rendered(outcome, files, _inverse(places))
 
 
 def _unpack(spec: PackedJob, places: Mapping[str, str]) -> Job:
