@@ -50,14 +50,23 @@ def test_real_quick_build_then_nothing_to_do(tiny_gallery: GalleryConfig, monkey
     assert first.exit_code == 2
     statuses = {o.label: o.status for o in first.report.outcomes}
     assert statuses["dream corrupt.png [classic]"] == "failed"
-    assert [s for label, s in statuses.items() if "corrupt" not in label] == ["rendered"] * 8
+    # per photo: a dream, an explanation and an accentuation; one layer and one class job
+    assert [s for label, s in statuses.items() if "corrupt" not in label] == ["rendered"] * 11
     # Jobs cross process boundaries with --jobs N: they must pickle.
     ctx = WorkerContext(tiny_gallery.render_dir, "cpu", None, kinds.real_toolkit(), "x")
     assert pickle.loads(pickle.dumps((first.plan.jobs, ctx)))[0] == first.plan.jobs
 
     entries = read_manifest(tiny_gallery.render_dir)
     kinds_found = {e["kind"] for e in entries}
-    assert kinds_found == {"photo", "dream", "explain", "layer-dream", "class-dream", "skipped"}
+    assert kinds_found == {
+        "photo",
+        "dream",
+        "explain",
+        "accentuation",
+        "layer-dream",
+        "class-dream",
+        "skipped",
+    }
     methods = {e["extra"]["method"] for e in entries if e["kind"] == "explain"}
     assert {"gradcam", "gradcam++", "guided-backprop", "guided-gradcam", "lime-top5"} <= methods
     assert any(m.startswith("robustness-") for m in methods)
@@ -75,6 +84,8 @@ def test_real_quick_build_then_nothing_to_do(tiny_gallery: GalleryConfig, monkey
     site = tiny_gallery.site_dir
     pages = sorted(p.name for p in (site / "photos").glob("*.html"))
     assert len(pages) == 3 and (site / "index.html").is_file()
+    page = (site / "photos" / pages[0]).read_text(encoding="utf-8")
+    assert "Accentuated: " in page and "Where the evidence is" in page
     assert "corrupt.png" in (site / "index.html").read_text(encoding="utf-8")
 
     # Nothing changed: no model is loaded, nothing rendered, the site is left alone.

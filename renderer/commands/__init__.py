@@ -33,6 +33,10 @@ TABLE: dict[str, tuple[str, str]] = {
         "Dream an ImageNet class from noise by raising its logit; all classes in one batch.",
     ),
     "presets": ("dream", "List the dream presets with all their values."),
+    "accentuate": (
+        "accentuate",
+        "Accentuate a class in your photos: what the network would need to see more of.",
+    ),
     "zoom": (
         "zoom",
         "Infinite-zoom dreams: an animated WebP that keeps falling into each photo's dream.",

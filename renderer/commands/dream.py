@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ..classes import resolve_class
-from ..clikit import command_line, max_pixels_option, model_options, open_model, run_batch
+from ..clikit import (
+    command_line,
+    gigabytes,
+    max_memory_option,
+    max_pixels_option,
+    model_options,
+    open_model,
+    run_batch,
+)
 from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
 from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
 from ..errors import BadInputError, RecipeError
@@ -45,6 +53,40 @@ out_option = click.option(
     required=True,
     help="Output (render) directory.",
 )
+
+
+def maco_options() -> list[Callable]:
+    """The crop transform and magnitude template of ``--param maco``."""
+    return [
+        click.option("--crops", type=int, default=None, help="MaCo: random crops per step."),
+        click.option(
+            "--crop-min",
+            type=float,
+            default=None,
+            help="MaCo: smallest crop side, as a fraction of the image's, in (0, 1].",
+        ),
+        click.option(
+            "--crop-max", type=float, default=None, help="MaCo: largest crop side, in (0, 1]."
+        ),
+        click.option(
+            "--crop-spread",
+            type=float,
+            default=None,
+            help="MaCo: spread of crop centres around the middle (0 = uniform).",
+        ),
+        click.option(
+            "--crop-px",
+            type=int,
+            default=None,
+            help="MaCo: px the crops are resampled to (0 = the model's input size).",
+        ),
+        click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
+        click.option(
+            "--template",
+            default=None,
+            help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",
+        ),
+    ]
 
 
 def recipe_options(noise: bool) -> Callable:
@@ -112,7 +154,8 @@ def recipe_options(noise: bool) -> Callable:
                 "--tile",
                 type=int,
                 default=None,
-                help="Tile size in px for large photos (0 = never tile).",
+                help="Tile size in px for large photos (0 = automatic: tiles only when a "
+                "step would not fit the memory budget).",
             ),
             click.option(
                 "--stretch",
@@ -140,11 +183,13 @@ def recipe_options(noise: bool) -> Callable:
                     "--param",
                     type=click.Choice(PARAMS),
                     default=None,
-                    help="pixel, or fft (FFT spectrum + decorrelated colour, as lucent).",
+                    help="pixel, fft (FFT spectrum + decorrelated colour, as lucent), or maco "
+                    "(natural images' Fourier magnitude fixed, the phase optimized on crops).",
                 ),
                 click.option(
                     "--init", default=None, help="Start image: noise, gray, or a PHOTO path."
                 ),
+                *maco_options(),
             ]
         for option in reversed(options):
             func = option(func)
@@ -218,6 +263,7 @@ def _split(params: dict) -> dict:
 @guide_option
 @model_options
 @max_pixels_option
+@max_memory_option
 @click.pass_context
 def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...], **params) -> None:
     """DeepDream on your photos: multiscale gradient ascent with detail re-injection.
@@ -230,6 +276,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
       renderer dream cat.jpg --out renders/ --preset classic
       renderer dream photos/*.jpg -o renders/ --layer blocks.4 --layer blocks.5:0.5 --lr 0.03
       renderer dream cat.jpg -o renders/ --guide flowers.jpg
+      renderer dream big-photo.jpg -o renders/ --size 2048 --max-memory 1.5
     """
     from ..dream.jobs import dream_photo
 
@@ -254,6 +301,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
             seed=params["seed"],
             command=command,
             frames=params["frames"],
+            max_memory=gigabytes(params["max_memory"]),
         ),
     )
 

@@ -19,7 +19,7 @@ from ..errors import RecipeError, suggest
 
 BLUR_MODES = ("image", "gradient")
 GRAD_NORMS = ("std", "mean-abs", "laplacian")
-PARAMS = ("pixel", "fft")
+PARAMS = ("pixel", "fft", "maco")
 BUILTIN_INITS = ("noise", "gray")
 
 _INT = r"[+-]?\d+"
@@ -97,8 +97,18 @@ class DreamRecipe:
     init: str = "noise"
     guide: str = ""  # a picture whose features photo dreams grow towards ("" = none)
     scale_jitter: float = 0.0
-    tile: int = 512
+    tile: int = 0  # 0: tiles only when a step would not fit the memory budget
     stretch: float = 0.0
+    # MaCo (param = "maco"): crops per step, their side as a fraction of the image's,
+    # the spread of their centres, the px they are resampled to (0 = the model's input),
+    # the noise added to them, and the magnitude template (average, power-law or a .npy)
+    crops: int = 6
+    crop_min: float = 0.25
+    crop_max: float = 0.6
+    crop_spread: float = 0.15
+    crop_px: int = 0
+    noise: float = 0.02
+    template: str = "average"
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -132,13 +142,42 @@ class DreamRecipe:
                 0.0 <= self.scale_jitter < 0.5,
                 f"scale-jitter must be in [0, 0.5), got {self.scale_jitter}",
             ),
-            (self.tile == 0 or self.tile >= 64, f"tile must be 0 (off) or >= 64, got {self.tile}"),
+            (
+                self.tile == 0 or self.tile >= 64,
+                f"tile must be 0 (automatic) or >= 64, got {self.tile}",
+            ),
             (0.0 <= self.stretch < 50.0, f"stretch must be in [0, 50) percent, got {self.stretch}"),
             (bool(str(self.init).strip()), "init must be noise, gray or a photo path"),
         ]
+        checks += [
+            (1 <= self.crops <= 256, f"crops must be in [1, 256], got {self.crops}"),
+            (
+                0.0 < self.crop_min <= self.crop_max <= 1.0,
+                f"crop sizes must satisfy 0 < crop-min <= crop-max <= 1, "
+                f"got {self.crop_min} and {self.crop_max}",
+            ),
+            (
+                0.0 <= self.crop_spread <= 1.0,
+                f"crop-spread must be in [0, 1], got {self.crop_spread}",
+            ),
+            (
+                self.crop_px == 0 or 32 <= self.crop_px <= 1024,
+                f"crop-px must be 0 (the model's input size) or in [32, 1024], got {self.crop_px}",
+            ),
+            (0.0 <= self.noise <= 0.5, f"noise must be in [0, 0.5], got {self.noise}"),
+        ]
+        if self.param == "maco":
+            checks += [
+                (self.init == "noise", f"a maco dream starts from noise, not {self.init!r}"),
+            ]
         for ok, message in checks:
             if not ok:
                 raise RecipeError(message)
+        if self.param == "maco":
+            from .template import TEMPLATES, read_template
+
+            if self.template not in TEMPLATES:
+                read_template(PurePath(self.template))
         if self.guide and any(term.channel is not None for term in self.terms):
             raise RecipeError("a guide matches whole layers; give layers without channels")
         for value, choices, what in (
@@ -194,6 +233,8 @@ class DreamRecipe:
             bits.append("blur" if self.blur_mode == "image" else "smoothed gradient")
         if self.param == "fft":
             bits.append("FFT colour")
+        if self.param == "maco":
+            bits = [f"MaCo · {self.octaves} × {self.steps} steps × {self.crops} crops"]
         if self.guide:
             bits.append(f"guided by {PurePath(self.guide).name}")
         bits.append(f"lr {self.lr:g}")

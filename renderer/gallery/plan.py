@@ -20,7 +20,8 @@ from ..errors import BadInputError, UnknownNameError
 from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
-ALGORITHM_VERSION = 2
+# 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
+ALGORITHM_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model)
 ClassSpecs = Callable[[Any], Spec | None]  # config -> one batched Spec, or None
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
+AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class Planner:
     classes: ClassSpecs
     explain: ExplainSpecs
     zoom: ZoomSpecs
+    accentuate: AccentSpecs | None = None  # feature accentuation of each photo
 
 
 def plan_jobs(
@@ -195,6 +198,7 @@ def plan_jobs(
     dream_specs = [(name, planner.dream(config, name)) for name in presets]
     explain_spec = planner.explain(config)
     zoom_spec = planner.zoom(config)
+    accent_spec = planner.accentuate(config) if planner.accentuate else None
     zoomed = set(config.zooms) if zoom_spec is not None else set()
     names = {p.name for p in photos} | {p.path.name for p in problems}
     unknown = sorted(zoomed - names)
@@ -207,6 +211,8 @@ def plan_jobs(
             add("zoom", f"zoom {photo.name}", zoom_spec, photo)
         if explain_spec is not None:
             add("explain", f"explain {photo.name}", explain_spec, photo)
+        if accent_spec is not None:
+            add("accentuation", f"accentuate {photo.name}", accent_spec, photo)
     for label, spec in planner.layers(config, model):
         add("layer-dream", f"layer dream {label}", spec, None)
     class_spec = planner.classes(config)

@@ -134,6 +134,12 @@ def _publish_all(
             leg = publish_image(fig.legend_src, site, fig.group, "legend", (), previous)
             fig.legend_image = leg.image
             written, reused = written + leg.written, reused + leg.reused
+        if fig.alternate is not None and fig.alternate.is_file():
+            alt = publish_image(
+                fig.alternate, site, fig.group, f"{stem}-attribution", previous_site=previous
+            )
+            fig.alternate_image = alt.image
+            written, reused = written + alt.written, reused + alt.reused
         frames = []
         for i, frame in enumerate(fig.frames):
             if frame.is_file():

@@ -29,9 +29,14 @@ COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 # A photo page's lists of figures, in page order; ``section_of`` says which one a figure
 # joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
 PAGE_SECTIONS = ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other")
-KIND_SECTIONS = {"dream": "dreams", "zoom": "zooms", "layer-dream": "layer_dreams"}
+KIND_SECTIONS = {
+    "dream": "dreams",
+    "zoom": "zooms",
+    "layer-dream": "layer_dreams",
+    "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
+}
 # Kinds whose records give their photo a page, even without its photo record.
-PAGE_KINDS = frozenset({"dream", "zoom", "explain"})
+PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation"})
 
 METHOD_TITLES = {
     "gradcam": "Grad-CAM",
@@ -103,10 +108,12 @@ class Figure:
     legend_src: Path | None = None
     details: dict[str, Any] = field(default_factory=dict)
     frames: list[Path] = field(default_factory=list)
+    alternate: Path | None = None  # a second view (MaCo's attribution), shown as a link
     image: Any = None  # an images.ImageSet, set by the builder
     animation: Any = None  # an images.Variant for animated outputs (zooms), set by the builder
     legend_image: Any = None
     frame_images: list[Any] = field(default_factory=list)
+    alternate_image: Any = None
 
 
 @dataclass(frozen=True)
@@ -467,6 +474,16 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
                 default = " · ".join(x for x in (f"Class {tname} ({tprob})", default) if x)
             caption = str(extra.get("caption") or default)
         fid, group = f"explain-{method}", None
+    elif kind == "accentuation":
+        cname = str(extra.get("class_name", "?"))
+        title = f"Accentuated: {cname}"
+        alt = (
+            f"{name} with what makes the network see {cname} accentuated: probability "
+            f"{percent(extra.get('prob_before'))} before, {percent(extra.get('prob_after'))} after"
+        )
+        caption = str(extra.get("caption") or title)
+        details.update(class_index=extra.get("class_index"), class_name=cname)
+        fid, group = f"accentuation-{slug(cname)}", None
     else:
         title = kind.replace("-", " ").capitalize()
         alt = f"{title} of {name}"
@@ -477,6 +494,7 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
     if legend and legend.get("image"):
         legend_src = src.resolve(str(legend["image"]))
     frames = [src.resolve(str(p)) for p in extra.get("frames") or []]
+    alternate = src.resolve(str(extra["attribution"])) if extra.get("attribution") else None
     return Figure(
         id=_unique_id(fid, taken),
         kind=kind,
@@ -492,6 +510,7 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         legend_src=legend_src,
         details=details,
         frames=frames,
+        alternate=alternate,
     )
 
 
@@ -650,7 +669,8 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
     class_dreams.sort(key=lambda f: (_int(f.details.get("class_index")), f.id))
     for page in pages.values():
         page.layer_dreams.sort(key=depth)
-        page.gradcam.sort(key=lambda f: GRADCAM_METHODS.index(f.details["method"]))
+        # accentuations (no method) follow the Grad-CAM panels
+        page.gradcam.sort(key=lambda f: _index(GRADCAM_METHODS, f.details.get("method", "")))
         page.lime.sort(key=lambda f: _index(LIME_METHODS, f.details["method"]))
         page.robustness.sort(key=_robustness_sort_key)
 

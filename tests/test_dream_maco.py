@@ -1,0 +1,167 @@
+"""MaCo: the fixed magnitude holds for any phase, crops are exact resizes of their boxes,
+the template falls off like natural images, dreams climb and repeat byte for byte, and
+bad recipes are one-line errors before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from renderer.cli import main
+from renderer.dream.crops import CropSpec, crop, random_boxes
+from renderer.dream.maco import MacoParam
+from renderer.dream.recipe import DreamRecipe
+from renderer.dream.template import load_template, log_log_slope, read_template
+from renderer.errors import RecipeError
+
+
+@pytest.mark.parametrize(("h", "w"), [(64, 64), (48, 80), (63, 50), (256, 256)])
+@pytest.mark.parametrize("template", ["average", "power-law"])
+def test_the_pre_squash_image_has_the_template_magnitude_for_any_phase(h, w, template):
+    generator = torch.Generator().manual_seed(h + w)
+    param = MacoParam.random(load_template(template, h, w), 2, h, w, generator, "cpu")
+    param.leaf = param.leaf * 7.0 + 3.0  # any phase, far from the start
+    param.leaf.requires_grad_(True)
+    spatial = param.spectrum_image()
+    values = spatial.detach()
+    magnitude = torch.fft.rfft2(spatial, norm="ortho").abs()
+    assert float((magnitude.detach() - param.magnitude).abs().max()) < 1e-4
+    # unit variance over the three channels, zero mean (the DC is the colour's)
+    assert abs(float(values.std()) - 1.0) < 1e-2 and abs(float(values.mean())) < 1e-4
+    weights = torch.randn(spatial.shape, generator=generator)
+    (grad,) = torch.autograd.grad((spatial * weights).sum(), param.leaf)
+    assert float(grad.abs().mean()) > 1e-3
+
+
+def test_a_box_crop_is_the_region_cut_and_resized_by_hand() -> None:
+    image = torch.rand(2, 3, 40, 50, generator=torch.Generator().manual_seed(1))
+    boxes = torch.tensor([[1, 6.0, 4.0, 22.0, 20.0], [0, 30.0, 10.0, 46.0, 26.0]])
+    same = crop(image, boxes, 16)  # 16 px boxes to 16 px: the pixels themselves
+    assert torch.allclose(same[0], image[1, :, 4:20, 6:22], atol=1e-6)
+    assert torch.allclose(same[1], image[0, :, 10:26, 30:46], atol=1e-6)
+    half = crop(image, boxes, 8)  # to 8 px: each output pixel is the mean of 2 x 2
+    by_hand = F.avg_pool2d(image[1:2, :, 4:20, 6:22], 2)[0]
+    assert torch.allclose(half[0], by_hand, atol=1e-6)
+
+
+def test_random_boxes_stay_inside_and_within_their_sizes() -> None:
+    spec = CropSpec(count=50, low=0.3, high=0.5, spread=0.4, noise=0.0)
+    boxes = random_boxes(spec, 3, 100, 200, torch.Generator().manual_seed(0))
+    assert boxes.shape == (150, 5)
+    side = boxes[:, 3] - boxes[:, 1]
+    assert torch.allclose(side, boxes[:, 4] - boxes[:, 2])
+    assert float(side.min()) >= 30 - 1e-4 and float(side.max()) <= 50 + 1e-4
+    assert float(boxes[:, 1:3].min()) >= 0 and float(boxes[:, 3].max()) <= 200
+    assert float(boxes[:, 4].max()) <= 100
+    assert boxes[:3, 0].tolist() == [0, 1, 2]  # crop-major
+
+
+def test_the_template_falls_off_like_natural_images() -> None:
+    template = read_template()
+    slope = log_log_slope(template)
+    assert -1.5 <= slope <= -0.5, slope
+    # Lucid's colour space whitens photos: the three channels carry like energies
+    energy = (template.astype(np.float64) ** 2).sum(axis=(1, 2))
+    assert energy.max() < 3 * energy.min(), energy
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"crop_min": 0.0}, "crop sizes must satisfy 0 < crop-min"),
+        ({"crop_max": 1.5}, "crop sizes must satisfy"),
+        ({"crop_min": 0.7, "crop_max": 0.5}, "crop sizes must satisfy"),
+        ({"crops": 0}, "crops must be in [1, 256]"),
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"template": "/nonexistent/m.npy"}, "no such file"),
+    ],
+)
+def test_bad_maco_recipes_are_refused(values, message) -> None:
+    with pytest.raises(RecipeError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        DreamRecipe(param="maco", **values)
+
+
+def test_a_corrupt_or_misshapen_template_is_refused(tmp_path) -> None:
+    corrupt = tmp_path / "bad.npy"
+    corrupt.write_bytes(b"not an array at all")
+    with pytest.raises(RecipeError, match=r"not a \.npy array"):
+        DreamRecipe(param="maco", template=str(corrupt))
+    misshapen = tmp_path / "flat.npy"
+    np.save(misshapen, np.ones((3, 8, 8), np.float32))
+    with pytest.raises(RecipeError, match=r"expected shape \(3, S, S//2\+1\)"):
+        DreamRecipe(param="maco", template=str(misshapen))
+    ok = tmp_path / "ok.npy"
+    np.save(ok, np.ones((3, 8, 5), np.float32))
+    assert DreamRecipe(param="maco", template=str(ok)).template == str(ok)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["class-dream", "--param", "maco", "--crop-max", "1.2"], "crop sizes must satisfy"),
+        (["class-dream", "--param", "maco", "--crops", "0"], "crops must be in"),
+        (["class-dream", "--param", "maco", "--template", "nope.npy"], "no such file"),
+        (["class-dream", "--param", "maco", "-c", "golden retreiver"], "golden retriever"),
+        (["layer-dream", "--preset", "layer-maco", "-l", "blocks.55"], "unknown layer"),
+    ],
+)
+def test_maco_mistakes_are_one_line_errors(tmp_path, args, message) -> None:
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path)])
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
+@pytest.mark.slow
+def test_a_short_class_dream_raises_its_target_logit_threefold(lite0) -> None:
+    from renderer.dream.engine import render
+    from renderer.dream.objectives import class_objective
+
+    recipe = DreamRecipe(
+        param="maco", octaves=2, octave_scale=2.0, size=128, steps=8, crops=2, crop_px=128, lr=0.3
+    )
+    result = render(lite0, class_objective([1, 963]), recipe, seed=0, batch=2)
+    for start, end in zip(result.objective_start, result.objective_end, strict=True):
+        assert end >= 3 * max(start, 1.0), (start, end)
+    assert result.attribution is not None and result.attribution.shape == (2, 128, 128)
+
+
+@pytest.mark.slow
+def test_equal_seeds_give_byte_identical_maco_dreams(lite0, tmp_path) -> None:
+    from renderer.classes import resolve_class
+    from renderer.dream.jobs import dream_classes
+
+    recipe = DreamRecipe(param="maco", octaves=1, size=64, steps=3, crops=2, crop_px=64, lr=0.3)
+    classes = [resolve_class("pug")]
+
+    def run(folder, seed):
+        records = dream_classes(lite0, classes, recipe, tmp_path / folder, seed=seed, command="t")
+        extra = records[0].extra
+        image = (tmp_path / folder / records[0].output).read_bytes()
+        return image, (tmp_path / folder / extra["attribution"]).read_bytes()
+
+    first, again, other = run("a", 5), run("b", 5), run("c", 6)
+    assert first == again
+    assert first[0] != other[0]
+
+
+@pytest.mark.slow
+def test_accentuation_raises_the_class_and_keeps_the_photo(lite0, photo_dir) -> None:
+    from renderer.dream.accentuate import AccentSettings, accentuate
+    from renderer.imageio import pil_to_tensor
+    from renderer.photos import prepare_photo
+
+    photo = pil_to_tensor(prepare_photo(photo_dir / "chelsea.jpg", 160).image)
+    settings = AccentSettings(steps=8, crops=2, size=160)
+    result = accentuate(lite0, photo, 281, settings, seed=0)  # tiger cat: stripes grow
+    assert result.prob_after > max(2 * result.prob_before, result.prob_before + 0.05), result
+    assert result.likeness >= 0.5, result
+    # and the parametrization starts from the photo itself
+    from renderer.dream.maco import MacoParam
+
+    start = MacoParam.from_image(photo.clamp(0.01, 0.99)).image()
+    assert float((start - photo.clamp(0.01, 0.99)).abs().max()) < 1e-4
