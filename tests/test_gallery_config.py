@@ -131,8 +131,8 @@ def test_one_build_at_a_time_per_render_dir(tmp_path: Path):
 
 
 def test_heavy_jobs_never_run_side_by_side():
+    from renderer.gallery.executors import _next_job
     from renderer.gallery.plan import Job
-    from renderer.gallery.run import _next_job
 
     def job(kind: str) -> Job:
         return Job(kind, kind, kind, "m", {})

@@ -1,5 +1,8 @@
 """Gallery bench: the sample gallery's full, QUICK and no-change build times, the time per
-job kind, and the peak memory of the whole process tree (workers included).
+job kind, and the peak memory of the whole process tree (workers included); then the
+executors: jobs per minute in this process, in 1 and 2 local worker processes and on a
+2-process LocalCluster, the cluster path's overhead for a tiny job, and which ``--jobs``
+default that measurement supports.
 
 Each build runs as ``python -m renderer gallery build`` in a fresh process, as a user runs
 it, so the no-change time includes interpreter start-up and imports.
@@ -17,6 +20,14 @@ import time
 from pathlib import Path
 
 TARGETS_S = {"full": 600.0, "quick": 120.0, "nochange": 10.0}
+OVERHEAD_TARGET_S = 0.2  # the cluster path's cost per tiny job
+TINY_JOBS = 40
+# The executors compared on the QUICK sample gallery: (name, extra flags).
+EXECUTORS = (
+    ("in_process", ["--jobs", "1"]),
+    ("local_2", ["--jobs", "2"]),
+    ("local_cluster_2", ["--cluster", "local:2"]),
+)
 PEAK_TARGET_MB = 4096.0
 
 
@@ -81,6 +92,142 @@ def _per_kind(render_dir: Path) -> dict[str, float]:
     return totals
 
 
+def _jobs_rendered(render_dir: Path) -> int:
+    return sum(
+        json.loads(done.read_text(encoding="utf-8")).get("status") == "rendered"
+        for done in (render_dir / "jobs").glob("*/done.json")
+    )
+
+
+def executor_figures(root: Path) -> dict[str, object]:
+    """Jobs per minute of each executor on the QUICK sample gallery, in fresh processes
+    one after another; the fastest ``--jobs`` is the one the default should be."""
+    figures: dict[str, object] = {}
+    rates: dict[str, float] = {}
+    try:
+        import distributed  # noqa: F401  (the [cluster] extra)
+
+        executors = EXECUTORS
+        figures.update(cluster_overhead(root))
+    except ImportError:
+        executors = EXECUTORS[:2]
+        figures["cluster"] = "not installed: pip install 'dreamgallery[cluster]'"
+    for name, extra in executors:
+        render_dir, site = root / f"renders-{name}", root / f"site-{name}"
+        args = ["--quick", "--render-dir", str(render_dir), "--site", str(site), *extra]
+        seconds, peak, code = _timed_build(args, root / f"{name}.log")
+        jobs = _jobs_rendered(render_dir)
+        rates[name] = jobs / seconds * 60 if seconds else 0.0
+        figures[f"{name}_s"] = seconds
+        figures[f"{name}_jobs"] = jobs
+        figures[f"{name}_jobs_per_min"] = round(rates[name], 2)
+        figures[f"{name}_peak_mb"] = peak
+        figures[f"{name}_exit"] = code
+    base = rates["in_process"] or 1.0
+    for name in rates:
+        figures[f"{name}_speed_vs_in_process"] = round(rates[name] / base, 3)
+    from ..gallery.build import worker_count
+
+    fastest = max(("in_process", "local_2"), key=rates.__getitem__)
+    figures["jobs_fastest_measured"] = 1 if fastest == "in_process" else 2
+    figures["jobs_default"] = worker_count(None, "cpu")
+    figures["default_is_fastest"] = figures["jobs_default"] == figures["jobs_fastest_measured"]
+    return figures
+
+
+def tiny_dream(job, model, out_dir: Path, command: str) -> list:
+    """A job that does next to nothing: what is left is the executor's own cost."""
+    from ..provenance import Record, publish
+
+    (out_dir / "tiny.txt").write_text(job.label, encoding="utf-8")
+    records = [Record(kind="tiny", output="tiny.txt", command=command, versions={})]
+    publish(out_dir, records)
+    return records
+
+
+def tiny_plan_spec(config, preset: str):
+    from ..gallery.plan import Spec
+
+    return Spec(None, {"preset": preset})
+
+
+def tiny_none(config, *rest):
+    return [] if rest else None
+
+
+def tiny_load(name: str, device: str, weights) -> None:
+    return None
+
+
+def tiny_weights(name: str, weights) -> str:
+    return "0" * 64
+
+
+def tiny_device(name: str) -> str:
+    return "cpu"
+
+
+def cluster_overhead(root: Path, jobs: int = TINY_JOBS) -> dict[str, object]:
+    """Seconds per tiny job on a 1-process LocalCluster, less the same jobs in this process,
+    timed between the first and last finish (the cluster's start left out)."""
+    from ..gallery.executors import DaskCluster, InProcess
+    from ..gallery.plan import Job, Plan, Planner
+    from ..gallery.run import Toolkit, WorkerContext, run_plan
+
+    planner = Planner(tiny_plan_spec, tiny_none, tiny_none, tiny_none, tiny_none)
+    toolkit = Toolkit(planner, {"dream": tiny_dream}, tiny_load, tiny_weights, tiny_device)
+
+    def plan(count: int, tag: str) -> Plan:
+        return Plan(
+            tuple(Job("dream", f"{tag}{i:060d}", f"tiny {i}", "tiny", {}) for i in range(count)),
+            (),
+        )
+
+    class Clock:
+        """A progress bar that notes when each job finished."""
+
+        def __init__(self, **kwargs: object) -> None:
+            self.times: list[float] = []
+
+        def update(self, n: int = 1) -> None:
+            self.times.append(time.perf_counter())
+
+        def set_postfix_str(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    def per_job(executor, count: int, tag: str) -> float:
+        """Seconds between consecutive finishes, start-up left out."""
+        ctx = WorkerContext(root / f"tiny-{tag}", "cpu", None, toolkit, "bench")
+        clocks: list[Clock] = []
+
+        def bar(**kwargs: object) -> Clock:
+            clocks.append(Clock())
+            return clocks[-1]
+
+        report = run_plan(plan(count, tag), ctx, executor, progress=bar)
+        assert report.count("rendered") == count, report.outcomes[:1]
+        times = clocks[0].times
+        return (times[-1] - times[0]) / (len(times) - 1)
+
+    per_job(InProcess(), 2, "warm-here")  # first imports
+    here = per_job(InProcess(), jobs, "here")
+    start = time.perf_counter()
+    there = per_job(DaskCluster("local:1"), jobs, "there")
+    total = time.perf_counter() - start
+    overhead = max(0.0, there - here)
+    return {
+        "tiny_jobs": jobs,
+        "tiny_in_process_per_job_s": round(here, 4),
+        "tiny_cluster_per_job_s": round(there, 4),
+        "cluster_tiny_total_s": round(total, 2),
+        "cluster_overhead_per_job_s": round(overhead, 4),
+        "cluster_overhead_within_target": overhead <= OVERHEAD_TARGET_S,
+    }
+
+
 def run(out_dir: Path) -> dict:
     root = Path(out_dir) / "gallery-bench"
     shutil.rmtree(root, ignore_errors=True)
@@ -108,4 +255,5 @@ def run(out_dir: Path) -> dict:
     figures["peak_mb"] = max(peaks)
     figures["peak_within_target"] = max(peaks) < PEAK_TARGET_MB
     figures["cpu_cores"] = os.cpu_count() or 0
+    figures.update(executor_figures(root))
     return figures

@@ -66,6 +66,13 @@ def gallery() -> None:
     default=None,
     help="CPU worker processes, sharing the cores' torch threads.  [default: one per core]",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Run the jobs on a Dask cluster: a scheduler (tcp://HOST:8786), or local[:N] for "
+    "N worker processes here. Needs the [cluster] extra.",
+)
 @click.option("--force", is_flag=True, help="Render every job again, even when cached.")
 @click.option(
     "--dry-run",
@@ -124,6 +131,7 @@ def build(
     render_dir: Path | None,
     quick: bool | None,
     jobs: int | None,
+    cluster: str | None,
     force: bool,
     dry_run: bool,
     max_minutes: float | None,
@@ -148,6 +156,7 @@ def build(
       renderer gallery build --photos ~/pictures --jobs 2
       renderer gallery build --quick --max-minutes 5
       renderer gallery build --photos ~/pictures --size full --dry-run
+      renderer gallery build --cluster tcp://studio:8786
     """
     from ..gallery import build_gallery, load_config
 
@@ -159,6 +168,7 @@ def build(
             "render_dir": render_dir,
             "quick": quick,
             "jobs": jobs,
+            "cluster": cluster,
             "max_minutes": max_minutes,
             "models": models or None,
             "weights": weights,

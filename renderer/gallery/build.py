@@ -15,6 +15,7 @@ from ..provenance import Record, dumps
 from .assemble import merge_manifest, publish_site
 from .cache import JobCache, build_lock
 from .config import GalleryConfig
+from .executors import make_executor
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
 from .run import (
     Outcome,
@@ -170,14 +171,17 @@ def build_gallery(
         from .kinds import real_toolkit
 
         toolkit = real_toolkit()
+    if not dry_run:  # before any work: --cluster without Dask is one line at once
+        # A cluster's workers resolve the device themselves: this machine needs no GPU.
+        device = config.device if config.cluster else toolkit.device(config.device)
+        workers = worker_count(config.jobs, device)
+        executor = make_executor(workers, config.cluster, config.device, start_method)
     plan = plan_build(config, toolkit)
     cache = JobCache(config.render_dir)
     if dry_run:
         rows = [(job, not force and cache.is_done(job.key)) for job in plan.jobs]
         return BuildResult(plan, dry_run=rows, seconds=round(time.perf_counter() - clock, 3))
 
-    device = toolkit.device(config.device)
-    workers = worker_count(config.jobs, device)
     with build_lock(config.render_dir):
         live = {(p.sha256, p.name) for p in plan.photos}
         pruned = cache.prune(live)
@@ -190,13 +194,7 @@ def build_gallery(
         )
         max_seconds = None if config.max_minutes is None else float(config.max_minutes) * 60
         report = run_plan(
-            plan,
-            ctx,
-            workers=workers,
-            force=force,
-            max_seconds=max_seconds,
-            progress=progress,
-            start_method=start_method,
+            plan, ctx, executor, force=force, max_seconds=max_seconds, progress=progress
         )
         keys = _published_keys(plan, report.outcomes, cache)
         entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))

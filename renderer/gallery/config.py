@@ -8,6 +8,7 @@ so a typo fails at once with one line, not after twenty minutes of rendering.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("zoom", "photos"): "zoom_photos",
     ("zoom", "preset"): "zoom_preset",
     ("zoom", "frames"): "zoom_frames",
+    ("cluster", "address"): "cluster",
 }
 _PATH_FIELDS = (
     "photos",
@@ -73,7 +75,10 @@ _PATH_FIELDS = (
     "weights",
     "preset_file",
 )
-_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom")
+_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster")
+# A Dask scheduler's address, or a LocalCluster here: "local" or "local:N".
+_LOCAL_CLUSTER = re.compile(r"local(:[1-9][0-9]{0,2})?")
+_SCHEDULER = re.compile(r"((tcp|tls|ws|wss|ucx)://)?[^\s/:]+(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class GalleryConfig:
     zoom_photos: tuple[str, ...] | None = None
     zoom_preset: str = DEFAULT_ZOOM_PRESET
     zoom_frames: int = DEFAULT_ZOOM_FRAMES
+    cluster: str | None = None  # a Dask scheduler (tcp://host:8786), or local / local:N
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
@@ -152,6 +158,15 @@ class GalleryConfig:
         frames = self.zoom_frames
         if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 600:
             raise RecipeError(f"gallery: [zoom] frames must be 2..600, got {frames!r}")
+        if self.cluster is not None:
+            address = str(self.cluster).strip()
+            local = address == "local" or address.startswith("local:")
+            if not (_LOCAL_CLUSTER if local else _SCHEDULER).fullmatch(address):
+                raise RecipeError(
+                    f"gallery: [cluster] address must be tcp://HOST:PORT, local or local:N, "
+                    f"got {self.cluster!r}"
+                )
+            object.__setattr__(self, "cluster", address)
         if not self.title.strip():
             raise RecipeError("gallery: title must not be empty")
         for name in ("render_dir", "site_dir"):
@@ -339,6 +354,12 @@ enabled = true
 # photos = {sample_zoom_list}
 preset = "{zoom_preset}"
 frames = {zoom_frames}
+
+[cluster]
+# Run the jobs on a Dask cluster (pip install 'dreamgallery[cluster]'): a scheduler's
+# address, or "local" / "local:N" for N worker processes on this machine. See the README,
+# "More than one machine".
+# address = "tcp://studio-server:8786"
 """
 
 

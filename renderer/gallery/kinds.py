@@ -8,8 +8,9 @@ pay for them (nor build a network).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -387,6 +388,25 @@ RUNNERS = {
 }
 
 
+def relocate(job: Job, where: Callable[[str], str]) -> Job:
+    """The job with the pictures its recipe names (a guide, a photo to start from) at
+    ``where(path)``: a cluster job carries their bytes, not the driver's paths."""
+    from ..dream.recipe import BUILTIN_INITS
+
+    recipe = getattr(job.payload, "recipe", None)
+    if recipe is None:
+        return job
+    changes = {}
+    if recipe.guide:
+        changes["guide"] = where(recipe.guide)
+    if recipe.init and recipe.init not in BUILTIN_INITS:
+        changes["init"] = where(recipe.init)
+    if not changes:
+        return job
+    payload = dataclasses.replace(job.payload, recipe=recipe.replace(**changes))
+    return dataclasses.replace(job, payload=payload)
+
+
 def load(name: str, device: str, weights: str | None) -> Any:
     from ..models import load_model
 
@@ -414,4 +434,4 @@ HEAVY_KINDS = frozenset({"explain", "class-dream"})
 
 
 def real_toolkit() -> Toolkit:
-    return Toolkit(PLANNER, RUNNERS, load, weights_sha256, device, HEAVY_KINDS)
+    return Toolkit(PLANNER, RUNNERS, load, weights_sha256, device, HEAVY_KINDS, relocate)

@@ -1,25 +1,21 @@
 """Running the jobs: reuse the finished ones, render the rest, isolate failures.
 
-One process renders by default (and always on CUDA, where the job functions batch). With
-``--jobs N`` on the CPU, N worker processes share the cores: each gets ``cores // N`` torch
-threads, so the machine is not oversubscribed, and loads each model once. Jobs are sorted
-by model, so a worker meets each model in one run of jobs.
+``run_plan`` keeps the cache, the order and the report; an ``Executor`` (``executors.py``:
+in this process, local worker processes, or a Dask cluster) runs what is left. Jobs are
+sorted by model, so a worker meets each model in one run of jobs.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import os
-import signal
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import BadInputError, RendererError
 from ..provenance import InputFile, Record, publish, read_manifest
@@ -30,6 +26,13 @@ from .plan import Job, PhotoSource, Plan, Planner, Problem
 # the records it published.
 Runner = Callable[[Job, Any, Path, str], Sequence[Record]]
 ModelLoader = Callable[[str, str, "str | None"], Any]
+# (job, where) -> the job with each file its payload names (not its photo) at where(path).
+Relocator = Callable[[Job, Callable[[str], str]], Job]
+
+
+def same_job(job: Job, where: Callable[[str], str]) -> Job:
+    """The relocator of kinds whose payloads name no files."""
+    return job
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,10 @@ class Toolkit:
     load_model: ModelLoader
     weights_sha256: Callable[[str, Path | None], str]  # (model, --weights) -> sha256
     device: Callable[[str], str]  # "auto" -> "cpu" / "cuda" / ...
-    # Kinds whose peak memory is large: at most one of them runs at a time across workers.
+    # Kinds whose peak memory is large: at most one of them runs at a time per machine.
     heavy: frozenset[str] = frozenset()
+    # How a cluster job carries the files its payload names (a guide picture) as bytes.
+    relocate: Relocator = same_job
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Outcome:
     photo: PhotoSource | None = None
     bad_input: bool = False  # a failure caused by the input itself (cached as skipped)
     cached: bool = False  # a failure found in the cache (the input has not changed)
+    worker: str = ""  # the cluster worker that rendered it ("" on this machine)
 
     @classmethod
     def of(cls, job: Job, status: str, **details: Any) -> Outcome:
@@ -161,10 +167,13 @@ def cache_skip(cache: JobCache, job: Job, reason: str, command: str) -> None:
 def release_memory() -> None:
     """Hand freed heap back to the OS between jobs. Without it a long-lived worker keeps
     every job's peak resident (glibc does not shrink its arenas by itself), and two
-    workers sit at twice the largest job's peak for the rest of the build."""
+    workers sit at twice the largest job's peak for the rest of the build. What survives a
+    job (modules, loaded models) is frozen out of later collections: a full collection
+    over torch's objects took 0.3 s per job, more than a tiny job itself (measured)."""
     import gc
 
     gc.collect()
+    gc.freeze()
     with contextlib.suppress(Exception):
         import ctypes
 
@@ -179,46 +188,59 @@ def execute_job(job: Job, ctx: WorkerContext) -> Outcome:
         release_memory()
 
 
+def render_job(job: Job, ctx: WorkerContext, folder: Path) -> float:
+    """Render one job into ``folder`` (files, sidecars, manifest.json); its seconds, model
+    loading included. Every executor renders through here, on whichever machine."""
+    start = time.perf_counter()
+    model = ctx.toolkit.load_model(job.model, ctx.device, ctx.weights)
+    records = list(ctx.toolkit.runners[job.kind](job, model, folder, ctx.command))
+    if not records:
+        raise RuntimeError("the job published nothing")
+    if not read_manifest(folder):
+        publish(folder, records)
+    return round(time.perf_counter() - start, 3)
+
+
+def rendered_info(job: Job, seconds: float) -> dict[str, Any]:
+    """A finished job's ``done.json``."""
+    return {
+        "status": "rendered",
+        "kind": job.kind,
+        "label": job.label,
+        "photo": _photo_info(job.photo),
+        "seconds": seconds,
+    }
+
+
+def failure(job: Job, exc: Exception, seconds: float) -> Outcome:
+    """A failed job's outcome; the traceback too with ``RENDERER_DEBUG=1``."""
+    reason, bad_input = _failure_reason(job, exc)
+    if os.environ.get("RENDERER_DEBUG"):
+        traceback.print_exception(exc)
+    return Outcome.of(job, "failed", seconds=seconds, reason=reason, bad_input=bad_input)
+
+
 def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
     cache = JobCache(ctx.render_dir)
     start = time.perf_counter()
+    seconds = 0.0
 
-    def elapsed() -> float:
-        return round(time.perf_counter() - start, 3)
+    def work(folder: Path) -> dict[str, Any]:
+        nonlocal seconds
+        seconds = render_job(job, ctx, folder)  # one count for done.json and the report
+        return rendered_info(job, seconds)
 
     try:
-        model = ctx.toolkit.load_model(job.model, ctx.device, ctx.weights)
-        runner = ctx.toolkit.runners[job.kind]
-        seconds = 0.0
-
-        def work(folder: Path) -> dict[str, Any]:
-            nonlocal seconds
-            records = list(runner(job, model, folder, ctx.command))
-            if not records:
-                raise RuntimeError("the job published nothing")
-            if not read_manifest(folder):
-                publish(folder, records)
-            seconds = elapsed()  # one count for done.json and this run's report alike
-            return {
-                "status": "rendered",
-                "kind": job.kind,
-                "label": job.label,
-                "photo": _photo_info(job.photo),
-                "seconds": seconds,
-            }
-
         cache.render(job.key, work)
         return Outcome.of(job, "rendered", seconds=seconds)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        reason, bad_input = _failure_reason(job, exc)
-        if os.environ.get("RENDERER_DEBUG"):
-            traceback.print_exception(exc)
-        if bad_input:
+        outcome = failure(job, exc, round(time.perf_counter() - start, 3))
+        if outcome.bad_input:
             with contextlib.suppress(OSError):
-                cache_skip(cache, job, reason, ctx.command)
-        return Outcome.of(job, "failed", seconds=elapsed(), reason=reason, bad_input=bad_input)
+                cache_skip(cache, job, outcome.reason, ctx.command)
+        return outcome
 
 
 def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
@@ -229,29 +251,6 @@ def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
         reason = str(info.get("reason", "skipped"))
         return Outcome.of(job, "failed", reason=reason, bad_input=True, cached=True)
     return Outcome.of(job, "reused", seconds=float(info.get("seconds", 0.0)))
-
-
-def _init_worker(threads: int) -> None:
-    """Worker processes: their share of the cores, no progress bars of their own, Ctrl-C
-    left to the main process (which ends them), and death with it if it is killed."""
-    import click
-
-    from ..clikit import AppState
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):  # Linux: die with the parent, even on SIGKILL
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # pragma: no cover
-        pass
-    ctx = click.Context(click.Command("gallery-worker"), obj=AppState(quiet=True))
-    ctx.__enter__()  # held for the worker's lifetime: app_state() sees quiet=True
 
 
 def cpu_cores() -> int:
@@ -268,15 +267,32 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 ProgressFactory = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class Feed:
+    """What ``run_plan`` asks of an executor's every step, so each executor only starts jobs
+    and hands back their outcomes; the cache, the order and the report stay here."""
+
+    out_of_time: Callable[[], bool]
+    instant: Callable[[Job], Outcome | None]  # a job whose photo already failed fails at once
+    finish: Callable[[Outcome], None]
+    show: Callable[[list[Job]], None]  # the jobs running now, for the progress bar
+
+
+class Executor(Protocol):
+    """Where jobs run (``executors.py``): takes jobs from the front of ``pending`` and
+    returns the ones it did not start (time budget)."""
+
+    def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]: ...
+
+
 def run_plan(
     plan: Plan,
     ctx: WorkerContext,
+    executor: Executor,
     *,
-    workers: int = 1,
     force: bool = False,
     max_seconds: float | None = None,
     progress: ProgressFactory | None = None,
-    start_method: str = "spawn",
 ) -> RunReport:
     """Reuse or render every job of the plan; returns what happened to each."""
     clock = time.monotonic()
@@ -321,18 +337,7 @@ def run_plan(
 
     pending = list(todo)
     try:
-        if workers <= 1:
-            while pending:
-                if out_of_time():
-                    break
-                job = pending.pop(0)
-                show([job])
-                finish(known_bad(job) or execute_job(job, ctx))
-        else:
-            with _sigterm_as_exit():
-                pending = _run_pool(
-                    pending, ctx, workers, out_of_time, known_bad, finish, start_method, show
-                )
+        pending = executor.run(pending, ctx, Feed(out_of_time, known_bad, finish, show))
     finally:
         if bar is not None:
             bar.close()
@@ -341,105 +346,6 @@ def run_plan(
     report.stopped_by_budget = bool(pending)
     report.seconds = round(time.monotonic() - clock, 3)
     return report
-
-
-def _run_pool(
-    pending: list[Job],
-    ctx: WorkerContext,
-    workers: int,
-    out_of_time: Callable[[], bool],
-    known_bad: Callable[[Job], Outcome | None],
-    finish: Callable[[Outcome], None],
-    start_method: str = "spawn",
-    running: Callable[[list[Job]], None] = lambda jobs: None,
-) -> list[Job]:
-    """Keep ``workers`` jobs in flight; a dead worker fails only its own job.
-
-    Workers are spawned, not forked: a fork of a process whose torch thread pools are
-    running can deadlock.
-    """
-    spawn = multiprocessing.get_context(start_method)
-    threads = threads_per_worker(workers)
-    restarts = 0
-    while pending and not out_of_time():
-        pool = cf.ProcessPoolExecutor(
-            workers, mp_context=spawn, initializer=_init_worker, initargs=(threads,)
-        )
-        in_flight: dict[cf.Future, Job] = {}
-        broken = False
-        try:
-            while (pending or in_flight) and not broken:
-                while pending and len(in_flight) < workers and not out_of_time():
-                    index = _next_job(pending, in_flight.values(), ctx.toolkit.heavy)
-                    if index is None:
-                        break
-                    job = pending.pop(index)
-                    instant = known_bad(job)
-                    if instant is not None:
-                        finish(instant)
-                        continue
-                    in_flight[pool.submit(execute_job, job, ctx)] = job
-                running(list(in_flight.values()))
-                if not in_flight:
-                    break
-                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    job = in_flight.pop(future)
-                    try:
-                        finish(future.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        reason = f"{job.label}: its worker process died (out of memory?)"
-                        finish(Outcome.of(job, "failed", reason=reason))
-            if broken:
-                # The other jobs in flight died with the pool through no fault of their own.
-                pending[:0] = list(in_flight.values())
-                restarts += 1
-                if restarts > 3:
-                    break
-        except BaseException:
-            _stop_pool(pool)
-            raise
-        pool.shutdown(wait=True)
-    return pending
-
-
-def _next_job(pending: list[Job], running: Iterable[Job], heavy: frozenset[str]) -> int | None:
-    """The first pending job that may start now: a heavy one (an explanation holds ~1.7 GB
-    at its peak) waits while another heavy one runs, and a lighter one goes first."""
-    if not any(job.kind in heavy for job in running):
-        return 0
-    for index, job in enumerate(pending):
-        if job.kind not in heavy:
-            return index
-    return None
-
-
-def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Ctrl-C, a kill or an error in the main process: end the workers now. Their staging
-    folders stay behind, and the next run removes them."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        with contextlib.suppress(Exception):
-            process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit():
-    """Turn SIGTERM into SystemExit while workers run, so they are ended, not orphaned."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
@@ -470,6 +376,7 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
             "  time by kind: "
             + ", ".join(f"{k} {_duration(v)} ({v / total:.0%})" for k, v in sorted(by_kind.items()))
         )
+    lines += _throughput(report)
     for problem in report.problems:
         lines.append(f"  skipped {Path(problem.path).name}: {problem.reason}")
     seen: set[tuple[str, str]] = set()
@@ -481,6 +388,20 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
         note = " (unchanged since it failed; fix or replace the file)" if o.cached else ""
         text = o.reason if o.reason.startswith(o.label) else f"{who}: {o.reason}"
         lines.append(f"  skipped {text}{note}")
+    return lines
+
+
+def _throughput(report: RunReport) -> list[str]:
+    """Jobs per minute of this run and, on a cluster, how many jobs each worker ran."""
+    ran = [o for o in report.outcomes if o.status in ("rendered", "failed") and not o.cached]
+    if not ran or report.seconds <= 0:
+        return []
+    lines = [f"  throughput: {len(ran) / report.seconds * 60:.1f} jobs/min"]
+    workers = Counter(o.worker for o in ran if o.worker)
+    if workers:
+        lines.append(
+            "  jobs per worker: " + ", ".join(f"{w} {n}" for w, n in sorted(workers.items()))
+        )
     return lines
 
 
