@@ -29,13 +29,16 @@ class StopRule:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.stability <= 1.0:
-            raise RecipeError(f"stability must lie in (0, 1], got {self.stability}")
-        if not 2 <= self.min_samples <= self.max_samples:
+            raise RecipeError(f"LIME stability must lie in (0, 1], got {self.stability}")
+        if self.min_samples < 2:
+            raise RecipeError(f"LIME's floor must be at least 2 samples, got {self.min_samples}")
+        if self.min_samples > self.max_samples:
             raise RecipeError(
-                f"need 2 <= min_samples <= max_samples, got {self.min_samples}, {self.max_samples}"
+                f"LIME's floor ({self.min_samples} samples) is above its cap "
+                f"({self.max_samples} samples)"
             )
         if self.samples is not None and self.samples < 2:
-            raise RecipeError(f"samples must be at least 2, got {self.samples}")
+            raise RecipeError(f"lime_samples must be at least 2, got {self.samples}")
 
     @property
     def cap(self) -> int:
@@ -43,8 +46,8 @@ class StopRule:
 
     def verdict(self, drawn: int, settled: Settledness) -> str | None:
         """Why to stop after ``drawn`` samples, or None to draw another round."""
-        if drawn >= self.cap:
-            return "fixed" if self.samples is not None else "cap"
         if self.samples is None and drawn >= self.min_samples and settled.overlap >= self.stability:
             return "stable"
+        if drawn >= self.cap:
+            return "fixed" if self.samples is not None else "cap"
         return None
