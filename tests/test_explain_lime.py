@@ -142,10 +142,10 @@ def test_a_planted_linear_classifier_stops_early_with_the_planted_ranking(plante
 
 def test_a_noisy_planted_classifier_takes_more_samples(planted) -> None:
     clean = adaptive(planted)
-    noisy = adaptive(planted, noise=0.6)
+    noisy = adaptive(planted, noise=1.0)
     assert noisy.stopped == "stable" and noisy.samples > clean.samples + 200
     assert set(noisy.top(5)) == {3, 10, 20, 7, 15}
-    assert noisy.settled.overlap >= 0.9 > noisy.rounds[-2].settled.overlap
+    assert noisy.settled.overlap >= 0.8 > noisy.rounds[-2].settled.overlap
 
 
 def test_never_before_the_floor_and_at_the_cap(planted) -> None:
@@ -154,7 +154,7 @@ def test_never_before_the_floor_and_at_the_cap(planted) -> None:
     # scores with no linear part never settle: the run stops at the cap, wherever it falls
     capped = adaptive(planted, {}, noise=0.3, max_samples=450)
     assert capped.stopped == "cap" and capped.samples == 450 == len(capped.presence)
-    assert capped.settled.overlap < 0.9
+    assert capped.settled.overlap < 0.8
     exact = adaptive(planted, samples=250)
     assert exact.stopped == "fixed" and exact.samples == 250
 

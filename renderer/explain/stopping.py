@@ -22,7 +22,7 @@ class StopRule:
     of the first round whose bootstrap mean top-5 overlap (``Settledness.overlap``) reaches
     ``stability``; else at ``max_samples``. ``samples`` set means exactly that many."""
 
-    stability: float = 0.9
+    stability: float = 0.8
     min_samples: int = 200
     max_samples: int = 3000
     samples: int | None = None
