@@ -8,7 +8,7 @@ QUICK ?=
 JOBS ?=
 GALLERY_FLAGS := $(if $(PHOTOS),--photos "$(PHOTOS)") $(if $(QUICK),--quick) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: gallery test lint bench serve clean venv
+.PHONY: gallery test lint bench bench-printsize serve clean venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m renderer.bench --out bench-results
+
+# Only the print-size figures (time and peak memory at 512-4096 px); PRINTSIZE_SIZES=512,2048
+# picks the sizes.
+bench-printsize: $(STAMP)
+	$(BIN)/python -m renderer.bench --out bench-results --only printsize
 
 serve: $(STAMP)
 	$(BIN)/renderer site serve gallery

@@ -210,6 +210,22 @@ def max_pixels_option(func: Callable) -> Callable:
     )(func)
 
 
+def max_memory_option(func: Callable) -> Callable:
+    return click.option(
+        "--max-memory",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="GB",
+        help="Memory one dream's gradient step may hold; a larger picture is dreamt in "
+        "tiles.  [default: a quarter of the free memory, on the CPU at most 2 GB]",
+    )(func)
+
+
+def gigabytes(value: float | None) -> int | None:
+    """``--max-memory`` in bytes (None stays None: the engine's default)."""
+    return None if value is None else int(value * 2**30)
+
+
 def open_model(model: str, device: str, weights: Path | None) -> LoadedModel:
     """Resolve the device and load the model once; errors become one-line messages."""
     from .devices import resolve_device

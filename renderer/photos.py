@@ -14,10 +14,11 @@ from PIL import Image
 
 from .classify import classify_whole_picture
 from .errors import BadInputError
-from .imageio import DEFAULT_MAX_PIXELS, fit_long_side, load_photo, save_image_atomic
+from .imageio import DEFAULT_MAX_PIXELS, load_photo, save_image_atomic
 from .models import LoadedModel
 from .naming import photo_key
 from .provenance import InputFile, Record
+from .sizes import working_size
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,18 @@ class WorkingPhoto:
 
 def prepare_photo(
     path: str | Path,
-    size: int | None,
+    size: int | str | None,
     min_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> WorkingPhoto:
-    """Read and scale a photo; too small a photo for the model is a ``BadInputError``."""
+    """Read and scale a photo to its working size (``sizes.working_size``: never enlarged,
+    a panorama at its short side's scale); too small for the model is a ``BadInputError``."""
     path = Path(path)
     img, digest = load_photo(path, max_pixels)
-    img = fit_long_side(img, size)
+    if size is not None:
+        fitted = working_size(img.width, img.height, size, min_size)
+        if fitted != img.size:
+            img = img.resize(fitted, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if min(img.size) < min_size:
         raise BadInputError(
             path, f"too small ({img.width}x{img.height}); the model needs at least {min_size} px"

@@ -239,8 +239,9 @@ def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
 
     photos = [PhotoSource(tmp_path / n, n[0] * 64) for n in ("chelsea.jpg", "coffee.jpg")]
     weights = {"efficientnet_lite0": "9" * 64}
+    # One size for both: by default your photos dream at "auto", the sample gallery at 512.
     base = GalleryConfig(
-        photos=tmp_path, render_dir=tmp_path / "r", site_dir=tmp_path / "s", explain=False
+        photos=tmp_path, render_dir=tmp_path / "r", site_dir=tmp_path / "s", explain=False, size=512
     )
     plain = plan_jobs(base, photos, PLANNER, weights)
     zoomed = plan_jobs(base.replace(zoom_photos=("chelsea.jpg",)), photos, PLANNER, weights)

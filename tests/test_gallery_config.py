@@ -66,7 +66,9 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
     [
         ("sed = 1\n", "closest: seed"),
         ("[dreams]\nprests = []\n", "closest: presets"),
-        ("size = 10\n", "size must be 32..8192"),
+        ("size = 10\n", 'size must be "auto", "full" or 32..4096'),
+        ('size = "big"\n', 'size must be "auto", "full" or 32..4096'),
+        ("max_memory = 0\n", "max_memory must be"),
         ("jobs = 0\n", "jobs must be 1..256"),
         ('site = "r"\nrender_dir = "r"\n', "different folders"),
         ("[dreams]\npresets = ['a', 'a']\n", "twice"),

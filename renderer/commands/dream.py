@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ..classes import resolve_class
-from ..clikit import command_line, max_pixels_option, model_options, open_model, run_batch
+from ..clikit import (
+    command_line,
+    gigabytes,
+    max_memory_option,
+    max_pixels_option,
+    model_options,
+    open_model,
+    run_batch,
+)
 from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
 from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
 from ..errors import BadInputError, RecipeError
@@ -112,7 +120,8 @@ def recipe_options(noise: bool) -> Callable:
                 "--tile",
                 type=int,
                 default=None,
-                help="Tile size in px for large photos (0 = never tile).",
+                help="Tile size in px for large photos (0 = automatic: tiles only when a "
+                "step would not fit the memory budget).",
             ),
             click.option(
                 "--stretch",
@@ -218,6 +227,7 @@ def _split(params: dict) -> dict:
 @guide_option
 @model_options
 @max_pixels_option
+@max_memory_option
 @click.pass_context
 def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...], **params) -> None:
     """DeepDream on your photos: multiscale gradient ascent with detail re-injection.
@@ -230,6 +240,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
       renderer dream cat.jpg --out renders/ --preset classic
       renderer dream photos/*.jpg -o renders/ --layer blocks.4 --layer blocks.5:0.5 --lr 0.03
       renderer dream cat.jpg -o renders/ --guide flowers.jpg
+      renderer dream big-photo.jpg -o renders/ --size 2048 --max-memory 1.5
     """
     from ..dream.jobs import dream_photo
 
@@ -254,6 +265,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
             seed=params["seed"],
             command=command,
             frames=params["frames"],
+            max_memory=gigabytes(params["max_memory"]),
         ),
     )
 

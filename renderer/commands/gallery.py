@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..clikit import app_state, command_line, progress
+from ..clikit import app_state, command_line, max_memory_option, progress
 from ..devices import DEVICE_CHOICES
 from ..errors import RecipeError
 from ..imageio import write_text_atomic
@@ -66,7 +67,11 @@ def gallery() -> None:
     help="CPU worker processes, sharing the cores' torch threads.  [default: one per core]",
 )
 @click.option("--force", is_flag=True, help="Render every job again, even when cached.")
-@click.option("--dry-run", is_flag=True, help="List the jobs to render and to reuse; do nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the jobs to render and to reuse, with the time they will take here; do nothing.",
+)
 @click.option(
     "--max-minutes",
     type=click.FloatRange(min=0, min_open=True),
@@ -95,10 +100,20 @@ def gallery() -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every job.")
 @click.option(
     "--size",
-    type=click.IntRange(32, 8192),
     default=None,
-    help="Long side of dreams and working photos, in pixels.",
+    metavar="auto|full|PX",
+    help="Long side of photo dreams: auto (the photo's own, up to 2048 px), full (up to "
+    "4096) or pixels; never enlarged. Pixels also set explanations and noise dreams.  "
+    "[default: auto; the sample gallery: the presets' own]",
 )
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse photos with more pixels than this (decompression-bomb guard).  "
+    "[default: 100000000]",
+)
+@max_memory_option
 @click.option("--title", default=None, help="The site's title.")
 @click.pass_context
 def build(
@@ -116,7 +131,9 @@ def build(
     weights: Path | None,
     device: str | None,
     seed: int | None,
-    size: int | None,
+    size: str | None,
+    max_pixels: int | None,
+    max_memory: float | None,
     title: str | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
@@ -130,7 +147,7 @@ def build(
       renderer gallery build                      # the sample gallery
       renderer gallery build --photos ~/pictures --jobs 2
       renderer gallery build --quick --max-minutes 5
-      renderer gallery build --dry-run
+      renderer gallery build --photos ~/pictures --size full --dry-run
     """
     from ..gallery import build_gallery, load_config
 
@@ -148,6 +165,8 @@ def build(
             "device": device,
             "seed": seed,
             "size": size,
+            "max_pixels": max_pixels,
+            "max_memory": max_memory,
             "title": title,
         },
     )
@@ -177,6 +196,9 @@ def build(
             f"{len(result.dry_run)} jobs: {len(render)} to render, "
             f"{len(result.dry_run) - len(render)} to reuse"
         )
+        if render:
+            for line in _estimate(config, render):
+                click.echo(line)
         return
     for line in result.summary():
         click.echo(line, err=True)
@@ -192,6 +214,21 @@ def build(
     )
     sys.stdout.flush()
     ctx.exit(result.exit_code)
+
+
+def _estimate(config: Any, jobs: list) -> list[str]:
+    """The time the jobs to render will take here (a probe step on the gallery's model)."""
+    from ..devices import resolve_device
+    from ..gallery.build import worker_count
+    from ..gallery.estimate import estimate_lines, known_jobs
+    from ..models import load_model
+
+    jobs = known_jobs(jobs)
+    if not jobs:
+        return []
+    device = resolve_device(config.device)
+    model = load_model(config.model, device, config.weights)
+    return estimate_lines(jobs, model, worker_count(config.jobs, str(device)))
 
 
 @gallery.command()

@@ -23,7 +23,7 @@ from ..models import LoadedModel, list_layers
 from ..naming import slug
 from ..photos import WorkingPhoto, prepare_photo, publish_photo
 from ..provenance import InputFile, Record, publish
-from .engine import DreamResult, render, resize
+from .engine import DreamResult, octave_plan, render, resize
 from .objectives import (
     Objective,
     class_objective,
@@ -36,8 +36,10 @@ from .recipe import BUILTIN_INITS, DreamRecipe, LayerTerm, parse_target
 
 
 @contextmanager
-def _bar(recipe: DreamRecipe, desc: str):
-    bar = progress(total=recipe.octaves * recipe.steps, desc=desc, unit="step", leave=False)
+def _bar(model: LoadedModel, recipe: DreamRecipe, desc: str, size: tuple[int, int] | None = None):
+    h, w = size or (recipe.size, recipe.size)
+    total = sum(o.steps for o in octave_plan(h, w, recipe, model.spec.min_size))
+    bar = progress(total=total, desc=desc, unit="step", leave=False)
     try:
         yield bar.update
     finally:
@@ -131,13 +133,15 @@ def dream_photo(
     seed: int,
     command: str,
     frames: bool = False,
+    max_memory: float | None = None,
 ) -> list[Record]:
-    """DeepDream on one photo: ``<key>/photo.png`` and ``<key>/dream-<preset>.png``."""
+    """DeepDream on one photo: ``<key>/photo.png`` and ``<key>/dream-<preset>.png``;
+    ``max_memory`` bounds a gradient step's bytes (see ``render``)."""
     clock = Stopwatch()
     out_dir = Path(out_dir)
     terms = resolve_terms(model, recipe.terms)
     objective, guide = dream_objective(model, recipe, terms)
-    with _bar(recipe, photo.path.name) as step:
+    with _bar(model, recipe, photo.path.name, (photo.image.height, photo.image.width)) as step:
         result = render(
             model,
             objective,
@@ -146,6 +150,7 @@ def dream_photo(
             photo=pil_to_tensor(photo.image),
             on_step=step,
             frames=frames,
+            max_memory=max_memory,
         )
     stem = f"{photo.key}/dream-{slug(preset)}{guided_suffix(recipe)}"
     output = f"{stem}.png"
@@ -199,7 +204,7 @@ def dream_layers(
         name = "+".join(str(t) for t in terms)
         objective, guide = dream_objective(model, recipe, terms)
         own = recipe.replace(layers=(name,))
-        with _bar(recipe, name) as step:
+        with _bar(model, recipe, name) as step:
             result = render(
                 model,
                 objective,
@@ -263,7 +268,7 @@ def dream_classes(
     clock = Stopwatch()
     out_dir = Path(out_dir)
     start, inputs = _start_image(model, recipe)
-    with _bar(recipe, f"{len(classes)} classes") as step:
+    with _bar(model, recipe, f"{len(classes)} classes") as step:
         result = render(
             model,
             class_objective([c.index for c in classes]),

@@ -97,7 +97,7 @@ class DreamRecipe:
     init: str = "noise"
     guide: str = ""  # a picture whose features photo dreams grow towards ("" = none)
     scale_jitter: float = 0.0
-    tile: int = 512
+    tile: int = 0  # 0: tiles only when a step would not fit the memory budget
     stretch: float = 0.0
 
     def __post_init__(self) -> None:
@@ -132,7 +132,10 @@ class DreamRecipe:
                 0.0 <= self.scale_jitter < 0.5,
                 f"scale-jitter must be in [0, 0.5), got {self.scale_jitter}",
             ),
-            (self.tile == 0 or self.tile >= 64, f"tile must be 0 (off) or >= 64, got {self.tile}"),
+            (
+                self.tile == 0 or self.tile >= 64,
+                f"tile must be 0 (automatic) or >= 64, got {self.tile}",
+            ),
             (0.0 <= self.stretch < 50.0, f"stretch must be in [0, 50) percent, got {self.stretch}"),
             (bool(str(self.init).strip()), "init must be noise, gray or a photo path"),
         ]

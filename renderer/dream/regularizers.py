@@ -67,7 +67,10 @@ def _kernel(x: torch.Tensor, gain: float) -> torch.Tensor:
 
 
 def _down(x: torch.Tensor) -> torch.Tensor:
-    """5x5 binomial blur and stride 2 (the TF1 notebook's pyramid), in one depthwise conv."""
+    """5x5 binomial blur and stride 2 (the TF1 notebook's pyramid), in one depthwise conv.
+    kornia's pyrdown/pyrup (the same 5x5 kernel) measured slower for the same look: the
+    normalization at 512 px 13-19 ms against 29-36 ms, at 2048 px 0.70 s against 1.29 s,
+    a 512 px dream 1.2-1.3x slower; its build_laplacian_pyramid pads to powers of two."""
     padded = F.pad(x, (2, 2, 2, 2), mode="reflect")
     return F.conv2d(padded, _kernel(x, 1.0), stride=2, groups=x.shape[1])
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecipeError, UnknownNameError
+from ..imageio import DEFAULT_MAX_PIXELS
+from ..sizes import parse_size
 
 try:  # Python 3.11+
     import tomllib
@@ -44,6 +46,8 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("", "weights"): "weights",
     ("", "device"): "device",
     ("", "size"): "size",
+    ("", "max_pixels"): "max_pixels",
+    ("", "max_memory"): "max_memory",
     ("", "seed"): "seed",
     ("", "jobs"): "jobs",
     ("", "max_minutes"): "max_minutes",
@@ -85,7 +89,11 @@ class GalleryConfig:
     models: tuple[str, ...] = ("efficientnet_lite0",)
     weights: Path | None = None
     device: str = "auto"
-    size: int | None = None
+    # "auto" (the photo's long side, up to 2048 px), "full" (up to 4096) or pixels. None:
+    # "auto" for your own photos; the presets' sizes for the sample gallery (small photos).
+    size: int | str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS  # refuse photos with more pixels (bomb guard)
+    max_memory: float | None = None  # GB for one dream's gradient step; None: a free share
     seed: int = 0
     quick: bool = False
     jobs: int | None = None  # None: one worker per core (at most 4); one process on a GPU
@@ -125,8 +133,16 @@ class GalleryConfig:
         object.__setattr__(self, "explain_settings", dict(self.explain_settings))
         if not self.models:
             raise RecipeError("gallery: models must name at least one model")
-        if self.size is not None and not 32 <= int(self.size) <= 8192:
-            raise RecipeError(f"gallery: size must be 32..8192 pixels, got {self.size}")
+        if self.size is not None:
+            object.__setattr__(self, "size", parse_size(self.size, "gallery: size"))
+        pixels = self.max_pixels
+        if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 1:
+            raise RecipeError(f"gallery: max_pixels must be a whole number >= 1, got {pixels!r}")
+        memory = self.max_memory
+        if memory is not None and (
+            isinstance(memory, bool) or not isinstance(memory, (int, float)) or not memory > 0
+        ):
+            raise RecipeError(f"gallery: max_memory must be a number of GB > 0, got {memory!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise RecipeError(f"gallery: seed must be a whole number >= 0, got {self.seed!r}")
         if self.jobs is not None and (not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256):
@@ -143,6 +159,18 @@ class GalleryConfig:
                 raise RecipeError(f"gallery: {name} must be a folder of its own, not '.'")
         if self.render_dir.resolve() == self.site_dir.resolve():
             raise RecipeError("gallery: render_dir and site must be different folders")
+
+    @property
+    def dream_size(self) -> int | str | None:
+        """The size of photo dreams: the setting, else ``"auto"`` for your own photos and
+        the presets' own for the sample gallery (whose small photos keep its time)."""
+        if self.size is not None:
+            return self.size
+        return "auto" if self.photos is not None else None
+
+    @property
+    def max_memory_bytes(self) -> int | None:
+        return None if self.max_memory is None else int(self.max_memory * 2**30)
 
     @property
     def model(self) -> str:
@@ -260,9 +288,18 @@ title = "dreamgallery"
 models = ["efficientnet_lite0"]
 device = "auto"          # auto, cpu, cuda or mps
 
-# Long side of the working photo in pixels (leave out for the presets' own size).
-# size = 448
+# Long side of the dreams: "auto" (your photo's own, up to 2048 px: print size), "full"
+# (up to 4096 px) or pixels. A photo is never enlarged. Left out: "auto" for your photos,
+# the presets' own size (512 px) for the sample gallery. Explanations stay at 256 px unless
+# you give pixels here.
+# size = "auto"
 seed = 0
+
+# Refuse photos with more pixels than this (a decompression-bomb guard).
+# max_pixels = 100000000
+# GB one dream may hold for a gradient step; a larger picture is dreamt in tiles.
+# Left out: a quarter of the free memory (on the CPU at most 2 GB).
+# max_memory = 2
 
 # CPU worker processes; torch threads are divided between them (cores // jobs each).
 # Leave it out for one single-threaded worker per core (at most 4); CUDA uses one process.

@@ -21,6 +21,9 @@ from .run import Toolkit
 
 # Working-photo sizes (long side, px) for explanations; dreams use their recipe's size.
 EXPLAIN_SIZE = 256
+# Zooms of your own photos at "auto" or "full" size: each frame is dreamt whole, so 768 px
+# keeps 24 frames near the cost of one print-size dream (and the WebP near 2-3 MB).
+ZOOM_SIZE = 768
 # LIME is the gallery's costliest step: one forward pass per sample. It runs adaptive (the
 # explain default): rounds of 100 samples until its top 5 settles, 200 at least, 3000 at most.
 QUICK_SIZE = 224
@@ -31,11 +34,25 @@ QUICK_ZOOM_FRAMES = 8
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The machine's guards, outside the job keys: they change whether a job runs (or in
+    how many tiles), not what it makes."""
+
+    max_pixels: int
+    max_memory: int | None  # bytes for one gradient step; None: a share of the free memory
+
+    @classmethod
+    def of(cls, config: Any) -> Limits:
+        return cls(config.max_pixels, config.max_memory_bytes)
+
+
+@dataclass(frozen=True)
 class DreamPayload:
     preset: str
     recipe: Any  # DreamRecipe
     seed: int
     frames: bool
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
@@ -44,12 +61,14 @@ class ZoomPayload:
     recipe: Any  # DreamRecipe
     settings: Any  # ZoomSettings
     seed: int
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
 class ExplainPayload:
     settings: Any  # ExplainSettings
     size: int
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +94,19 @@ def _recipe_of(preset: Any) -> Any:
     raise TypeError(f"preset {preset!r} yields no DreamRecipe")
 
 
-def preset_recipe(name: str, config: Any, quick_size: int = QUICK_SIZE) -> Any:
+def preset_recipe(
+    name: str, config: Any, quick_size: int = QUICK_SIZE, size: int | str | None = None
+) -> Any:
+    """The preset's recipe at ``size`` (a setting: "auto", "full" or px; None: pixels of
+    ``config.size`` only, so noise dreams keep their own size under "auto")."""
     from ..dream.presets import get_preset
+    from ..sizes import size_cap
 
     recipe = _recipe_of(get_preset(name, config.preset_file))
-    if config.size is not None:
-        recipe = recipe.replace(size=int(config.size))
+    if size is None and isinstance(config.size, int):
+        size = config.size
+    if size is not None:
+        recipe = recipe.replace(size=size_cap(size))
     return quick_recipe(recipe, quick_size) if config.quick else recipe
 
 
@@ -119,8 +145,8 @@ def recipe_params(recipe: Any) -> dict[str, Any]:
 
 
 def dream_spec(config: Any, preset: str) -> Spec:
-    recipe = preset_recipe(preset, config)
-    payload = DreamPayload(preset, recipe, config.seed, config.frames)
+    recipe = preset_recipe(preset, config, size=config.dream_size)
+    payload = DreamPayload(preset, recipe, config.seed, config.frames, Limits.of(config))
     params = {
         "preset": preset,
         "recipe": recipe_params(recipe),
@@ -198,10 +224,12 @@ def explain_spec(config: Any) -> Spec | None:
         values.update(lime_samples=QUICK_LIME_SAMPLES, faithfulness_steps=QUICK_FAITHFULNESS_STEPS)
     values.update(config.explain_settings)
     settings = ExplainSettings(**values)
-    size = int(config.size or (QUICK_SIZE if config.quick else EXPLAIN_SIZE))
+    pixels = config.size if isinstance(config.size, int) else None
+    size = pixels or (QUICK_SIZE if config.quick else EXPLAIN_SIZE)
     if config.quick:
         size = min(size, QUICK_SIZE)
-    return Spec(ExplainPayload(settings, size), {"settings": settings.params(), "size": size})
+    payload = ExplainPayload(settings, size, Limits.of(config))
+    return Spec(payload, {"settings": settings.params(), "size": size})
 
 
 def zoom_spec(config: Any) -> Spec | None:
@@ -211,10 +239,13 @@ def zoom_spec(config: Any) -> Spec | None:
 
     if not config.zooms:
         return None
-    recipe = preset_recipe(config.zoom_preset, config)
+    size = config.dream_size
+    if isinstance(size, str):  # "auto" or "full": see ZOOM_SIZE
+        size = ZOOM_SIZE
+    recipe = preset_recipe(config.zoom_preset, config, size=size)
     frames = min(config.zoom_frames, QUICK_ZOOM_FRAMES) if config.quick else config.zoom_frames
     settings = ZoomSettings(frames=frames)
-    payload = ZoomPayload(config.zoom_preset, recipe, settings, config.seed)
+    payload = ZoomPayload(config.zoom_preset, recipe, settings, config.seed, Limits.of(config))
     params = {
         "preset": config.zoom_preset,
         "recipe": recipe_params(recipe),
@@ -232,10 +263,13 @@ PLANNER = Planner(
 # --------------------------------------------------------------------------- running
 
 
-def working_photo(job: Job, model: Any, size: int | None) -> WorkingPhoto:
+def working_photo(job: Job, model: Any, size: int | None, limits: Limits | None) -> WorkingPhoto:
     """The job's photo, decoded now; it must still be the file that was planned."""
+    from ..imageio import DEFAULT_MAX_PIXELS
+
     assert job.photo is not None
-    photo = prepare_photo(job.photo.path, size, model.spec.min_size)
+    max_pixels = limits.max_pixels if limits else DEFAULT_MAX_PIXELS
+    photo = prepare_photo(job.photo.path, size, model.spec.min_size, max_pixels)
     if photo.sha256 != job.photo.sha256:
         raise RuntimeError(f"{job.photo.path} changed during the build; run it again")
     return photo
@@ -245,7 +279,7 @@ def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Rec
     from ..dream.jobs import dream_photo
 
     p: DreamPayload = job.payload
-    photo = working_photo(job, model, p.recipe.size)
+    photo = working_photo(job, model, p.recipe.size, p.limits)
     return dream_photo(
         model,
         photo,
@@ -255,6 +289,7 @@ def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Rec
         seed=p.seed,
         command=command,
         frames=p.frames,
+        max_memory=p.limits.max_memory if p.limits else None,
     )
 
 
@@ -262,7 +297,7 @@ def run_zoom(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Reco
     from ..dream.zoom import dream_zoom
 
     p: ZoomPayload = job.payload
-    photo = working_photo(job, model, p.recipe.size)
+    photo = working_photo(job, model, p.recipe.size, p.limits)
     return dream_zoom(
         model, photo, p.recipe, p.settings, out_dir, preset=p.preset, seed=p.seed, command=command
     )
@@ -296,7 +331,7 @@ def run_explain(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[R
     from ..explain.jobs import explain_photo
 
     p: ExplainPayload = job.payload
-    photo = working_photo(job, model, p.size)
+    photo = working_photo(job, model, p.size, p.limits)
     return explain_photo(model, photo, p.settings, out_dir, command=command)
 
 

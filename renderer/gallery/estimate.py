@@ -1,0 +1,135 @@
+"""How long the jobs of a build will take, before starting them (``--dry-run``).
+
+Each job is counted in pixel-steps (one gradient step over one pixel): its octaves' steps
+times their pixels, from the photo's size in its header (nothing is decoded). One probe
+step on this machine gives the seconds per pixel-step. Explanations are mostly forward
+passes at 224 px (LIME's samples, the faithfulness curves), counted as a third of a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from .plan import Job
+
+MEASURE_STEPS = 2 / 3  # the objective before and after: two forward passes
+FORWARD_STEPS = 1 / 3  # a forward pass, as a share of a gradient step
+EXPLAIN_SIZE = 224
+EXPLAIN_EXTRA_PASSES = 40  # Grad-CAM(++), guided backprop, robustness: a few dozen passes
+
+
+@dataclass(frozen=True)
+class KindEstimate:
+    kind: str
+    jobs: int
+    seconds: float
+
+
+def _photo_size(job: Job) -> tuple[int, int] | None:
+    if job.photo is None:
+        return None
+    try:
+        with Image.open(job.photo.path) as img:  # reads the header only
+            return img.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # the job itself says why
+
+
+def _dream_pixel_steps(recipe: Any, width: int, height: int, min_size: int) -> float:
+    from ..dream.engine import octave_plan
+
+    plan = octave_plan(height, width, recipe, min_size)
+    return sum(o.steps * o.size[0] * o.size[1] for o in plan)
+
+
+def pixel_steps(job: Job, min_size: int) -> float:
+    """The job's work in pixel-steps (0 when its photo cannot be read)."""
+    from ..sizes import working_size
+
+    payload = job.payload
+    if job.kind in ("layer-dream", "class-dream"):
+        recipe = payload.recipe
+        batch = len(payload.classes) if job.kind == "class-dream" else len(recipe.layers)
+        side = recipe.size
+        return batch * (_dream_pixel_steps(recipe, side, side, min_size) + side * side)
+    size = _photo_size(job)
+    if size is None:
+        return 0.0
+    if job.kind == "explain":
+        settings = payload.settings
+        passes = settings.lime_samples + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
+        return passes * FORWARD_STEPS * EXPLAIN_SIZE**2
+    width, height = working_size(*size, payload.recipe.size, min_size)
+    work = _dream_pixel_steps(payload.recipe, width, height, min_size)
+    if job.kind == "zoom":
+        zoom = payload.settings
+        return work + (zoom.frames - 1) * zoom.steps_per_frame * width * height
+    return work + MEASURE_STEPS * width * height
+
+
+def estimate(
+    jobs: Sequence[Job], seconds_per_pixel_step: float, min_size: int
+) -> list[KindEstimate]:
+    """Seconds of work per kind of job, in the order the kinds first appear."""
+    totals: dict[str, list[float]] = {}
+    for job in jobs:
+        entry = totals.setdefault(job.kind, [0, 0.0])
+        entry[0] += 1
+        entry[1] += pixel_steps(job, min_size) * seconds_per_pixel_step
+    return [KindEstimate(kind, int(n), s) for kind, (n, s) in totals.items()]
+
+
+def probe_seconds_per_pixel_step(model: Any) -> float:
+    """One classic-preset photo step at 256 x 192 px on this machine, per pixel."""
+    from ..dream.engine import step_seconds
+    from ..dream.objectives import layer_objective, resolve_terms
+    from ..dream.presets import get_preset
+
+    recipe = get_preset("classic").recipe
+    objective = layer_objective(resolve_terms(model, recipe.terms))
+    return step_seconds(model, objective, recipe, (192, 256)) / (192 * 256)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def known_jobs(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs whose payloads are the real kinds' (a test's fake toolkit has others)."""
+    from .kinds import ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
+
+    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload)
+    return [job for job in jobs if isinstance(job.payload, kinds)]
+
+
+def estimate_lines(jobs: Sequence[Job], model: Any, workers: int = 1) -> list[str]:
+    """``estimate  dream: 12 job(s), about 8 min`` per kind (the work of one worker), then
+    the build's time with ``workers`` side by side. The probe runs with a worker's threads."""
+    import torch
+
+    from .run import threads_per_worker
+
+    if not jobs:
+        return []
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads_per_worker(workers))
+    try:
+        rate = probe_seconds_per_pixel_step(model)
+    finally:
+        torch.set_num_threads(before)
+    rows = estimate(jobs, rate, model.spec.min_size)
+    lines = [f"estimate  {r.kind}: {r.jobs} job(s), about {duration(r.seconds)}" for r in rows]
+    total = sum(r.seconds for r in rows) / max(1, workers)
+    lines.append(
+        f"estimate  total: about {duration(total)} with {workers} worker(s) on this "
+        f"{model.device.type} ({rate * 1e9:.0f} ns per pixel-step, measured now)"
+    )
+    return lines
