@@ -90,6 +90,8 @@ def test_every_panel_and_record(rendered) -> None:
             assert 0 <= fid["deletion_auc"] <= 1 and 0 <= fid["insertion_auc"] <= 1
         if method.startswith("lime"):
             assert extra["lime"]["samples"] == 16 and extra["lime"]["segments"] > 1
+            assert extra["lime"]["stopped"] == "fixed"
+            assert extra["lime"]["verdict"].startswith("LIME drew a fixed 16 samples: 100 ")
             assert extra["lime"]["r2"] <= 1.0
         if method.startswith("robustness"):
             rob = extra["robustness"]
@@ -130,11 +132,28 @@ def test_user_mistakes_are_one_line(tmp_path, photo_dir) -> None:
         (["--target", "golden retreiver"], "golden retriever"),
         (["--methods", "gradcam,lime2"], "lime"),
         (["--lime-p", "2"], "lime_p"),
+        (["--lime-min-samples", "500", "--lime-max-samples", "400"], "floor (500 samples)"),
     ):
         result = runner.invoke(main, base + extra)
         assert result.exit_code == 1, result.output
         assert word in result.output and "Traceback" not in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_adaptive_lime_stops_between_its_floor_and_cap(tmp_path, photo_dir, lite0) -> None:
+    args = ["explain", str(photo_dir / "chelsea.jpg"), "--out", str(tmp_path), "--size", "64"]
+    args += ["--methods", "lime", "--lime-segments", "slic:20,10", "--lime-batch", "50"]
+    args += ["--lime-min-samples", "200", "--lime-max-samples", "300", "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    entry = next(e for e in read_manifest(tmp_path) if e["output"].endswith("lime-top5.png"))
+    info = entry["extra"]["lime"]
+    assert entry["params"]["lime_samples"] is None and info["max_samples"] == 300
+    assert (info["stopped"], info["samples"]) in (("stable", 200), ("stable", 300), ("cap", 300))
+    assert (info["stability"] >= info["stability_target"] == 0.8) == (info["stopped"] == "stable")
+    stable = info["stopped"] == "stable"
+    words = "stopped once its top 5 had settled" if stable else "the cap of 300"
+    assert words in info["verdict"] and f"{info['samples']:,} samples" in entry["extra"]["caption"]
 
 
 def test_help_has_an_example() -> None:

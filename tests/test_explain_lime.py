@@ -1,4 +1,5 @@
-"""LIME: planted classifiers with known answers, the kernel's direction, reproducibility."""
+"""LIME: planted classifiers with known answers, the kernel's direction, reproducibility,
+adaptive stopping, the variance-reduced samplers and the running surrogate."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import pytest
 import torch
 
 from renderer.explain import lime
+from renderer.explain.sampling import SAMPLINGS, MaskSampler
 from renderer.explain.settings import ExplainSettings, SegmentSpec
+from renderer.explain.stopping import StopRule
+from renderer.explain.surrogate import RunningFit, settledness, weighted_linear_fit
 from renderer.imageio import pil_to_tensor
 
 PLANTED = {3: 0.3, 10: 0.2, 20: 0.1}
+# Six planted superpixels, so that the top 5 is well defined (the 5th and 6th differ).
+PLANTED6 = {3: 0.3, 10: 0.22, 20: 0.16, 7: 0.11, 15: 0.07, 1: 0.035}
 BASE = 0.1
 
 
@@ -21,17 +27,22 @@ def blocks_image(rows: int = 5, cols: int = 5, cell: int = 12) -> np.ndarray:
     return np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
 
 
-def planted_classifier(segments: torch.Tensor):
-    """p = 0.1 + 0.3 [s3 intact] + 0.2 [s10 intact] + 0.1 [s20 intact], read off the pixels
-    (a hidden superpixel is black)."""
+def planted_classifier(segments: torch.Tensor, planted=PLANTED, noise: float = 0.0):
+    """p = 0.1 + 0.3 [s3 intact] + 0.2 [s10 intact] + 0.1 [s20 intact] (or ``planted``),
+    read off the pixels (a hidden superpixel is black); ``noise`` adds a deterministic,
+    wildly non-linear term of that amplitude (a hash of which superpixels are visible)."""
+    n = int(segments.max()) + 1
+    code = torch.from_numpy(np.random.default_rng(5).random(n))
 
     def predict(batch: torch.Tensor) -> torch.Tensor:
         visible = batch.amax(dim=1) > 0  # (B, H, W)
         out = torch.full((batch.shape[0],), BASE, dtype=torch.float64)
-        for label, coef in PLANTED.items():
-            intact = visible[:, segments == label].float().mean(dim=1) > 0.5
-            out += coef * intact.double()
-        return out
+        intact = torch.stack(
+            [visible[:, segments == label].float().mean(dim=1) > 0.5 for label in range(n)], 1
+        ).double()
+        for label, coef in planted.items():
+            out += coef * intact[:, label]
+        return out + noise * torch.sin(1e4 * (intact @ code))
 
     return predict
 
@@ -60,7 +71,10 @@ def test_lime_recovers_the_planted_coefficients(planted) -> None:
     picture, segments = planted
     image = pil_to_tensor_np(picture)
     predict = planted_classifier(torch.from_numpy(segments).long())
-    result = lime.explain(predict, image, segments, samples=300, p=0.5, batch=64, seed=3)
+    result = lime.explain(
+        predict, image, segments, stop=StopRule(samples=300), p=0.5, batch=64, seed=3
+    )
+    assert result.stopped == "fixed" and result.samples == 300
     for label in range(result.n_segments):
         assert result.weights[label] == pytest.approx(PLANTED.get(label, 0.0), abs=0.01)
     assert result.intercept == pytest.approx(BASE, abs=0.01)
@@ -85,47 +99,146 @@ def test_same_seed_same_weights_other_seed_other_samples(planted) -> None:
     def noisy(batch: torch.Tensor) -> torch.Tensor:  # a non-linear, non-trivial black box
         return torch.sigmoid((batch * rng_image).sum(dim=(1, 2, 3)) / 500 - 2)
 
-    a = lime.explain(noisy, image, segments, samples=120, seed=7, batch=32)
-    b = lime.explain(noisy, image, segments, samples=120, seed=7, batch=32)
-    c = lime.explain(noisy, image, segments, samples=120, seed=8, batch=32)
-    assert np.array_equal(a.presence, b.presence)
-    assert np.array_equal(a.weights, b.weights)
-    assert not np.array_equal(a.presence, c.presence)
+    for sampling in SAMPLINGS:
+        stop = StopRule(min_samples=100, max_samples=300)
+        a, b, c = (
+            lime.explain(noisy, image, segments, stop=stop, sampling=sampling, seed=s, batch=32)
+            for s in (7, 7, 8)
+        )
+        assert np.array_equal(a.presence, b.presence)
+        assert np.array_equal(a.weights, b.weights) and a.settled == b.settled
+        assert not np.array_equal(a.presence, c.presence)
 
 
 def test_top_k_stability_tells_enough_samples_from_too_few(planted) -> None:
     picture, segments = planted
     predict = planted_classifier(torch.from_numpy(segments).long())
-    result = lime.explain(predict, pil_to_tensor_np(picture), segments, samples=300, seed=3)
+    stop = StopRule(samples=300)
+    result = lime.explain(predict, pil_to_tensor_np(picture), segments, stop=stop, seed=3)
     z, y, w = result.presence, result.scores, result.kernel
     # Exactly linear: every refit puts the planted three on top.
     assert lime.top_k_stability(z, y, w, k=3) == 1.0
     # Scores that ignore the image: the "top 5" is noise, and resampling shows it.
     noise = np.random.default_rng(0).random(len(y))
     assert lime.top_k_stability(z, noise, w, k=5) < 0.2
-    # Recorded on every explanation, from its own samples.
-    assert result.top5_stability == lime.top_k_stability(z, y, w, k=5, seed=3)
+    assert result.top5_stability == result.settled.same
 
 
-def test_a_bootstrap_draw_is_a_multiplicity_weighting() -> None:
-    # Drawing rows with replacement and weighting each row by its draw count fit the same
-    # surrogate, so top_k_stability refits without copying rows.
-    rng = np.random.default_rng(0)
-    z = lime.sample_presence(200, 12, 0.5, seed=1)
-    y = z @ rng.random(12) + 0.1 * rng.random(200)
-    w = lime.kernel_weights(lime.cosine_distance_to_ones(z), 0.25)
-    rows = rng.integers(0, 200, 200)
-    copies = lime.weighted_linear_fit(z[rows], y[rows], w[rows])
-    weighted = lime.weighted_linear_fit(z, y, w * np.bincount(rows, minlength=200))
-    assert np.allclose(weighted.coef, copies.coef, rtol=0, atol=1e-10)
-    assert weighted.intercept == pytest.approx(copies.intercept, abs=1e-10)
-    assert weighted.r2 == pytest.approx(copies.r2, abs=1e-10)
-    # the full fit's coefficients, given, are the ones it would fit itself
-    full = lime.weighted_linear_fit(z, y, w).coef
-    for k in (3, 5):
-        assert lime.top_k_stability(z, y, w, k=k, seed=2, coef=full) == lime.top_k_stability(
-            z, y, w, k=k, seed=2
+def adaptive(planted, planted_coefs=PLANTED6, noise=0.0, **rule):
+    picture, segments = planted
+    predict = planted_classifier(torch.from_numpy(segments).long(), planted_coefs, noise)
+    image = pil_to_tensor_np(picture)
+    return lime.explain(predict, image, segments, stop=StopRule(**rule), batch=100, seed=1)
+
+
+def test_a_planted_linear_classifier_stops_early_with_the_planted_ranking(planted) -> None:
+    result = adaptive(planted)
+    assert result.stopped == "stable" and result.samples <= 300
+    assert list(result.top(6)) == [3, 10, 20, 7, 15, 1]
+    assert result.settled.overlap == 1.0
+    # it looked after every round, and stopped at the first one past the floor
+    assert [r.samples for r in result.rounds] == [100, 200]
+
+
+def test_a_noisy_planted_classifier_takes_more_samples(planted) -> None:
+    clean = adaptive(planted)
+    noisy = adaptive(planted, noise=1.0)
+    assert noisy.stopped == "stable" and noisy.samples > clean.samples + 200
+    assert set(noisy.top(5)) == {3, 10, 20, 7, 15}
+    assert noisy.settled.overlap >= 0.8 > noisy.rounds[-2].settled.overlap
+
+
+def test_never_before_the_floor_and_at_the_cap(planted) -> None:
+    floor = adaptive(planted, min_samples=500)
+    assert floor.stopped == "stable" and floor.samples == 500
+    # scores with no linear part never settle: the run stops at the cap, wherever it falls
+    capped = adaptive(planted, {}, noise=0.3, max_samples=450)
+    assert capped.stopped == "cap" and capped.samples == 450 == len(capped.presence)
+    assert capped.settled.overlap < 0.8
+    exact = adaptive(planted, samples=250)
+    assert exact.stopped == "fixed" and exact.samples == 250
+
+
+def test_paired_sampling_recovers_the_planted_coefficients(planted) -> None:
+    picture, segments = planted
+    predict = planted_classifier(torch.from_numpy(segments).long(), PLANTED6)
+    image = pil_to_tensor_np(picture)
+    for sampling in SAMPLINGS:
+        result = lime.explain(
+            predict, image, segments, stop=StopRule(samples=200), sampling=sampling, seed=2
         )
+        for label in range(result.n_segments):
+            assert result.weights[label] == pytest.approx(PLANTED6.get(label, 0.0), abs=0.01)
+        assert result.intercept == pytest.approx(BASE, abs=0.01)
+
+
+def test_antithetic_pairs_are_complements_and_keep_p() -> None:
+    z, unit = MaskSampler("antithetic", 10, 0.5, seed=0).draw(400)
+    assert z[0].all() and not z[1].any()
+    assert np.array_equal(z[2::2], ~z[3::2])
+    assert np.array_equal(unit, np.arange(400) // 2)
+    stream = MaskSampler("antithetic", 10, 0.5, seed=0)  # unit ids go on across rounds
+    assert stream.draw(100)[1][-1] == 49 and stream.draw(100)[1][0] == 50
+    # at p != 0.5 the partner comes from the same uniform (u < p, 1 - u < p): both keep p
+    z = MaskSampler("antithetic", 40, 0.3, seed=1).draw(4000)[0]
+    assert z[2::2].mean() == pytest.approx(0.3, abs=0.01)
+    assert z[3::2].mean() == pytest.approx(0.3, abs=0.01)
+    assert not (z[2::2] & z[3::2]).any()  # u < 0.3 and u > 0.7 never both
+
+
+def test_every_sampling_keeps_bernoulli_p_marginals() -> None:
+    for sampling in SAMPLINGS:
+        z = MaskSampler(sampling, 30, 0.7, seed=0).draw(2000)[0]
+        assert z[0].all()
+        assert z[1:].mean(0) == pytest.approx(np.full(30, 0.7), abs=0.05)
+        assert z[1:].mean() == pytest.approx(0.7, abs=0.01)
+
+
+def test_stratified_counts_follow_the_binomial_quantiles() -> None:
+    from scipy.stats import binom
+
+    stream = MaskSampler("stratified", 20, 0.5, seed=3)
+    stream.draw(1)  # the original image
+    counts = np.sort(stream.draw(1000)[0].sum(1))
+    expected = binom.ppf((np.arange(1000) + 0.5) / 1000, 20, 0.5)
+    # one draw per 1/1000 band: each sorted count is its band's quantile, give or take one
+    assert np.abs(counts - expected).max() <= 1
+
+
+def test_the_running_fit_equals_a_full_refit() -> None:
+    rng = np.random.default_rng(0)
+    fit = RunningFit(12, resamples=7, seed=4)
+    parts = []
+    for m in (40, 100, 100, 37):  # rounds of different sizes
+        z = rng.random((m, 12)) < 0.5
+        y = z @ rng.random(12) + 0.3 * rng.random(m)
+        w = lime.kernel_weights(lime.cosine_distance_to_ones(z), 0.25)
+        fit.add(z, y, w, np.arange(m))
+        parts.append((z, y, w))
+    z, y, w = (np.concatenate(p) for p in zip(*parts, strict=True))
+    full = weighted_linear_fit(z, y, w)
+    intercept, coef = fit.solve()
+    assert np.abs(coef - full.coef).max() < 1e-6 and abs(intercept - full.intercept) < 1e-6
+    # every replicate of the batched bootstrap is a full refit with Poisson(1) count weights
+    counts = np.random.default_rng(4)
+    counts = np.hstack([counts.poisson(1.0, (7, len(p[0]))) for p in parts])
+    boot = fit.bootstrap()
+    for b in range(7):
+        again = weighted_linear_fit(z, y, w * counts[b]).coef
+        assert np.abs(boot[b] - again).max() < 1e-6
+
+
+def test_settledness_by_hand() -> None:
+    coef = np.array([0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0])  # top 5: 0..4, 5th-6th gap 0.05
+    boot = np.array(
+        [
+            [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0],  # same top 5, gap 0.05
+            [0.5, 0.4, 0.3, 0.2, 0.0, 0.1, 0.0],  # 5 swapped for 4: 4 of 5, gap -0.1
+        ]
+    )
+    s = settledness(coef, boot)
+    assert s.overlap == pytest.approx(0.9) and s.same == 0.5
+    assert s.gap_z == pytest.approx(0.05 / 0.075)  # the gaps' sd is 0.075
 
 
 def test_samples_are_bernoulli_p_with_the_original_first() -> None:
@@ -149,11 +262,11 @@ def test_kernel_weights_close_samples_most() -> None:
 def test_weighted_fit_weights_matter() -> None:
     x = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = np.array([0.0, 1.0, 2.0, 10.0])
-    low = lime.weighted_linear_fit(x, y, np.array([1.0, 1.0, 1.0, 1e-9]))
+    low = weighted_linear_fit(x, y, np.array([1.0, 1.0, 1.0, 1e-9]))
     assert low.coef[0] == pytest.approx(1.0, abs=1e-6)
     assert low.intercept == pytest.approx(0.0, abs=1e-6)
     assert low.r2 > 0.999
-    even = lime.weighted_linear_fit(x, y, np.ones(4))
+    even = weighted_linear_fit(x, y, np.ones(4))
     assert even.r2 < 0.9
 
 
@@ -184,6 +297,14 @@ def test_settings_are_validated() -> None:
         ExplainSettings(methods="gradcam,lima")
     with pytest.raises(RecipeError):
         ExplainSettings(lime_segments="quickshift:4,200")
+    with pytest.raises(RecipeError):
+        ExplainSettings(lime_min_samples=500, lime_max_samples=400)
+    with pytest.raises(RecipeError):
+        ExplainSettings(lime_stability=0)
+    with pytest.raises(RecipeError):
+        ExplainSettings(lime_samples=1)
+    with pytest.raises(UnknownNameError):
+        ExplainSettings(lime_sampling="sobel")
     assert SegmentSpec.parse("slic") == SegmentSpec("slic", (100.0, 10.0))
     assert ExplainSettings(methods="gradcam, gradcam++").methods == ("gradcam", "gradcam++")
 
@@ -196,7 +317,8 @@ def test_real_model_lime_is_reproducible(lite0, photo_dir) -> None:
     image = pil_to_tensor(photo.image)[0]
     segments = lime.segment(np.asarray(photo.image), "slic:30,10")
     score = target_scorer(lite0, 285)
-    a = lime.explain(score, image, segments, samples=24, batch=12, seed=5)
-    b = lime.explain(score, image, segments, samples=24, batch=12, seed=5)
+    stop = StopRule(samples=24)
+    a = lime.explain(score, image, segments, stop=stop, batch=12, seed=5)
+    b = lime.explain(score, image, segments, stop=stop, batch=12, seed=5)
     assert np.array_equal(a.weights, b.weights)
     assert a.intercept == b.intercept

@@ -19,6 +19,7 @@ from ..clikit import (
 )
 from ..errors import RendererError
 from ..explain.jobs import default_layer, explain_photo
+from ..explain.sampling import SAMPLINGS
 from ..explain.settings import COLORMAPS, HIDES, ExplainSettings
 from ..photos import prepare_photo
 
@@ -81,7 +82,40 @@ _D = ExplainSettings()  # every option's default
 )
 @click.option("--colormap", type=click.Choice(COLORMAPS), default=_D.colormap, show_default=True)
 @click.option(
-    "--lime-samples", type=click.IntRange(min=2), default=_D.lime_samples, show_default=True
+    "--lime-samples",
+    type=click.IntRange(min=2),
+    default=_D.lime_samples,
+    help="Exactly this many LIME samples (default: adaptive, stopping when the top 5 settles).",
+)
+@click.option(
+    "--lime-stability",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=_D.lime_stability,
+    show_default=True,
+    help="Adaptive LIME stops once 100 bootstrap refits keep this share of its top 5 on "
+    "average (0.9: 4.5 of 5).",
+)
+@click.option(
+    "--lime-min-samples",
+    type=click.IntRange(min=2),
+    default=_D.lime_min_samples,
+    show_default=True,
+    help="Adaptive LIME's floor: it never stops before this many samples.",
+)
+@click.option(
+    "--lime-max-samples",
+    type=click.IntRange(min=2),
+    default=_D.lime_max_samples,
+    show_default=True,
+    help="Adaptive LIME's cap: it stops here even when its top 5 is not settled.",
+)
+@click.option(
+    "--lime-sampling",
+    type=click.Choice(SAMPLINGS),
+    default=_D.lime_sampling,
+    show_default=True,
+    help="Masks: antithetic pairs (each with its complement), i.i.d. bernoulli (the essay's "
+    "and lime's), stratified counts of hidden superpixels, or sobol (quasi-random).",
 )
 @click.option(
     "--lime-p",
@@ -144,6 +178,7 @@ def explain(
       renderer explain cat.jpg coffee.jpg --out renders
       renderer explain cat.jpg --out renders --methods gradcam,lime --target "tiger cat"
       renderer explain cat.jpg --out renders --layer blocks.5 --raw --lime-samples 500
+      renderer explain cat.jpg --out renders --methods lime --lime-stability 0.95
     """
     try:
         names = {f.name for f in fields(ExplainSettings)}

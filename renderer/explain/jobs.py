@@ -62,6 +62,23 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
     return score
 
 
+def lime_verdict(samples: int, stopped: str, overlap: float, target: float, cap: int) -> str:
+    """LIME's sample count and how settled its top 5 is, in words for the photo page."""
+    kept = f"100 bootstrap refits keep {overlap * 5:.1f} of its 5 superpixels on average"
+    if stopped == "stable":
+        return (
+            f"LIME drew {samples:,} samples and stopped once its top 5 had settled: {kept} "
+            f"(the target is {target * 5:.1f})."
+        )
+    if stopped == "cap":
+        return (
+            f"LIME stopped at the cap of {cap:,} samples before its top 5 settled: {kept} "
+            f"(the target is {target * 5:.1f}), so read its 5th superpixel with care."
+        )
+    advice = "; more samples would steady them" if overlap < target else ""
+    return f"LIME drew a fixed {samples:,} samples: {kept}{advice}."
+
+
 def default_layer(model: LoadedModel, layer: str | None) -> str:
     return resolve_layer(model.name, layer) if layer else model.spec.default_layer
 
@@ -258,12 +275,14 @@ class _Job:
         clock = Stopwatch()
         picture = np.asarray(self.photo.image, dtype=np.uint8)
         segments = lime.segment(picture, s.segments)
-        with progress(total=s.lime_samples, desc=f"lime {self.photo.key}", leave=False) as bar:
+        rule = s.stop_rule
+        with progress(total=rule.cap, desc=f"lime {self.photo.key}", leave=False) as bar:
             result = lime.explain(
                 self.score,
                 self.image01[0],
                 segments,
-                samples=s.lime_samples,
+                stop=rule,
+                sampling=s.lime_sampling,
                 p=s.lime_p,
                 hide=s.lime_hide,
                 kernel_width=s.lime_kernel,
@@ -283,9 +302,17 @@ class _Job:
             "r2": round(result.r2, 6),
             "intercept": round(result.intercept, 6),
             "segments": result.n_segments,
-            "samples": s.lime_samples,
+            "samples": result.samples,
+            "stopped": result.stopped,
+            "stability": round(result.settled.overlap, 3),
+            "stability_target": rule.stability,
+            "max_samples": rule.cap,
             "top5_stability": round(result.top5_stability, 3),
+            "sampling": s.lime_sampling,
         }
+        info["verdict"] = lime_verdict(
+            result.samples, result.stopped, result.settled.overlap, rule.stability, rule.cap
+        )
         raw = None
         if s.raw:
             raw = self.save_raw(
@@ -296,7 +323,8 @@ class _Job:
                 intercept=np.float64(result.intercept),
                 r2=np.float64(result.r2),
             )
-        fit = f"surrogate R² {result.r2:.2f}"
+        settled = {"stable": "settled", "cap": "at the cap", "fixed": "fixed"}[result.stopped]
+        fit = f"surrogate R² {result.r2:.2f} · {result.samples:,} samples, {settled}"
         common = {"layer": None, "lime": info, "faithfulness": fidelity.to_dict(), "raw": raw}
         self.save(overlay.segments_panel(self.photo.image, segments), "explain-lime-segments.png")
         self.record(
@@ -419,4 +447,4 @@ def explain_photo(
     return records
 
 
-__all__ = ["choose_target", "explain_photo", "target_scorer"]
+__all__ = ["choose_target", "explain_photo", "lime_verdict", "target_scorer"]

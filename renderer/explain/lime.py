@@ -15,9 +15,22 @@ What differs from the ``lime`` package, on purpose:
 * The surrogate is a weighted least-squares line with an intercept (the essay's
   ``LinearRegression``; lime uses ``Ridge(alpha=1)``), and we report its weighted R^2 as the
   explanation's fidelity.
-* "How many samples are enough?" has an answer per explanation: the share of bootstrap
-  refits (the same samples, drawn again with replacement; no new model calls) whose top 5
-  superpixels are the full fit's top 5. Near 1, more samples would not change the ranking.
+* "How many samples are enough?" has an answer per explanation, and by default it decides
+  when to stop: samples come in rounds of ``ROUND`` masks; after each round the surrogate
+  is refitted from its running normal equations and from 100 bootstrap replicates of them
+  (``surrogate.RunningFit``; no new model calls), and the run stops once the replicates
+  keep, on average, ``StopRule.stability`` of the fit's top 5 (0.9: 4.5 of 5), never
+  before ``min_samples`` and at the latest at ``max_samples``. An exact sample count
+  (``StopRule(samples=N)``) draws exactly N.
+* Masks come from ``sampling.MaskSampler``: antithetic pairs by default (each mask with its
+  complement at p = 0.5), or the essay's i.i.d. Bernoulli(p), stratified counts, Sobol.
+  The kernel treats the two members of a pair as two samples: each keeps its own weight
+  ``sqrt(exp(-d^2 / w^2))`` at its own distance (a mask with 20 of 26 superpixels weighs
+  more than its complement with 6). Each member is marginally a Bernoulli(p) mask, so the
+  weighted normal equations have the same expectation as with i.i.d. masks and the fit
+  estimates the same surrogate as lime's; only the pairing's negative correlation changes,
+  which cancels the even-order interactions' noise in the coefficients. The bootstrap
+  resamples a pair whole (both members share one Poisson count).
 """
 
 from __future__ import annotations
@@ -28,7 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .sampling import MaskSampler
 from .settings import HIDES, SegmentSpec
+from .stopping import StopRule
+from .surrogate import RunningFit, Settledness, settledness, top_segments, weighted_r2
 
 # --------------------------------------------------------------------------- superpixels
 
@@ -69,10 +85,7 @@ def segment_means(image: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
 
 def sample_presence(n_samples: int, n_segments: int, p: float, seed: int) -> np.ndarray:
     """Bernoulli(p) presence of each superpixel per sample; row 0 is the original image."""
-    rng = np.random.default_rng(seed)
-    z = rng.random((n_samples, n_segments)) < p
-    z[0] = True
-    return z
+    return MaskSampler("bernoulli", n_segments, p, seed).draw(n_samples)[0]
 
 
 def cosine_distance_to_ones(z: np.ndarray) -> np.ndarray:
@@ -95,39 +108,6 @@ def perturb(
     return torch.where(keep[:, None], image[None], fill[None])
 
 
-# --------------------------------------------------------------------------- surrogate
-
-
-@dataclass(frozen=True)
-class LinearFit:
-    coef: np.ndarray
-    intercept: float
-    r2: float
-
-
-def weighted_linear_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> LinearFit:
-    """Weighted least squares with an intercept, and its weighted R^2."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    total = w.sum()
-    x_mean = (w[:, None] * x).sum(0) / total
-    y_mean = float((w * y).sum() / total)
-    root = np.sqrt(w)
-    coef, *_ = np.linalg.lstsq(root[:, None] * (x - x_mean), root * (y - y_mean), rcond=None)
-    intercept = y_mean - float(x_mean @ coef)
-    residual = y - (x @ coef + intercept)
-    ss_res = float((w * residual**2).sum())
-    ss_tot = float((w * (y - y_mean) ** 2).sum())
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
-    return LinearFit(coef, intercept, r2)
-
-
-def top_segments(weights: np.ndarray, k: int) -> np.ndarray:
-    """The k superpixels with the largest weights, largest first (ties by label)."""
-    return np.lexsort((np.arange(len(weights)), -np.asarray(weights)))[:k]
-
-
 def top_k_stability(
     presence: np.ndarray,
     scores: np.ndarray,
@@ -135,29 +115,26 @@ def top_k_stability(
     k: int = 5,
     resamples: int = 100,
     seed: int = 0,
-    coef: np.ndarray | None = None,
 ) -> float:
-    """The share of ``resamples`` bootstrap refits of the surrogate whose top ``k`` is the same
-    set as the full fit's: a check that the samples were enough, at no extra model calls.
-
-    ``coef`` is the full fit's coefficients when the caller already has them (else it is
-    fitted here). A bootstrap draw of rows is the same data as every row weighted by how many
-    times it was drawn, so each refit reweights the samples instead of copying them."""
-    k = min(k, presence.shape[1])
-    if coef is None:
-        coef = weighted_linear_fit(presence, scores, kernel).coef
-    full = set(top_segments(coef, k).tolist())
-    n = len(scores)
-    rng = np.random.default_rng(seed)
-    same = 0
-    for _ in range(resamples):
-        drawn = np.bincount(rng.integers(0, n, n), minlength=n)
-        refit = weighted_linear_fit(presence, scores, kernel * drawn).coef
-        same += set(top_segments(refit, k).tolist()) == full
-    return same / resamples
+    """The share of ``resamples`` bootstrap refits of the surrogate whose top ``k`` is the
+    same set as the full fit's (``Settledness.same``), for samples drawn one by one."""
+    fit = RunningFit(presence.shape[1], resamples, seed)
+    fit.add(presence, scores, kernel, np.arange(len(scores)))
+    return settledness(fit.solve()[1], fit.bootstrap(), k).same
 
 
 # --------------------------------------------------------------------------- explanation
+
+ROUND = 100  # masks per round: the model calls between two looks at the ranking
+
+
+@dataclass(frozen=True)
+class Round:
+    """The fit's state after one round: for the record, and to choose the stopping rule."""
+
+    samples: int
+    settled: Settledness
+    top5: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -169,7 +146,18 @@ class LimeExplanation:
     presence: np.ndarray  # (samples, n) bool; row 0 is the original
     scores: np.ndarray  # (samples,) target probability of each sample
     kernel: np.ndarray  # (samples,) locality weight of each sample
-    top5_stability: float  # share of bootstrap refits with the same top 5 (top_k_stability)
+    settled: Settledness  # of the final fit's top 5, from its bootstrap replicates
+    stopped: str  # "stable", "cap" (adaptive) or "fixed" (an exact sample count)
+    rounds: tuple[Round, ...] = ()
+
+    @property
+    def samples(self) -> int:
+        return len(self.scores)
+
+    @property
+    def top5_stability(self) -> float:
+        """The share of bootstrap refits with exactly the same top 5 (strict)."""
+        return self.settled.same
 
     @property
     def n_segments(self) -> int:
@@ -189,41 +177,64 @@ def explain(
     image: torch.Tensor,
     segments: np.ndarray,
     *,
-    samples: int = 1000,
+    stop: StopRule | None = None,
+    sampling: str = "antithetic",
     p: float = 0.5,
     hide: str = "black",
     kernel_width: float = 0.25,
     batch: int = 50,
     seed: int = 0,
+    round_size: int = ROUND,
     progress: Callable[[int], object] | None = None,
 ) -> LimeExplanation:
     """Explain ``predict`` (a batch of (B, 3, H, W) images in [0, 1] -> (B,) target
-    probabilities) around ``image`` (3, H, W in [0, 1], on the model's device)."""
+    probabilities) around ``image`` (3, H, W in [0, 1], on the model's device), drawing
+    rounds of ``round_size`` masks until ``stop`` says the top 5 is settled (or the cap)."""
     if hide not in HIDES:
         raise ValueError(f"hide must be one of {HIDES}, got {hide!r}")
+    stop = stop or StopRule()
     device = image.device
     seg = torch.as_tensor(segments, device=device).long()
     n_segments = int(seg.max()) + 1
     fill = torch.zeros_like(image) if hide == "black" else segment_means(image, seg)
-    presence = sample_presence(samples, n_segments, p, seed)
-    z = torch.from_numpy(presence).to(device)
-    scores = np.empty(samples, dtype=np.float64)
+    masks_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
+    sampler = MaskSampler(sampling, n_segments, p, masks_seed)
+    fit = RunningFit(n_segments, seed=boot_seed)
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    rounds: list[Round] = []
+    reason = None
     with torch.inference_mode():
-        for start in range(0, samples, batch):
-            chunk = z[start : start + batch]
-            out = predict(perturb(image, fill, seg, chunk))
-            scores[start : start + len(chunk)] = out.double().cpu().numpy()
-            if progress is not None:
-                progress(len(chunk))
-    weights = kernel_weights(cosine_distance_to_ones(presence), kernel_width)
-    fit = weighted_linear_fit(presence, scores, weights)
+        while reason is None:
+            z, unit = sampler.draw(min(round_size, stop.cap - sampler.drawn))
+            on_device = torch.from_numpy(z).to(device)
+            y = np.empty(len(z), dtype=np.float64)
+            for start in range(0, len(z), batch):
+                chunk = on_device[start : start + batch]
+                y[start : start + len(chunk)] = (
+                    predict(perturb(image, fill, seg, chunk)).double().cpu().numpy()
+                )
+                if progress is not None:
+                    progress(len(chunk))
+            w = kernel_weights(cosine_distance_to_ones(z), kernel_width)
+            fit.add(z, y, w, unit)
+            chunks.append((z, y, w))
+            coef = fit.solve()[1]
+            settled = settledness(coef, fit.bootstrap())
+            rounds.append(
+                Round(sampler.drawn, settled, tuple(int(i) for i in top_segments(coef, 5)))
+            )
+            reason = stop.verdict(sampler.drawn, settled)
+    presence, scores, weights = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
+    intercept, coef = fit.solve()
     return LimeExplanation(
         segments=np.asarray(segments, dtype=np.int32),
-        weights=fit.coef,
-        intercept=fit.intercept,
-        r2=fit.r2,
+        weights=coef,
+        intercept=intercept,
+        r2=weighted_r2(presence, scores, weights, coef, intercept),
         presence=presence,
         scores=scores,
         kernel=weights,
-        top5_stability=top_k_stability(presence, scores, weights, seed=seed, coef=fit.coef),
+        settled=rounds[-1].settled,
+        stopped=reason,
+        rounds=tuple(rounds),
     )

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import RecipeError, UnknownNameError
+from .sampling import SAMPLINGS
+from .stopping import StopRule
 
 METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam", "lime", "robustness")
 DEFAULT_METHODS = ("gradcam", "guided-backprop", "guided-gradcam", "lime", "robustness")
@@ -71,7 +73,11 @@ class ExplainSettings:
     methods: tuple[str, ...] = DEFAULT_METHODS
     target: str | None = None
     layer: str | None = None
-    lime_samples: int = 1000
+    lime_samples: int | None = None  # exactly this many; None: adaptive (stop when settled)
+    lime_stability: float = 0.8  # adaptive: stop at this bootstrap mean top-5 overlap
+    lime_min_samples: int = 200
+    lime_max_samples: int = 3000
+    lime_sampling: str = "antithetic"
     lime_p: float = 0.5
     lime_hide: str = "black"
     lime_kernel: float = 0.25
@@ -86,8 +92,9 @@ class ExplainSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", parse_methods(self.methods))
-        if self.lime_samples < 2:
-            raise RecipeError(f"lime_samples must be at least 2, got {self.lime_samples}")
+        _ = self.stop_rule  # validates the sample count, floor, cap and stability
+        if self.lime_sampling not in SAMPLINGS:
+            raise UnknownNameError("LIME sampling", self.lime_sampling, SAMPLINGS)
         if not 0.0 < self.lime_p < 1.0:
             raise RecipeError(f"lime_p must lie in (0, 1), got {self.lime_p}")
         if self.lime_hide not in HIDES:
@@ -105,6 +112,15 @@ class ExplainSettings:
             raise RecipeError("faithfulness_steps must be at least 2")
         if self.seed < 0:
             raise RecipeError(f"seed must be non-negative, got {self.seed}")
+
+    @property
+    def stop_rule(self) -> StopRule:
+        return StopRule(
+            stability=self.lime_stability,
+            min_samples=self.lime_min_samples,
+            max_samples=self.lime_max_samples,
+            samples=self.lime_samples,
+        )
 
     @property
     def segments(self) -> SegmentSpec:

@@ -25,9 +25,8 @@ EXPLAIN_SIZE = 256
 # Zooms of your own photos at "auto" or "full" size: each frame is dreamt whole, so 768 px
 # keeps 24 frames near the cost of one print-size dream (and the WebP near 2-3 MB).
 ZOOM_SIZE = 768
-# LIME is the gallery's costliest step: num_samples forward passes per photo. 400 keeps a
-# full sample build in budget on two cores; `[explain] lime_samples = 1000` is lime's own.
-LIME_SAMPLES = 400
+# LIME is the gallery's costliest step: one forward pass per sample. It runs adaptive (the
+# explain default): rounds of 100 samples until its top 5 settles, 200 at least, 3000 at most.
 QUICK_SIZE = 224
 QUICK_NOISE_SIZE = 160  # layer and class dreams from noise, in a preview
 QUICK_LIME_SAMPLES = 100
@@ -233,7 +232,7 @@ def explain_spec(config: Any) -> Spec | None:
 
     if not config.explain:
         return None
-    values: dict[str, Any] = {"methods": METHODS, "seed": config.seed, "lime_samples": LIME_SAMPLES}
+    values: dict[str, Any] = {"methods": METHODS, "seed": config.seed}
     if config.quick:
         values.update(lime_samples=QUICK_LIME_SAMPLES, faithfulness_steps=QUICK_FAITHFULNESS_STEPS)
     values.update(config.explain_settings)
