@@ -118,6 +118,15 @@ def test_scan_hashes_photos_and_names_unreadable_ones(tmp_path: Path):
     }
 
 
+def test_scan_enters_album_folders_but_not_hidden_ones(tmp_path: Path):
+    for rel in ("b.jpg", "trips/paris/c.png", "trips/a.jpg", ".cache/d.jpg", "Été/e.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    photos, problems = scan_photos(tmp_path)
+    found = [p.path.relative_to(tmp_path).as_posix() for p in photos]
+    assert found == ["b.jpg", "trips/a.jpg", "trips/paris/c.png", "Été/e.jpg"] and not problems
+
+
 def test_one_build_at_a_time_per_render_dir(tmp_path: Path):
     from renderer.gallery.cache import BuildLockedError, build_lock
 

@@ -100,6 +100,23 @@ def gallery() -> None:
     help="Long side of dreams and working photos, in pixels.",
 )
 @click.option("--title", default=None, help="The site's title.")
+@click.option(
+    "--flat",
+    is_flag=True,
+    default=None,
+    help="One index for every photo: subfolders of the photos folder are not albums.",
+)
+@click.option(
+    "--per-page",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Photos on one index page at most.  [default: 48]",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="The site's address (https://...): absolute share previews and a sitemap.xml.",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -118,6 +135,9 @@ def build(
     seed: int | None,
     size: int | None,
     title: str | None,
+    flat: bool | None,
+    per_page: int | None,
+    base_url: str | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
 
@@ -129,6 +149,7 @@ def build(
     Example:
       renderer gallery build                      # the sample gallery
       renderer gallery build --photos ~/pictures --jobs 2
+      renderer gallery build --photos ~/pictures --flat --per-page 24
       renderer gallery build --quick --max-minutes 5
       renderer gallery build --dry-run
     """
@@ -149,6 +170,9 @@ def build(
             "seed": seed,
             "size": size,
             "title": title,
+            "albums": None if flat is None else not flat,
+            "per_page": per_page,
+            "base_url": base_url,
         },
     )
     if config.photos is not None and not config.photos.is_dir():
