@@ -202,9 +202,9 @@ def test_copies_fit_their_byte_budget_carry_no_exif_and_a_photo_is_capped(tmp_pa
     with Image.open(tmp_path / "site" / pub.image.full) as full:
         assert full.size == (1240, 1240) and not full.getexif() and "exif" not in full.info
         assert np.array_equal(np.asarray(full), np.asarray(big))
-    # An original photo of 3000 x 2000 is published at 2048 px on its long side, never whole.
+    # An original photo of 2400 x 1600 is published at 2048 px on its long side, never whole.
     photo = tmp_path / "photo.png"
-    big.resize((3000, 2000)).save(photo, exif=exif.tobytes())
+    big.resize((2400, 1600)).save(photo, exif=exif.tobytes())
     capped = publish_image(photo, tmp_path / "site", "media/y", "photo", max_side=2048).image
     assert (capped.width, capped.height) == (2048, 1365) and capped.largest.width == 2048
     with Image.open(tmp_path / "site" / capped.full) as full:

@@ -14,7 +14,7 @@ import torch
 
 from ..imageio import write_text_atomic
 
-SECTIONS = ("dream", "explain", "gallery")
+SECTIONS = ("dream", "explain", "gallery", "site")
 
 
 def _table(results: dict) -> str:

@@ -7,6 +7,12 @@ the largest index and photo page; and, where npm's Lighthouse can run, its four 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,3 +120,115 @@ def fake_render_dir(
             )
     publish(render, records)
     return render, photos
+
+
+def _layout(n: int) -> dict[str, int]:
+    """``n`` photos: a fifth loose, the rest in ten albums, two of them nested."""
+    loose = n // 5
+    rest = n - loose
+    names = [f"album {i:02d}" for i in range(8)] + ["album 00/inner", "album 01/inner"]
+    layout = {"": loose}
+    for i, name in enumerate(names):
+        layout[name] = rest // len(names) + (1 if i < rest % len(names) else 0)
+    return layout
+
+
+def _timed_site_build(render: Path, photos: Path, site: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``renderer site build`` in a fresh process."""
+    script = (
+        "import resource, sys, time; from pathlib import Path;"
+        "from renderer.site.builder import build_site;"
+        "t = time.perf_counter();"
+        "build_site(Path(sys.argv[1]), Path(sys.argv[3]), photos=Path(sys.argv[2]));"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(render), str(photos), str(site)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return round(float(out[0]), 2), round(int(out[1]) / 1024, 1)
+
+
+def _largest(site: Path, pattern: str) -> int:
+    return max((p.stat().st_size for p in site.glob(pattern)), default=0)
+
+
+def lighthouse(site: Path, pages: dict[str, str], out: Path) -> dict[str, object]:
+    """Lighthouse's four scores for each page, served by ``renderer site serve``; {} when
+    npm's lighthouse is not installed (``LIGHTHOUSE_DIR``, see the README)."""
+    import threading
+
+    from ..site.serve import make_server
+
+    folder = Path(os.environ.get("LIGHTHOUSE_DIR", ".lighthouse"))
+    binary = folder / "node_modules" / ".bin" / "lighthouse"
+    chromium = Path("/usr/bin/chromium")
+    if not binary.exists() or not chromium.exists():
+        return {"lighthouse": f"not run: npm install --prefix {folder} {LIGHTHOUSE}"}
+    server = make_server(site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    scores: dict[str, object] = {}
+    try:
+        for name, path in pages.items():
+            report = out / f"lighthouse-{name}.json"
+            subprocess.run(
+                [
+                    str(binary),
+                    f"http://127.0.0.1:{port}/{path}",
+                    "--quiet",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                    "--only-categories=performance,accessibility,best-practices,seo",
+                ],
+                check=False,
+                env={**os.environ, "CHROME_PATH": str(chromium)},
+                capture_output=True,
+                timeout=300,
+            )
+            if not report.is_file():
+                scores[f"lighthouse {name}"] = "failed"
+                continue
+            cats = json.loads(report.read_text(encoding="utf-8"))["categories"]
+            for key, cat in cats.items():
+                scores[f"lighthouse {name} {key}"] = round(100 * (cat["score"] or 0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return scores
+
+
+def run(out: Path) -> dict[str, object]:
+    """Build sites of 500, 1000 and 2000 photos; rebuild the largest unchanged."""
+    work = Path(out) / "site-bench"
+    shutil.rmtree(work, ignore_errors=True)
+    results: dict[str, object] = {}
+    times = {}
+    for n in SIZES:
+        clock = time.perf_counter()
+        render, photos = fake_render_dir(work / str(n), _layout(n))
+        results[f"fake outputs {n} photos (s)"] = round(time.perf_counter() - clock, 1)
+        seconds, peak = _timed_site_build(render, photos, work / str(n) / "site")
+        times[n] = seconds
+        results[f"build {n} photos (s)"] = seconds
+        results[f"peak memory {n} photos (MB)"] = peak
+    big = SIZES[-1]
+    site = work / str(big) / "site"
+    again, peak = _timed_site_build(work / str(big) / "render", work / str(big) / "photos", site)
+    results[f"no-change rebuild {big} photos (s)"] = again
+    results["no-change rebuild target (s)"] = NOCHANGE_TARGET_S
+    results["linear: 2000/500 time ratio (4 is linear)"] = round(times[big] / times[SIZES[0]], 2)
+    index = max(
+        (p.stat().st_size for p in [site / "index.html", *site.glob("page-*.html")]), default=0
+    )
+    albums = _largest(site, "albums/**/*.html")
+    results["largest index page (bytes)"] = max(index, albums)
+    results["largest index page target (bytes)"] = INDEX_TARGET_BYTES
+    results["largest photo page (bytes)"] = _largest(site, "photos/*.html")
+    results["pages"] = len(list(site.rglob("*.html")))
+    photo = next(site.glob("photos/*.html")).relative_to(site).as_posix()
+    results.update(lighthouse(site, {"index": "index.html", "photo": photo}, Path(out)))
+    return results

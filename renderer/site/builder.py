@@ -229,6 +229,7 @@ def make_environment(theme: Path | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # one build: each template is read and compiled once
     )
     env.filters["percent"] = vm.percent
     env.filters["kb"] = lambda n: f"{n / 1024:.0f} KB"
@@ -269,6 +270,7 @@ def render_page(
         "has_classes": bool(gallery.class_dreams),
         "warnings": list(warnings),
         "shared": [],
+        "explain_shared": [],
         "description": title,
         "og_image": None,
         "canonical": None,

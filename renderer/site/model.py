@@ -8,6 +8,7 @@ its album (``albums``). What a figure says is written in ``captions``, how it wa
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from ..naming import photo_key, slug
 from .albums import Album, build_albums, folder_of, photos_root
@@ -204,6 +206,14 @@ class PhotoPage:
     def shared(self) -> list[tuple[str, str]]:
         """The provenance rows every figure of the page shares, stated once for the page."""
         return shared_rows([f.provenance for f in self.figures])
+
+    @property
+    def explain_shared(self) -> list[tuple[str, str]]:
+        """What every explanation of the photo shares beyond ``shared`` (one job made them
+        all, so their settings are the same): stated once, above their panels."""
+        figures = [f for f in self.figures if f.kind == "explain"]
+        common = shared_rows([f.provenance for f in figures], None)
+        return [row for row in common if row not in self.shared]
 
     @staticmethod
     def common_legend(figures: Sequence[Figure]) -> Figure | None:
@@ -486,10 +496,16 @@ def _index(options: Sequence[str], value: str) -> int:
     return options.index(value) if value in options else len(options)
 
 
+@functools.lru_cache(maxsize=65536)
 def relative_url(target: str, page: str) -> str:
-    """The URL of site path ``target`` as seen from site page ``page``, percent-encoded."""
-    from urllib.parse import quote
-
-    start = posixpath.dirname(page) or "."
-    rel = posixpath.relpath(target, start)
+    """The URL of site path ``target`` as seen from site page ``page``, percent-encoded.
+    (Pure string work on site paths, cached: a site of thousands of pages asks it often.)"""
+    start = [p for p in posixpath.dirname(page).split("/") if p]
+    parts = [p for p in target.split("/") if p]
+    common = 0
+    for a, b in zip(start, parts[:-1], strict=False):
+        if a != b:
+            break
+        common += 1
+    rel = "/".join([".."] * (len(start) - common) + parts[common:]) or "."
     return quote(rel, safe="/#")

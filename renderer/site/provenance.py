@@ -108,12 +108,17 @@ def provenance_rows(src: Source, anchor: Path | None) -> list[Row]:
     return rows
 
 
-def shared_rows(panels: Sequence[Sequence[Row]]) -> list[Row]:
-    """The shareable rows every one of two or more panels holds with the same value."""
+def shared_rows(
+    panels: Sequence[Sequence[Row]], labels: Sequence[str] | None = SHAREABLE
+) -> list[Row]:
+    """The rows every one of two or more panels holds with the same value (of ``labels``
+    only, unless None)."""
     if len(panels) < 2:
         return []
     first, rest = panels[0], [set(p) for p in panels[1:]]
-    return [row for row in first if row[0] in SHAREABLE and all(row in p for p in rest)]
+    return [
+        row for row in first if (labels is None or row[0] in labels) and all(row in p for p in rest)
+    ]
 
 
 def model_rows(sources: Iterable[Source], anchor: Path | None) -> list[ModelRow]:
