@@ -271,6 +271,7 @@ def render_page(
         "warnings": list(warnings),
         "shared": [],
         "explain_shared": [],
+        "explain_command": "",
         "description": title,
         "og_image": None,
         "canonical": None,

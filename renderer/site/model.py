@@ -215,6 +215,13 @@ class PhotoPage:
         common = shared_rows([f.provenance for f in figures], None)
         return [row for row in common if row not in self.shared]
 
+    @property
+    def explain_command(self) -> str:
+        """The command every explanation of the photo shares (one job), or ""."""
+        commands = {f.command for f in self.figures if f.kind == "explain"}
+        many = sum(f.kind == "explain" for f in self.figures) > 1
+        return commands.pop() if many and len(commands) == 1 else ""
+
     @staticmethod
     def common_legend(figures: Sequence[Figure]) -> Figure | None:
         """The first of two or more figures that all carry the same legend: shown once."""

@@ -85,7 +85,12 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                 page.path,
                 "photo.html",
                 "photo",
-                {"page": page, "shared": page.shared, "explain_shared": page.explain_shared},
+                {
+                    "page": page,
+                    "shared": page.shared,
+                    "explain_shared": page.explain_shared,
+                    "explain_command": page.explain_command,
+                },
                 page.cover,
                 page.description,
             )
