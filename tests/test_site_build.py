@@ -612,3 +612,30 @@ def test_records_group_by_photo_hash_and_a_photo_without_its_record_still_gets_a
         "DeepDream of dog.jpg at layer blocks.6, preset deep"
     ]
     assert cat.cover is cat.photo and dog.cover is dog.dreams[0]
+
+
+def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_path: Path):
+    from renderer.bench.site import fake_render_dir
+
+    render, photos = fake_render_dir(tmp_path, {"": 3, "a": 2})
+    site = tmp_path / "site"
+
+    def pages() -> dict[str, int]:
+        return {p.relative_to(site).as_posix(): p.stat().st_ino for p in _pages(site)}
+
+    build_site(render, site, photos=photos)
+    first = pages()
+    build_site(render, site, photos=photos)
+    second = pages()
+    photo_pages = {p for p in first if p.startswith("photos/")}
+    assert len(photo_pages) == 5
+    assert all(first[p] == second[p] for p in photo_pages)  # linked from the previous site
+    assert first["index.html"] != second["index.html"]  # indexes are always rendered
+    build_site(render, site, photos=photos, title="Another title")
+    third = pages()
+    assert all(third[p] != second[p] for p in photo_pages)
+    assert "Another title" in (site / sorted(photo_pages)[0]).read_text(encoding="utf-8")
+    build_site(render, site, photos=photos, title="Another title", flat=True)  # neighbours move
+    fourth = pages()
+    assert any(fourth[p] != third[p] for p in photo_pages)
+    _check_links(site)

@@ -26,6 +26,7 @@ from ..errors import BadInputError, RendererError
 from ..naming import slug
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
+from . import reuse
 from .albums import PER_PAGE
 from .images import (
     FRAME_WIDTHS,
@@ -292,19 +293,44 @@ def _render_pages(
     site: Path,
     title: str,
     warnings: list[str],
-    per_page: int,
-    base_url: str | None,
-) -> list[str]:
+    options: dict[str, Any],
+) -> tuple[list[str], int]:
+    """Write every page; a photo page whose key is the previous build's is reused.
+    Returns the pages and how many were reused."""
+    per_page, base_url, previous = options["per_page"], options["base_url"], options["previous"]
+    fingerprint = reuse.code_fingerprint(
+        (templates_dir(), options["theme"], Path(__file__).parent),
+        __version__,
+        title,
+        base_url,
+        bool(gallery.layer_dreams),
+        bool(gallery.class_dreams),
+        warnings,
+    )
+    old = reuse.load_keys(previous)
+    keys: dict[str, str] = {}
     specs = page_specs(gallery, per_page)
+    reused = 0
     for spec in specs:
-        extra = {**spec.extra, **spec.share(gallery, title, base_url)}
-        html = render_page(env, gallery, spec.path, spec.template, title, extra, warnings)
+        share = spec.share(gallery, title, base_url)
         target = site / spec.path
+        if spec.kind == "photo":
+            key = keys[spec.path] = reuse.photo_page_key(spec.extra["page"], share, fingerprint)
+            if (
+                previous
+                and old.get(spec.path) == key
+                and reuse.reuse_page(previous / spec.path, target)
+            ):
+                reused += 1
+                continue
+        extra = {**spec.extra, **share}
+        html = render_page(env, gallery, spec.path, spec.template, title, extra, warnings)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
+    reuse.save_keys(site, keys)
     if base_url:
         (site / "sitemap.xml").write_text(sitemap(specs, base_url), encoding="utf-8")
-    return [spec.path for spec in specs]
+    return [spec.path for spec in specs], reused
 
 
 def _index_weight(site: Path) -> int:
@@ -321,7 +347,8 @@ def _swap_in(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
         for hidden in out.iterdir():
-            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file():
+            keep = not (tmp / hidden.name).exists()  # never over what this build wrote
+            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file() and keep:
                 shutil.copy2(hidden, tmp / hidden.name)
         old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
         os.rename(out, old)
@@ -377,7 +404,8 @@ def build_site(
         previous = out.resolve() if (out / MARKER).exists() else None
         written, reused = _publish_all(gallery, tmp, previous, warnings)
         _copy_static(tmp, theme)
-        pages = _render_pages(env, gallery, tmp, title, warnings, per_page, base_url)
+        options = {"per_page": per_page, "base_url": base_url, "previous": previous}
+        pages, _ = _render_pages(env, gallery, tmp, title, warnings, {**options, "theme": theme})
         if precompress:
             write_precompressed(tmp)
         (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")

@@ -3,6 +3,7 @@ text gzipped, content-hashed media cached for good, everything else revalidated.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import http.server
@@ -27,6 +28,10 @@ def cache_control(path: str) -> str:
 class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def handle(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client left
+            super().handle()
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", cache_control(self.path))
