@@ -40,6 +40,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "site"
 
 
+# Images whose smallest srcset candidate is wider than twice their box, or without a size.
+OVERSIZED = """[...document.images].filter(i => i.clientWidth > 0).filter(i => {
+  const ws = (i.getAttribute('srcset') || '').split(',').map(c => parseInt(c.trim().split(' ')[1]));
+  const shown = i.clientHeight * i.naturalWidth / Math.max(i.naturalHeight, 1);  // object-fit
+  return !i.getAttribute('width') || !i.getAttribute('height') || !ws.length
+    || Math.min(...ws) > 2 * Math.max(i.clientWidth, shown, 1);
+}).map(i => [i.currentSrc || i.src, i.clientWidth, i.getAttribute('srcset')])"""
+
+
 def _kinds(site: Path) -> dict[str, Path]:
     """One page of every kind: index, its page 2, an album, a paged nested album, a photo,
     layers, classes, about."""
@@ -150,6 +159,9 @@ def test_axe_finds_no_violation_on_any_kind_of_page_light_or_dark_wide_or_narrow
                 page.wait_for_load_state("load")
                 result = axe.run(page)
                 runs += 1
+                if scheme == "light":  # right-sized: no slot gets a smallest copy over 2x
+                    oversized = page.evaluate(OVERSIZED)
+                    assert oversized == [], f"{kind} at {width} px: {oversized}"
                 if result.violations_count:
                     found[(kind, scheme, width)] = result.generate_report()
             page.close()
