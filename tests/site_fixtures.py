@@ -174,7 +174,7 @@ def make_render_dir(root: Path, *, explain_photos: int = 2) -> Path:
         img.save(disk_path)
         sha = sha256_file(disk_path)
         key = photo_key(name, sha)
-        source = InputFile(str(photos_dir / name), sha)
+        source = InputFile(str(photos_dir / disk), sha)
         save_image_atomic(img, render / key / "photo.png")
         record(
             "photo",

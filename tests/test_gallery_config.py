@@ -73,6 +73,9 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
         ('site = "r"\nrender_dir = "r"\n', "different folders"),
         ("[dreams]\npresets = ['a', 'a']\n", "twice"),
         ("seed = \n", "not valid TOML"),
+        ("per_page = 0\n", "per_page must be 1..10000"),
+        ('albums = "yes"\n', "albums must be true or false"),
+        ('base_url = "example.org"\n', "base_url must start with https://"),
     ],
 )
 def test_bad_config_fails_at_once_with_one_line(tmp_path: Path, text: str, message: str):
@@ -118,6 +121,29 @@ def test_scan_hashes_photos_and_names_unreadable_ones(tmp_path: Path):
         "folder.jpg": "is a directory, not an image",
         "gone.png": "broken symbolic link",
     }
+
+
+def test_the_site_gets_the_albums_paging_and_address_settings(tmp_path: Path):
+    path = tmp_path / "gallery.toml"
+    path.write_text('photos = "pics"\nalbums = false\nper_page = 24\nbase_url = "https://x.org/"\n')
+    config = load_config(path)
+    assert config.site_options == {
+        "photos": tmp_path / "pics",
+        "flat": True,
+        "per_page": 24,
+        "base_url": "https://x.org/",
+    }
+    assert load_config(path, {"albums": True}).site_options["flat"] is False  # --flat unset
+    assert GalleryConfig().site_options["flat"] is False and GalleryConfig().per_page == 48
+
+
+def test_scan_enters_album_folders_but_not_hidden_ones(tmp_path: Path):
+    for rel in ("b.jpg", "trips/paris/c.png", "trips/a.jpg", ".cache/d.jpg", "Été/e.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    photos, problems = scan_photos(tmp_path)
+    found = [p.path.relative_to(tmp_path).as_posix() for p in photos]
+    assert found == ["b.jpg", "trips/a.jpg", "trips/paris/c.png", "Été/e.jpg"] and not problems
 
 
 def test_one_build_at_a_time_per_render_dir(tmp_path: Path):

@@ -1,4 +1,5 @@
-"""The site in a real browser: Debian's headless Chromium, driven by Playwright, from file://."""
+"""The site in a real browser: Debian's headless Chromium, driven by Playwright, from file://:
+keyboard use, axe-core on every kind of page, phone widths, and a zoom that waits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from site_fixtures import make_render_dir
 
+from renderer.bench.site import fake_render_dir
 from renderer.site.builder import build_site
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,9 +32,38 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The realistic render dir, plus a nested album (with a hostile name) that pages."""
     root = tmp_path_factory.mktemp("browser")
-    build_site(make_render_dir(root), root / "site", title="dreamgallery")
+    render = make_render_dir(root)
+    fake_render_dir(root, {"Été à Paris": 2, "Été à Paris/<script>x": 5})
+    build_site(render, root / "site", title="dreamgallery", photos=root / "photos", per_page=4)
     return root / "site"
+
+
+# Images whose smallest srcset candidate is wider than twice their box, or without a size.
+OVERSIZED = """[...document.images].filter(i => i.clientWidth > 0).filter(i => {
+  const ws = (i.getAttribute('srcset') || '').split(',').map(c => parseInt(c.trim().split(' ')[1]));
+  const shown = i.clientHeight * i.naturalWidth / Math.max(i.naturalHeight, 1);  // object-fit
+  return !i.getAttribute('width') || !i.getAttribute('height') || !ws.length
+    || Math.min(...ws) > 2 * Math.max(i.clientWidth, shown, 1);
+}).map(i => [i.currentSrc || i.src, i.clientWidth, i.getAttribute('srcset')])"""
+
+
+def _kinds(site: Path) -> dict[str, Path]:
+    """One page of every kind: index, its page 2, an album, a paged nested album, a photo,
+    layers, classes, about."""
+    paris = next(site.glob("albums/ete-a-paris-*"))
+    nested = next(paris.glob("script-x-*"))
+    return {
+        "index": site / "index.html",
+        "index-2": site / "page-2.html",
+        "album": paris / "index.html",
+        "album-2": nested / "page-2.html",
+        "photo": next((site / "photos").glob("chelsea-*")),
+        "layers": site / "layers.html",
+        "classes": site / "classes.html",
+        "about": site / "about.html",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +120,12 @@ def test_index_then_photo_page_then_the_lightbox_by_keyboard(site, browser, arti
     total = page.locator("a[data-lightbox]").count()
     assert count.inner_text() == f"1 / {total}"
     src1 = page.locator(".lb img").get_attribute("src")
-    assert src1 == first.get_attribute("data-lightbox")
+    thumb = first.locator("img")
+    assert page.locator(".lb img").get_attribute("srcset") == thumb.get_attribute("srcset")
     page.wait_for_function("document.querySelector('.lb img').naturalWidth > 0")
+    # On a large screen the viewer shows the full size: the srcset's largest candidate.
+    largest = thumb.get_attribute("srcset").split(", ")[-1].split(" ")[0].removeprefix("../")
+    assert page.evaluate("document.querySelector('.lb img').currentSrc").endswith(largest)
     page.screenshot(path=str(artifacts / "site-lightbox-1280.png"))
 
     page.keyboard.press("ArrowRight")
@@ -108,16 +143,44 @@ def test_index_then_photo_page_then_the_lightbox_by_keyboard(site, browser, arti
     page.close()
 
 
-def test_phone_width_dark_mode_and_no_horizontal_scroll(site, browser, artifacts) -> None:
-    for rel, name in (("index.html", "index"), (None, "photo")):
-        url = (site / rel).as_uri() if rel else next((site / "photos").glob("chelsea-*")).as_uri()
-        page, errors = _open(browser, url, 390, 844, scheme="dark")
-        _load_all_images(page)
-        assert errors == []
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        assert bg == "rgb(18, 18, 18)"  # prefers-color-scheme: dark
-        page.screenshot(path=str(artifacts / f"site-{name}-390.png"), full_page=True)
+def test_axe_finds_no_violation_on_any_kind_of_page_light_or_dark_wide_or_narrow(
+    site, browser
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    found = {}
+    runs = 0
+    for scheme in ("light", "dark"):
+        for width in (1280, 390):
+            page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+            for kind, path in _kinds(site).items():
+                page.goto(path.as_uri())
+                page.wait_for_load_state("load")
+                result = axe.run(page)
+                runs += 1
+                if scheme == "light":  # right-sized: no slot gets a smallest copy over 2x
+                    oversized = page.evaluate(OVERSIZED)
+                    assert oversized == [], f"{kind} at {width} px: {oversized}"
+                if result.violations_count:
+                    found[(kind, scheme, width)] = result.generate_report()
+            page.close()
+    assert runs == 32 and not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+def test_no_page_scrolls_sideways_at_320_px_and_dark_mode_holds(site, browser, artifacts) -> None:
+    for scheme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 320, "height": 700}, color_scheme=scheme)
+        for kind, path in _kinds(site).items():
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 320, f"{kind} ({scheme}) is {wide} px wide at 320"
+            if scheme == "dark":
+                bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert bg == "rgb(18, 18, 18)"  # prefers-color-scheme: dark
+            if kind in ("photo", "about", "album-2"):
+                page.screenshot(path=str(artifacts / f"site-{kind}-320-{scheme}.png"))
         page.close()
 
 
@@ -133,20 +196,29 @@ def test_the_page_is_whole_without_javascript(site, browser) -> None:
     page.close()
 
 
-def test_the_zoom_plays_unless_motion_is_reduced(site, browser) -> None:
+def test_the_zoom_is_not_fetched_until_asked_and_reduced_motion_sees_a_still(site, browser):
     url = next((site / "photos").glob("chelsea-*")).as_uri()
-    shown = {}
+    animation = next(site.glob("media/chelsea-*/zoom-classic-*.webp"))
     for motion in ("no-preference", "reduce"):
         page = browser.new_page(viewport={"width": 1280, "height": 900}, reduced_motion=motion)
+        fetched: list[str] = []
+        page.on("request", lambda r, seen=fetched: seen.append(r.url))
         page.goto(url)
         img = page.locator("#zoom-classic img")
         img.scroll_into_view_if_needed()
         page.wait_for_function("document.querySelector('#zoom-classic img').naturalWidth > 0")
-        shown[motion] = img.evaluate("i => i.currentSrc")
-        assert page.locator("#zoom-classic .still-note").is_visible() == (motion == "reduce")
+        page.wait_for_load_state("networkidle")
+        assert not [u for u in fetched if u.endswith(animation.name)]  # not even in view
+        still = img.evaluate("i => i.currentSrc")
+        assert still.endswith(".webp") and not still.endswith(animation.name)
+        assert page.locator("#zoom-classic .play-text").is_visible()
+        if motion == "no-preference":
+            page.locator("#zoom-classic a.zoom-play").click()
+            page.wait_for_function("document.querySelector('#zoom-classic img').complete")
+            assert img.evaluate("i => i.currentSrc").endswith(animation.name)  # it plays
+            assert [u for u in fetched if u.endswith(animation.name)]
+            link = page.locator("#zoom-classic a.zoom-play")
+            assert link.get_attribute("aria-pressed") == "true"
+            link.click()  # and stops: the still again
+            assert img.evaluate("i => i.currentSrc") == still
         page.close()
-    animation = next(
-        p for p in site.glob("media/chelsea-*/zoom-classic-*.webp") if p.stem.count("-") == 2
-    )
-    assert shown["no-preference"].endswith(f"/{animation.name}")  # it plays
-    assert shown["reduce"].endswith("-160.webp")  # the still poster, its first frame

@@ -3,6 +3,7 @@ links, escaped hostile names, no leaked paths, atomic builds, themes, clean imag
 
 from __future__ import annotations
 
+import gzip
 import re
 import threading
 import urllib.request
@@ -20,7 +21,7 @@ from renderer.cli import main
 from renderer.site import model as vm
 from renderer.site import public
 from renderer.site.builder import SiteError, build_site
-from renderer.site.images import MAX_THUMB_BYTES, publish_image
+from renderer.site.images import MAX_THUMB_BYTES, byte_budget, publish_image
 from renderer.site.serve import make_server
 
 NS = "{http://www.w3.org/1999/xhtml}"
@@ -128,8 +129,9 @@ def test_every_figure_has_alt_srcset_size_caption_and_provenance(built) -> None:
             assert alt and len(alt) > 20 and not re.fullmatch(r"\S+\.(png|webp|jpg)", alt), alt
             alts.add(alt)
             assert int(img.get("width")) > 0 and int(img.get("height")) > 0
-            widths = re.findall(r" (\d+)w", img.get("srcset"))
-            assert 1 <= len(widths) <= 3
+            widths = [int(w) for w in re.findall(r" (\d+)w", img.get("srcset"))]
+            assert widths == sorted(widths) and widths[-1] == int(img.get("width"))  # to full
+            assert widths[0] <= 120 or len(widths) == 1
             assert fig.get("id")
             assert next(fig.iter(f"{NS}figcaption")).find(f".//{NS}details/{NS}dl") is not None
             pre = fig.find(f".//{NS}pre")
@@ -144,7 +146,7 @@ def test_every_figure_has_alt_srcset_size_caption_and_provenance(built) -> None:
 def test_layer_dreams_go_from_shallow_to_deep_and_classes_show_their_probability(built) -> None:
     _, _, site, _ = built
     doc = _parse(site / "layers.html")
-    titles = [s.text for s in doc.iter(f"{NS}span") if s.get("class") == "fig-title"]
+    titles = [s.text for s in doc.iter(f"{NS}a") if s.get("class") == "fig-title"]
     assert titles == [
         "Layer blocks.3",
         "Layer blocks.6",  # from noise, depth 1 and 5
@@ -179,7 +181,7 @@ def test_index_is_light_and_thumbnails_fit_their_budget(built) -> None:
     assert all(p.stat().st_size <= MAX_THUMB_BYTES for p in site.rglob("*.webp"))
 
 
-def test_large_thumbnails_stay_under_60_kb_and_carry_no_exif(tmp_path: Path) -> None:
+def test_copies_fit_their_byte_budget_carry_no_exif_and_a_photo_is_capped(tmp_path: Path) -> None:
     from skimage import data
 
     big = Image.fromarray(data.astronaut()).resize((1240, 1240), Image.LANCZOS)
@@ -190,15 +192,23 @@ def test_large_thumbnails_stay_under_60_kb_and_carry_no_exif(tmp_path: Path) -> 
     big.save(src, exif=exif.tobytes())
     assert Image.open(src).getexif()  # the source really carries EXIF
     pub = publish_image(src, tmp_path / "site", "media/x", "dream")
-    assert [v.width for v in pub.image.variants] == [400, 800, 1200]
+    assert [v.width for v in pub.image.variants] == [120, 240, 480, 960, 1240]  # up to full
     for v in pub.image.variants:
         path = tmp_path / "site" / v.path
-        assert path.stat().st_size <= MAX_THUMB_BYTES
+        assert path.stat().st_size <= byte_budget(v.width, v.height)
         with Image.open(path) as thumb:
             assert thumb.size == (v.width, v.height) and not thumb.getexif()
+    assert byte_budget(1240, 1240) == 60_000 * 1240 * 1240 // (800 * 600)
     with Image.open(tmp_path / "site" / pub.image.full) as full:
         assert full.size == (1240, 1240) and not full.getexif() and "exif" not in full.info
         assert np.array_equal(np.asarray(full), np.asarray(big))
+    # An original photo of 2400 x 1600 is published at 2048 px on its long side, never whole.
+    photo = tmp_path / "photo.png"
+    big.resize((2400, 1600)).save(photo, exif=exif.tobytes())
+    capped = publish_image(photo, tmp_path / "site", "media/y", "photo", max_side=2048).image
+    assert (capped.width, capped.height) == (2048, 1365) and capped.largest.width == 2048
+    with Image.open(tmp_path / "site" / capped.full) as full:
+        assert full.size == (2048, 1365) and not full.getexif()
 
 
 def test_a_reused_image_is_not_decoded_and_thumbnails_flatten_alpha_on_grey(
@@ -214,7 +224,7 @@ def test_a_reused_image_is_not_decoded_and_thumbnails_flatten_alpha_on_grey(
     Image.fromarray(rgba, mode="RGBA").save(src)
     first = publish_image(src, tmp_path / "one", "media/x", "cut")
     assert first.written == 1 + len(first.image.variants) and first.reused == 0
-    with Image.open(tmp_path / "one" / first.image.variants[0].path) as thumb:
+    with Image.open(tmp_path / "one" / first.image.variants[-1].path) as thumb:  # 500 px
         left, right = thumb.getpixel((10, 150)), thumb.getpixel((390, 150))
     assert all(abs(a - b) <= 6 for a, b in zip(left, NEUTRAL_BACKGROUND, strict=True))  # not black
     assert right[0] > 240 and right[1] < 15
@@ -298,19 +308,190 @@ def test_cli_builds_and_reports_user_mistakes_in_one_line(built, tmp_path: Path)
     assert not (tmp_path / "s2").exists()
 
 
-def test_serve_previews_the_site_on_localhost(built) -> None:
+def test_serve_previews_the_site_gzipped_with_hashed_media_cached_for_good(built) -> None:
     _, _, site, _ = built
     server = make_server(site, 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
+    def get(path: str, gzip_ok: bool = False):
+        headers = {"Accept-Encoding": "gzip"} if gzip_ok else {}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.headers, resp.read()
+
     try:
         host, port = server.server_address[:2]
         assert host == "127.0.0.1"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as resp:
-            assert resp.status == 200 and b"cover-grid" in resp.read()
+        status, headers, body = get("index.html")
+        assert status == 200 and b"cover-grid" in body and "Content-Encoding" not in headers
+        status, headers, body = get("index.html", gzip_ok=True)
+        assert headers["Content-Encoding"] == "gzip" and headers["Cache-Control"] == "no-cache"
+        assert gzip.decompress(body) == (site / "index.html").read_bytes()
+        assert len(body) < (site / "index.html").stat().st_size / 3
+        media = next(site.glob("media/chelsea-*/*-120.webp"))
+        status, headers, body = get(media.relative_to(site).as_posix(), gzip_ok=True)
+        assert "Content-Encoding" not in headers and body == media.read_bytes()
+        assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     finally:
         server.shutdown()
         server.server_close()
+
+
+ALBUMS = {
+    "": 3,
+    "<script>alert(1)": 2,
+    "Été à Paris": 1,
+    "Été à Paris/with space": 7,
+}
+
+
+def _album_links(doc) -> dict[str, str]:
+    return {
+        "".join(a.itertext()): a.get("href")
+        for a in doc.iter(f"{NS}a")
+        if a.get("class") == "cover-title"
+    }
+
+
+def _check_links(site: Path) -> None:
+    for page in _pages(site):
+        for url in _urls(_parse(page)):
+            parts = urlsplit(url)
+            if parts.path and not parts.scheme:
+                target = (page.parent / unquote(parts.path)).resolve()
+                assert target.is_file(), f"{page.relative_to(site)}: broken link {url}"
+
+
+def test_albums_nest_escape_their_names_page_and_keep_their_urls(tmp_path: Path) -> None:
+    from renderer.bench.site import fake_render_dir
+
+    render, photos = fake_render_dir(tmp_path, ALBUMS, skipped={"only bad": 2})
+    (photos / "empty album").mkdir()
+    report = build_site(render, tmp_path / "site", photos=photos, per_page=4)
+    site = tmp_path / "site"
+    _check_links(site)
+    top = _parse(site / "index.html")
+    links = _album_links(top)
+    assert set(links) == {"<script>alert(1)", "Été à Paris", "only bad", "photo 0000.png"}
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in index and "&lt;script&gt;alert(1)" in index
+    assert "empty album" not in index  # nothing in it: not listed
+    bad = (site / unquote(links["only bad"])).read_text(encoding="utf-8")
+    assert "broken 0.jpg" in bad and "broken 1.jpg" in bad and "corrupt image" in bad
+    # Nested: the album's own index, cover and breadcrumb; 7 photos page as 4 + 3.
+    paris = site / unquote(links["Été à Paris"])
+    inner = paris.parent / unquote(_album_links(_parse(paris))["with space"])
+    crumbs = [
+        "".join(li.itertext()).strip()
+        for nav in _parse(inner).iter(f"{NS}nav")
+        if nav.get("class") == "crumb"
+        for li in nav.iter(f"{NS}li")
+    ]
+    assert crumbs == ["Photographs", "Été à Paris", "with space"]
+    inner_doc = _parse(inner)
+    assert len(_album_links(inner_doc)) == 4
+    second = inner.with_name("page-2.html")
+    assert len(_album_links(_parse(second))) == 3
+    pager = {a.get("rel"): a.get("href") for a in inner_doc.iter(f"{NS}a") if a.get("rel")}
+    assert pager == {"next": "page-2.html"}
+    # A photo page's neighbours are in its own album.
+    album_pages = {(inner.parent / unquote(h)).resolve() for h in _album_links(inner_doc).values()}
+    first = site / "photos" / unquote(_album_links(inner_doc)["photo 0001.png"]).split("/")[-1]
+    rel = {a.get("rel"): a.get("href") for a in _parse(first).iter(f"{NS}a") if a.get("rel")}
+    assert set(rel) == {"prev", "next"}
+    assert (first.parent / rel["prev"]).resolve() in album_pages
+    # Stable URLs: another photo elsewhere moves no page.
+    before = set(report.pages)
+    render2, photos2 = fake_render_dir(tmp_path / "more", {**ALBUMS, "": 4})
+    again = build_site(render2, tmp_path / "site2", photos=photos2, per_page=4)
+    kept = {p for p in before if p.startswith(("photos/", "albums/")) and "only-bad" not in p}
+    assert kept <= set(again.pages) and len(again.pages) > len(kept)
+    # Flat: one index for all of them.
+    flat = build_site(render, tmp_path / "flat", photos=photos, flat=True, per_page=100)
+    assert not any(p.startswith("albums/") for p in flat.pages)
+    assert (tmp_path / "flat" / "index.html").read_text().count('class="cover"') == 13
+
+
+def test_a_gallery_of_60_photos_pages_its_index(tmp_path: Path) -> None:
+    from renderer.bench.site import fake_render_dir
+
+    render, photos = fake_render_dir(tmp_path, {"": 60})
+    build_site(render, tmp_path / "site", photos=photos)
+    site = tmp_path / "site"
+    first, second = _parse(site / "index.html"), _parse(site / "page-2.html")
+    assert not (site / "page-3.html").exists()
+    assert len(_album_links(first)) == 48 and len(_album_links(second)) == 12
+    pager = next(n for n in second.iter(f"{NS}nav") if n.get("class") == "pager")
+    numbers = {a.text: (a.get("href"), a.get("aria-current")) for a in pager.iter(f"{NS}a")}
+    assert numbers["1"] == ("index.html", None) and numbers["2"] == ("page-2.html", "page")
+    rel = {a.get("rel"): a.get("href") for a in second.iter(f"{NS}a") if a.get("rel")}
+    assert rel == {"prev": "index.html"}
+    _check_links(site)
+
+
+def _meta(doc) -> dict[str, str]:
+    found = {}
+    for el in doc.iter(f"{NS}meta"):
+        key = el.get("name") or el.get("property")
+        if key:
+            found[key] = el.get("content")
+    return found
+
+
+def test_share_previews_are_relative_without_a_base_url_and_absolute_with_one(
+    built, tmp_path: Path
+) -> None:
+    _, render, site, _ = built
+    for page in _pages(site):
+        meta = _meta(_parse(page))
+        assert len(meta["description"]) > 30 and meta["og:title"] and meta["og:description"]
+        if page.name != "about.html":
+            image = meta["og:image"]
+            assert not urlsplit(image).scheme and (page.parent / unquote(image)).is_file()
+    chelsea = _meta(_parse(next((site / "photos").glob("chelsea-*.html"))))
+    assert "tabby (52%)" in chelsea["description"]
+    assert not (site / "sitemap.xml").exists()
+    build_site(render, tmp_path / "s", base_url="https://example.org/dreams")
+    meta = _meta(_parse(next((tmp_path / "s" / "photos").glob("chelsea-*.html"))))
+    assert meta["og:image"].startswith("https://example.org/dreams/media/")
+    assert meta["og:url"].startswith("https://example.org/dreams/photos/chelsea-")
+    sitemap = (tmp_path / "s" / "sitemap.xml").read_text(encoding="utf-8")
+    assert sitemap.count("<loc>https://example.org/dreams/") == len(_pages(tmp_path / "s"))
+    with pytest.raises(SiteError, match="base_url"):
+        build_site(render, tmp_path / "s3", base_url="example.org")
+
+
+def test_photo_pages_are_lean_and_link_each_dreams_full_size_file(built) -> None:
+    _, _, site, _ = built
+    for page in (site / "photos").glob("*.html"):
+        assert page.stat().st_size <= 40_000, page.name
+    chelsea = next((site / "photos").glob("chelsea-*.html"))
+    text = chelsea.read_text(encoding="utf-8")
+    assert text.count("9" * 64) == 1  # the weights' checksum, stated once for the page
+    assert text.count("torchvision 0.29.1") == 1
+    doc = _parse(chelsea)
+    downloads = {a.get("href") for a in doc.iter(f"{NS}a") if a.get("class") == "download"}
+    for fig in doc.iter(f"{NS}figure"):
+        if (fig.get("id") or "").startswith(("dream-", "layer-")):
+            img = next(fig.iter(f"{NS}img"))
+            full = [a.get("href") for a in fig.iter(f"{NS}a") if a.get("class") == "download"]
+            assert len(full) == 1 and full[0].endswith(".png") and full[0] in downloads
+            with Image.open(chelsea.parent / unquote(full[0])) as png:
+                assert png.format == "PNG" and png.width == int(img.get("width"))
+                assert not png.getexif()
+            largest = img.get("srcset").split(", ")[-1]
+            assert largest.endswith(f" {png.width}w")  # the srcset goes up to the full size
+    assert len(downloads) == 2 + 4  # two dreams, four layer dreams
+
+
+def test_precompress_writes_gz_beside_text_files(built, tmp_path: Path) -> None:
+    _, render, _, _ = built
+    build_site(render, tmp_path / "s", precompress=True)
+    site = tmp_path / "s"
+    for page in [*_pages(site), site / "static" / "site.css", site / "static" / "gallery.js"]:
+        assert gzip.decompress(page.with_name(page.name + ".gz").read_bytes()) == page.read_bytes()
+    assert not list(site.glob("media/**/*.gz"))
 
 
 def test_public_paths_and_relative_urls() -> None:
@@ -339,13 +520,14 @@ def test_missing_output_files_become_warnings_not_broken_images(built, tmp_path:
     assert 'id="dream-deep"' not in page and 'id="dream-classic"' in page
 
 
-def test_the_index_of_forty_photos_stays_under_100_kb() -> None:
-    from renderer.site.builder import make_environment, render_page, templates_dir
+def test_a_full_index_page_of_48_photos_stays_under_100_kb() -> None:
+    from renderer.site.albums import index_pages
+    from renderer.site.builder import make_environment, render_page
     from renderer.site.images import ImageSet, Variant
 
     params = {f"param_{i}": i * 0.25 for i in range(20)}
     entries = []
-    for n in range(40):
+    for n in range(60):
         sha = f"{n:064x}"
         inputs = [{"path": f"/home/artist/photos/photo {n}.jpg", "sha256": sha}]
         entries.append(
@@ -375,20 +557,20 @@ def test_the_index_of_forty_photos_stays_under_100_kb() -> None:
             }
         )
     gallery = vm.build_gallery([vm.Source(e, Path("/r")) for e in entries], Path("/"))
+    widths = (120, 240, 480, 960, 1600, 2048)
     for fig in gallery.figures:
-        stem = f"media/{fig.src.parent.name}/{fig.src.stem}-0123456789ab"
-        fig.image = ImageSet(
-            f"{stem}.png",
-            1024,
-            768,
-            tuple(Variant(f"{stem}-{w}.webp", w, w * 3 // 4, 40_000) for w in (400, 800, 1024)),
+        group = f"media/{fig.src.parent.name}"
+        variants = tuple(
+            Variant(f"{group}/0123456789ab-{w}.webp", w, w * 3 // 4, 40_000) for w in widths
         )
-    html = render_page(make_environment(), gallery, "index.html", "index.html", "dreamgallery")
-    assets = sum(
-        (templates_dir() / "static" / n).stat().st_size for n in ("site.css", "gallery.js")
+        fig.image = ImageSet(f"{group}/{fig.src.stem}-0123456789ab.png", 2048, 1536, variants)
+    first, second = index_pages(gallery.album)
+    html = render_page(
+        make_environment(), gallery, "index.html", "index.html", "dreamgallery", {"index": first}
     )
-    assert html.count('class="cover"') == 40 and "/home/artist" not in html
-    assert len(html.encode()) + assets < 100_000, len(html.encode()) + assets
+    assert html.count('class="cover"') == 48 and len(second.photos) == 12
+    assert "/home/artist" not in html
+    assert len(html.encode()) <= 100_000, len(html.encode())
 
 
 def test_records_group_by_photo_hash_and_a_photo_without_its_record_still_gets_a_page() -> None:
@@ -430,3 +612,30 @@ def test_records_group_by_photo_hash_and_a_photo_without_its_record_still_gets_a
         "DeepDream of dog.jpg at layer blocks.6, preset deep"
     ]
     assert cat.cover is cat.photo and dog.cover is dog.dreams[0]
+
+
+def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_path: Path):
+    from renderer.bench.site import fake_render_dir
+
+    render, photos = fake_render_dir(tmp_path, {"": 3, "a": 2})
+    site = tmp_path / "site"
+
+    def pages() -> dict[str, int]:
+        return {p.relative_to(site).as_posix(): p.stat().st_ino for p in _pages(site)}
+
+    build_site(render, site, photos=photos)
+    first = pages()
+    build_site(render, site, photos=photos)
+    second = pages()
+    photo_pages = {p for p in first if p.startswith("photos/")}
+    assert len(photo_pages) == 5
+    assert all(first[p] == second[p] for p in photo_pages)  # linked from the previous site
+    assert first["index.html"] != second["index.html"]  # indexes are always rendered
+    build_site(render, site, photos=photos, title="Another title")
+    third = pages()
+    assert all(third[p] != second[p] for p in photo_pages)
+    assert "Another title" in (site / sorted(photo_pages)[0]).read_text(encoding="utf-8")
+    build_site(render, site, photos=photos, title="Another title", flat=True)  # neighbours move
+    fourth = pages()
+    assert any(fourth[p] != third[p] for p in photo_pages)
+    _check_links(site)

@@ -122,6 +122,23 @@ def gallery() -> None:
 )
 @max_memory_option
 @click.option("--title", default=None, help="The site's title.")
+@click.option(
+    "--flat",
+    is_flag=True,
+    default=None,
+    help="One index for every photo: subfolders of the photos folder are not albums.",
+)
+@click.option(
+    "--per-page",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Photos on one index page at most.  [default: 48]",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="The site's address (https://...): absolute share previews and a sitemap.xml.",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -143,6 +160,9 @@ def build(
     max_pixels: int | None,
     max_memory: float | None,
     title: str | None,
+    flat: bool | None,
+    per_page: int | None,
+    base_url: str | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
 
@@ -154,6 +174,7 @@ def build(
     Example:
       renderer gallery build                      # the sample gallery
       renderer gallery build --photos ~/pictures --jobs 2
+      renderer gallery build --photos ~/pictures --flat --per-page 24
       renderer gallery build --quick --max-minutes 5
       renderer gallery build --photos ~/pictures --size full --dry-run
       renderer gallery build --cluster tcp://studio:8786
@@ -178,6 +199,9 @@ def build(
             "max_pixels": max_pixels,
             "max_memory": max_memory,
             "title": title,
+            "albums": None if flat is None else not flat,
+            "per_page": per_page,
+            "base_url": base_url,
         },
     )
     if config.photos is not None and not config.photos.is_dir():

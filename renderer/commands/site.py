@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+PER_PAGE = 48  # site.albums.PER_PAGE, without importing the site to show --help
+
 
 @click.group()
 def site() -> None:
@@ -41,17 +43,60 @@ def site() -> None:
     default=None,
     help="A folder of templates overriding the default ones, one by one.",
 )
-def build(render_dirs: tuple[Path, ...], out_dir: Path, title: str, theme: Path | None) -> None:
-    """Build the gallery site: an index, one page per photo, layer and class dreams, about.
+@click.option(
+    "--photos",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The photos folder: each subfolder is an album.  [default: the photos' common folder]",
+)
+@click.option("--flat", is_flag=True, help="One index for every photo, no albums.")
+@click.option(
+    "--per-page",
+    type=click.IntRange(1, 10_000),
+    default=PER_PAGE,
+    show_default=True,
+    help="Photos on one index page at most.",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="The site's address (https://...): absolute share previews and a sitemap.xml.",
+)
+@click.option("--precompress", is_flag=True, help="Write a .gz beside every HTML, CSS and JS file.")
+def build(
+    render_dirs: tuple[Path, ...],
+    out_dir: Path,
+    title: str,
+    theme: Path | None,
+    photos: Path | None,
+    flat: bool,
+    per_page: int,
+    base_url: str | None,
+    precompress: bool,
+) -> None:
+    """Build the gallery site: paged album indexes, one page per photo, layer and class
+    dreams, about.
 
     \b
     Example:
       renderer site build --from renders/ --out gallery/ --title "Cats, dreamed"
       renderer site build --from renders/ --out gallery/ --theme my-theme/
+      renderer site build --from renders/ --out gallery/ --photos ~/pictures --per-page 24
+      renderer site build --from renders/ --out site/ --base-url https://example.org/ --precompress
     """
     from ..site.builder import build_site
 
-    report = build_site(list(render_dirs), out_dir, title=title, theme=theme)
+    report = build_site(
+        list(render_dirs),
+        out_dir,
+        title=title,
+        theme=theme,
+        photos=photos,
+        flat=flat,
+        per_page=per_page,
+        base_url=base_url,
+        precompress=precompress,
+    )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"site: {report.summary()}", err=True)

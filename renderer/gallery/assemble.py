@@ -87,9 +87,12 @@ def merge_manifest(
     return entries
 
 
-def publish_site(render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None) -> Any:
+def publish_site(
+    render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None, **options: Any
+) -> Any:
     """Build the static site from the render directory (into a temporary folder that is
-    swapped in whole, so a failed build leaves the previous site as it was)."""
+    swapped in whole, so a failed build leaves the previous site as it was); ``options``
+    are ``build_site``'s (albums, paging, base URL)."""
     from ..site.builder import build_site
 
-    return build_site([render_dir], site_dir, title=title, theme=theme)
+    return build_site([render_dir], site_dir, title=title, theme=theme, **options)

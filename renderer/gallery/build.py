@@ -89,7 +89,8 @@ def _site_stamp(entries: list[dict], site_dir: Path, config: GalleryConfig, extr
         for e in entries
     ]
     digest = hashlib.sha256(dumps(stable).encode("utf-8"))
-    for part in (str(site_dir.resolve()), config.title, str(config.theme or ""), extra):
+    options = repr(sorted((k, str(v)) for k, v in config.site_options.items()))
+    for part in (str(site_dir.resolve()), config.title, str(config.theme or ""), options, extra):
         digest.update(b"\0" + part.encode("utf-8"))
     return digest.hexdigest()
 
@@ -215,6 +216,7 @@ def build_gallery(
                 config.site_dir,
                 title=config.title,
                 theme=config.theme,
+                **config.site_options,
             )
             write_text_atomic(stamp_file, stamp + "\n")
     result = BuildResult(

@@ -33,6 +33,7 @@ DEFAULT_LAYER_PRESET = "layer-maco"
 DEFAULT_CLASS_PRESET = "class"
 DEFAULT_ZOOM_PRESET = "classic"
 DEFAULT_ZOOM_FRAMES = 24
+DEFAULT_PER_PAGE = 48
 
 # (section, key in the file) -> field name. Top-level keys have section "".
 _FILE_KEYS: dict[tuple[str, str], str] = {
@@ -53,6 +54,9 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("", "jobs"): "jobs",
     ("", "max_minutes"): "max_minutes",
     ("", "quick"): "quick",
+    ("", "albums"): "albums",
+    ("", "per_page"): "per_page",
+    ("", "base_url"): "base_url",
     ("dreams", "presets"): "presets",
     ("dreams", "preset_file"): "preset_file",
     ("dreams", "frames"): "frames",
@@ -118,6 +122,9 @@ class GalleryConfig:
     zoom_preset: str = DEFAULT_ZOOM_PRESET
     zoom_frames: int = DEFAULT_ZOOM_FRAMES
     cluster: str | None = None  # a Dask scheduler (tcp://host:8786), or local / local:N
+    albums: bool = True  # each subfolder of the photos folder is an album; False flattens
+    per_page: int = DEFAULT_PER_PAGE  # photos on one index page at most
+    base_url: str | None = None  # the site's address: absolute share links and a sitemap
 
     def __post_init__(self) -> None:
         for name in _PATH_FIELDS:
@@ -167,6 +174,20 @@ class GalleryConfig:
                     f"got {self.cluster!r}"
                 )
             object.__setattr__(self, "cluster", address)
+        if not isinstance(self.albums, bool):
+            raise RecipeError(f"gallery: albums must be true or false, got {self.albums!r}")
+        per_page = self.per_page
+        if (
+            isinstance(per_page, bool)
+            or not isinstance(per_page, int)
+            or not 1 <= per_page <= 10_000
+        ):
+            raise RecipeError(f"gallery: per_page must be 1..10000, got {per_page!r}")
+        if self.base_url is not None:
+            url = str(self.base_url).strip()
+            if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3:
+                raise RecipeError(f"gallery: base_url must start with https://, got {url!r}")
+            object.__setattr__(self, "base_url", url)
         if not self.title.strip():
             raise RecipeError("gallery: title must not be empty")
         for name in ("render_dir", "site_dir"):
@@ -203,6 +224,16 @@ class GalleryConfig:
 
             return SAMPLE_ZOOMS
         return ()
+
+    @property
+    def site_options(self) -> dict[str, Any]:
+        """How the site shows the photos: ``build_site``'s keywords."""
+        return {
+            "photos": self.photos,
+            "flat": not self.albums,
+            "per_page": self.per_page,
+            "base_url": self.base_url,
+        }
 
     def replace(self, **changes: Any) -> GalleryConfig:
         return dataclasses.replace(self, **changes)
@@ -298,6 +329,11 @@ render_dir = "renders/gallery"
 # Where the static site is published; open <site>/index.html or run `make serve`.
 site = "gallery"
 title = "dreamgallery"
+# Each subfolder of the photos folder is an album (false: one flat index, `--flat`).
+albums = true
+per_page = {per_page}          # photos on one index page at most
+# The site's address: share previews get absolute URLs, and a sitemap.xml is written.
+# base_url = "https://example.org/dreams/"
 
 # Model(s): see `renderer models`. The first one dreams and explains.
 models = ["efficientnet_lite0"]
@@ -378,6 +414,7 @@ def config_template() -> str:
         class_preset=DEFAULT_CLASS_PRESET,
         zoom_preset=DEFAULT_ZOOM_PRESET,
         zoom_frames=DEFAULT_ZOOM_FRAMES,
+        per_page=DEFAULT_PER_PAGE,
         sample_zooms=", ".join(SAMPLE_ZOOMS),
         sample_zoom_list=toml_list(SAMPLE_ZOOMS),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,15 +117,20 @@ def job_key(
 
 
 def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
-    """Every photo file in ``folder`` (not its subfolders), hashed; unreadable ones are
-    problems, not errors. Corrupt bytes are found later, when a job decodes them."""
+    """Every photo file in ``folder`` and its subfolders (the site's albums; hidden folders
+    and links to folders are not entered), hashed; unreadable ones are problems, not
+    errors. Corrupt bytes are found later, when a job decodes them."""
     if not folder.exists():
         raise BadInputError(folder, "photos folder not found")
     if not folder.is_dir():
         raise BadInputError(folder, "is not a folder")
-    return hash_photo_files(
-        sorted((p for p in folder.iterdir() if is_photo_name(p)), key=lambda p: p.name)
-    )
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder):
+        top = Path(here)
+        found.extend(top / name for name in files if is_photo_name(top / name))
+        found.extend(top / d for d in dirs if is_photo_name(top / d))  # "x.jpg/", a problem
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not is_photo_name(top / d)]
+    return hash_photo_files(sorted(found, key=lambda p: p.relative_to(folder).parts))
 
 
 def hash_photo_files(paths: Sequence[Path]) -> tuple[list[PhotoSource], list[Problem]]:

@@ -26,7 +26,17 @@ from ..errors import BadInputError, RendererError
 from ..naming import slug
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
-from .images import FRAME_WIDTHS, ImageSet, Picture, publish_animation, publish_image
+from . import reuse
+from .albums import PER_PAGE
+from .images import (
+    FRAME_WIDTHS,
+    PHOTO_MAX_SIDE,
+    ImageSet,
+    Picture,
+    publish_animation,
+    publish_image,
+)
+from .pages import page_specs, sitemap, write_precompressed
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
@@ -89,6 +99,18 @@ def read_sources(render_dirs: Sequence[Path]) -> list[vm.Source]:
     return sources
 
 
+def _check_base_url(base_url: str | None) -> str | None:
+    """``https://example.org/dreams`` -> ``https://example.org/dreams/``; None stays None."""
+    if not base_url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SiteError(f"base_url must be an http(s) address, not {base_url!r}")
+    return base_url.rstrip("/") + "/"
+
+
 def _check_paths(render_dirs: Sequence[Path], out_dir: Path) -> None:
     out = out_dir.resolve()
     for folder in render_dirs:
@@ -120,6 +142,7 @@ def _publish_all(
     for page in gallery.photos:
         for fig in page.figures:
             fig.group = fig.group or f"media/{page.key}"
+            fig.page_key = fig.page_key or page.key
     for fig in figures:
         if not fig.group.startswith("media/"):
             fig.group = f"media/{fig.group or 'misc'}"
@@ -127,7 +150,8 @@ def _publish_all(
     def work(fig: vm.Figure) -> tuple[int, int]:
         stem = slug(fig.src.stem.replace("+", "-plus"))
         source = Picture.read(fig.src)  # read and hashed once, for the poster and animation
-        pub = publish_image(source, site, fig.group, stem, previous_site=previous)
+        cap = PHOTO_MAX_SIDE if fig.kind == "photo" else None
+        pub = publish_image(source, site, fig.group, stem, previous_site=previous, max_side=cap)
         fig.image = pub.image
         written, reused = pub.written, pub.reused
         if fig.legend_src is not None and fig.legend_src.is_file():
@@ -212,10 +236,17 @@ def make_environment(theme: Path | None = None) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # one build: each template is read and compiled once
     )
     env.filters["percent"] = vm.percent
     env.filters["kb"] = lambda n: f"{n / 1024:.0f} KB"
+    env.filters["size"] = _size_text
     return env
+
+
+def _size_text(n: int) -> str:
+    """Bytes as a reader says them: 840 KB, 3.2 MB."""
+    return f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
 
 
 def _copy_static(site: Path, theme: Path | None) -> None:
@@ -245,6 +276,12 @@ def render_page(
         "has_layers": bool(gallery.layer_dreams),
         "has_classes": bool(gallery.class_dreams),
         "warnings": list(warnings),
+        "shared": [],
+        "explain_shared": [],
+        "explain_command": "",
+        "description": title,
+        "og_image": None,
+        "canonical": None,
         **(extra or {}),
     }
     try:
@@ -257,22 +294,49 @@ def render_page(
 
 
 def _render_pages(
-    env: jinja2.Environment, gallery: vm.Gallery, site: Path, title: str, warnings: list[str]
-) -> list[str]:
-    pages: list[tuple[str, str, dict[str, Any]]] = [("index.html", "index.html", {})]
-    for page in gallery.photos:
-        pages.append((page.path, "photo.html", {"page": page}))
-    if gallery.layer_dreams:
-        pages.append(("layers.html", "layers.html", {}))
-    if gallery.class_dreams:
-        pages.append(("classes.html", "classes.html", {}))
-    pages.append(("about.html", "about.html", {}))
-    for path, template, extra in pages:
-        html = render_page(env, gallery, path, template, title, extra, warnings)
-        target = site / path
+    env: jinja2.Environment,
+    gallery: vm.Gallery,
+    site: Path,
+    title: str,
+    warnings: list[str],
+    options: dict[str, Any],
+) -> tuple[list[str], int]:
+    """Write every page; a photo page whose key is the previous build's is reused.
+    Returns the pages and how many were reused."""
+    per_page, base_url, previous = options["per_page"], options["base_url"], options["previous"]
+    fingerprint = reuse.code_fingerprint(
+        (templates_dir(), options["theme"], Path(__file__).parent),
+        __version__,
+        title,
+        base_url,
+        bool(gallery.layer_dreams),
+        bool(gallery.class_dreams),
+        warnings,
+    )
+    old = reuse.load_keys(previous)
+    keys: dict[str, str] = {}
+    specs = page_specs(gallery, per_page)
+    reused = 0
+    for spec in specs:
+        share = spec.share(gallery, title, base_url)
+        target = site / spec.path
+        if spec.kind == "photo":
+            key = keys[spec.path] = reuse.photo_page_key(spec.extra["page"], share, fingerprint)
+            if (
+                previous
+                and old.get(spec.path) == key
+                and reuse.reuse_page(previous / spec.path, target)
+            ):
+                reused += 1
+                continue
+        extra = {**spec.extra, **share}
+        html = render_page(env, gallery, spec.path, spec.template, title, extra, warnings)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
-    return [path for path, _, _ in pages]
+    reuse.save_keys(site, keys)
+    if base_url:
+        (site / "sitemap.xml").write_text(sitemap(specs, base_url), encoding="utf-8")
+    return [spec.path for spec in specs], reused
 
 
 def _index_weight(site: Path) -> int:
@@ -289,7 +353,8 @@ def _swap_in(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
         for hidden in out.iterdir():
-            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file():
+            keep = not (tmp / hidden.name).exists()  # never over what this build wrote
+            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file() and keep:
                 shutil.copy2(hidden, tmp / hidden.name)
         old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
         os.rename(out, old)
@@ -309,8 +374,18 @@ def build_site(
     *,
     title: str = "dreamgallery",
     theme: Path | None = None,
+    photos: Path | None = None,
+    flat: bool = False,
+    per_page: int = PER_PAGE,
+    base_url: str | None = None,
+    precompress: bool = False,
 ) -> SiteReport:
-    """Build the gallery site from render directories into ``out_dir``, atomically."""
+    """Build the gallery site from render directories into ``out_dir``, atomically.
+
+    Each subfolder of ``photos`` (by default, the folder the photos share) is an album,
+    unless ``flat``; an index page holds ``per_page`` photos at most. With ``base_url``
+    the share previews carry absolute URLs and a ``sitemap.xml`` is written;
+    ``precompress`` writes a ``.gz`` beside every HTML, CSS and JS file."""
     clock = time.perf_counter()
     dirs = (
         [Path(render_dirs)]
@@ -319,12 +394,15 @@ def build_site(
     )
     if not dirs:
         raise SiteError("no render directory given")
+    if not isinstance(per_page, int) or per_page < 1:
+        raise SiteError(f"per_page must be a whole number >= 1, got {per_page!r}")
+    base_url = _check_base_url(base_url)
     out = Path(out_dir)
     _check_paths(dirs, out)
     env = make_environment(theme)
     sources = read_sources(dirs)
     anchor = dirs[0].resolve().parent
-    gallery = vm.build_gallery(sources, anchor)
+    gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat)
     out.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.resolve().parent))
     warnings: list[str] = []
@@ -332,7 +410,10 @@ def build_site(
         previous = out.resolve() if (out / MARKER).exists() else None
         written, reused = _publish_all(gallery, tmp, previous, warnings)
         _copy_static(tmp, theme)
-        pages = _render_pages(env, gallery, tmp, title, warnings)
+        options = {"per_page": per_page, "base_url": base_url, "previous": previous}
+        pages, _ = _render_pages(env, gallery, tmp, title, warnings, {**options, "theme": theme})
+        if precompress:
+            write_precompressed(tmp)
         (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
         index_bytes = _index_weight(tmp)
         os.chmod(tmp, 0o755)

@@ -1,4 +1,9 @@
-"""Published images: a clean full-resolution PNG and WebP thumbnails sized for their slots.
+"""Published images: a clean full-resolution PNG and WebP copies sized for their slots.
+
+Every picture gets WebP copies from inset size (120 px) up to its full size, so a ``srcset``
+lets the browser fetch no more than its slot needs, from a 72 px inset to the lightbox on a
+large screen; the PNG is the "Download full size" file. An original photo is published at
+``PHOTO_MAX_SIDE`` at most, never the artist's 12 MP file.
 
 File names carry a hash of the source bytes, so a rebuild reuses the previous site's
 thumbnails only when the source is unchanged, and browsers may cache them forever.
@@ -21,12 +26,14 @@ from PIL import Image, ImageSequence
 
 from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomic
 
-THUMB_WIDTHS = (400, 800, 1200)
-FRAME_WIDTHS = (240,)
-MAX_THUMB_BYTES = 60_000
+THUMB_WIDTHS = (120, 240, 480, 960, 1600)  # and always the full width
+FRAME_WIDTHS = (120, 240)
+PHOTO_MAX_SIDE = 2048
+MAX_THUMB_BYTES = 60_000  # for an 800 x 600 copy; larger ones get the same bytes per pixel
+BUDGET_AREA = 800 * 600
 QUALITIES = (80, 70, 60, 50, 42)
 # Bump when thumbnails are made differently, so old ones are not reused.
-RECIPE = b"webp-v2"  # v2: thumbnails through imageio.to_rgb8 (alpha on grey, 16 bits scaled)
+RECIPE = b"webp-v3"  # v3: 120 px to full width, byte budget by area, short names
 HARMLESS_PNG_INFO = frozenset({"dpi", "gamma", "srgb", "aspect", "transparency"})
 HARMLESS_WEBP_INFO = frozenset({"loop", "background", "duration", "timestamp"})
 ANIMATION_QUALITY = 90
@@ -46,11 +53,17 @@ class ImageSet:
     width: int
     height: int
     variants: tuple[Variant, ...]
+    bytes: int = 0  # of the PNG
 
     @property
     def default(self) -> Variant | None:
-        """The ``src`` for browsers without srcset: the middle size."""
-        return self.variants[len(self.variants) // 2] if self.variants else None
+        """The ``src`` for browsers without srcset: the first at least 480 px wide."""
+        fits = [v for v in self.variants if v.width >= 480]
+        return fits[0] if fits else self.largest
+
+    @property
+    def smallest(self) -> Variant | None:
+        return self.variants[0] if self.variants else None
 
     @property
     def largest(self) -> Variant | None:
@@ -94,9 +107,16 @@ def _is_clean_png(img: Image.Image) -> bool:
     return img.format == "PNG" and set(img.info) <= HARMLESS_PNG_INFO
 
 
+def byte_budget(width: int, height: int) -> int:
+    """The most bytes a WebP copy of this size should take: ``MAX_THUMB_BYTES`` up to
+    800 x 600, the same bytes per pixel above."""
+    return max(MAX_THUMB_BYTES, MAX_THUMB_BYTES * width * height // BUDGET_AREA)
+
+
 def encode_thumbnail(img: Image.Image, width: int) -> tuple[bytes, int, int]:
-    """A WebP of ``width`` px, as good as fits in ``MAX_THUMB_BYTES`` (or the lowest quality)."""
+    """A WebP of ``width`` px, as good as fits in its ``byte_budget`` (or the lowest quality)."""
     height = max(1, round(img.height * width / img.width))
+    budget = byte_budget(width, height)
     small = (
         img
         if width == img.width
@@ -105,7 +125,7 @@ def encode_thumbnail(img: Image.Image, width: int) -> tuple[bytes, int, int]:
     data = b""
     for quality in QUALITIES:
         data = encode_image(small, "WEBP", quality=quality, method=4)
-        if len(data) <= MAX_THUMB_BYTES:
+        if len(data) <= budget:
             break
     return data, width, height
 
@@ -128,20 +148,35 @@ def _place(target: Path, previous: Path | None, make: Callable[[], bytes]) -> bo
     return False
 
 
+def capped_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """The size scaled down so its long side is at most ``max_side`` (never up)."""
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 class _Pixels:
     """The source decoded on first need, and once: a rebuild that reuses every file decodes
-    nothing (the size comes from the header)."""
+    nothing (the size comes from the header). ``size`` caps it (a published photo)."""
 
-    def __init__(self, picture: Picture) -> None:
+    def __init__(self, picture: Picture, size: tuple[int, int]) -> None:
         self.picture = picture
+        self.size = size
         self._image: Image.Image | None = None
         self._rgb: Image.Image | None = None
+        self.resized = False
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
             img = self.picture.open()
             img.load()  # PNG text chunks after the pixels are only read now
+            if img.size != self.size:
+                if img.mode not in ("RGB", "RGBA", "L"):
+                    img = to_rgb8(img)
+                img = img.resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+                self.resized = True
             self._image = img
         return self._image
 
@@ -153,10 +188,10 @@ class _Pixels:
         return self._rgb
 
     def full_png(self) -> bytes:
-        """The source itself when it is a PNG with nothing to hide, else its pixels anew
-        (transparency and grey kept)."""
+        """The source itself when it is a PNG with nothing to hide at its own size, else its
+        pixels anew (transparency and grey kept)."""
         img = self.image
-        if _is_clean_png(img):
+        if not self.resized and _is_clean_png(img):
             return self.picture.data
         keep = img if img.mode in ("RGB", "RGBA", "L") else self.rgb
         return encode_image(keep, "PNG", compress_level=6)
@@ -169,13 +204,16 @@ def publish_image(
     stem: str,
     widths: tuple[int, ...] = THUMB_WIDTHS,
     previous_site: Path | None = None,
+    max_side: int | None = None,
 ) -> Published:
-    """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and one WebP per width
-    (only widths narrower than the picture, and at least one)."""
+    """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and ``<hash>-<width>.webp``
+    for each width narrower than the picture, plus its full width (none when ``widths`` is
+    empty). ``max_side`` caps the published size. (The copies' short names keep a photo
+    page's srcsets small; the PNG, the file a visitor downloads, keeps its name.)"""
     picture = Picture.read(source)
-    digest = picture.digest(widths)
-    width, height = picture.open().size
-    pixels = _Pixels(picture)
+    digest = picture.digest(widths + ((-max_side,) if max_side else ()))
+    width, height = capped_size(*picture.open().size, max_side)
+    pixels = _Pixels(picture, (width, height))
     written = reused = 0
 
     def place(rel: str, make) -> None:
@@ -188,16 +226,15 @@ def publish_image(
 
     full = f"{folder}/{stem}-{digest}.png"
     place(full, pixels.full_png)
-    wanted = [w for w in widths if w < width] or ([width] if widths else [])
-    if widths and len(wanted) < len(widths) and width not in wanted:
-        wanted.append(width)
+    wanted = [w for w in widths if w < width] + ([width] if widths else [])
     variants = []
     for w in wanted:
-        rel = f"{folder}/{stem}-{digest}-{w}.webp"
+        rel = f"{folder}/{digest}-{w}.webp"
         h = max(1, round(height * w / width))
         place(rel, lambda w=w: encode_thumbnail(pixels.rgb, w)[0])
         variants.append(Variant(rel, w, h, (site / rel).stat().st_size))
-    return Published(ImageSet(full, width, height, tuple(variants)), written, reused)
+    image = ImageSet(full, width, height, tuple(variants), (site / full).stat().st_size)
+    return Published(image, written, reused)
 
 
 def _clean_animation(img: Image.Image) -> bool:

@@ -1,25 +1,30 @@
 """Manifest entries -> page view-models.
 
 Pure functions: they read no files and know nothing of HTML. They group the records of one
-photo by ``inputs[0].sha256``, order layer dreams by ``extra.depth``, write the captions and
-alt texts, and turn provenance into rows of text with every absolute path of the build
-machine taken out (a published page must not leak ``/home/artist/...``).
+photo by ``inputs[0].sha256``, order layer dreams by ``extra.depth`` and file each photo in
+its album (``albums``). What a figure says is written in ``captions``, how it was made in
+``provenance``; both take every absolute path of the build machine out of what they publish.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import functools
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from ..naming import photo_key, slug
-from .public import public_command, public_path, public_text
+from .albums import Album, build_albums, folder_of, photos_root
+from .captions import describe, page_description, percent
+from .provenance import ModelRow, model_rows, provenance_rows, shared_rows
+from .public import public_command, public_text
+
+__all__ = ["Album", "ModelRow", "percent"]
 
 GRADCAM_METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam")
 LIME_METHODS = ("lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg")
@@ -37,18 +42,6 @@ KIND_SECTIONS = {
 }
 # Kinds whose records give their photo a page, even without its photo record.
 PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation"})
-
-METHOD_TITLES = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "guided-backprop": "Guided Backprop",
-    "guided-gradcam": "Guided Grad-CAM",
-    "lime-segments": "LIME superpixels",
-    "lime-top5": "LIME top 5",
-    "lime-top10": "LIME top 10",
-    "lime-top15": "LIME top 15",
-    "lime-posneg": "LIME for and against",
-}
 
 
 @dataclass(frozen=True)
@@ -114,6 +107,12 @@ class Figure:
     legend_image: Any = None
     frame_images: list[Any] = field(default_factory=list)
     alternate_image: Any = None
+    page_key: str = ""  # the photo page it is on, if any
+
+    @property
+    def download_name(self) -> str:
+        """The file name a downloaded full-size PNG gets: photo key and figure id."""
+        return f"{self.page_key + '-' if self.page_key else ''}{self.id}.png"
 
 
 @dataclass(frozen=True)
@@ -138,6 +137,7 @@ class Faithfulness:
 class Skip:
     name: str
     reason: str
+    folder: tuple[str, ...] = ()  # its album
 
 
 @dataclass
@@ -154,6 +154,10 @@ class PhotoPage:
     robustness: list[Figure] = field(default_factory=list)
     other: list[Figure] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    folder: tuple[str, ...] = ()  # its album's folders under the photos folder
+    album: Album | None = None  # set by ``albums.build_albums``, with its neighbours there
+    prev: PhotoPage | None = field(default=None, repr=False)
+    next: PhotoPage | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -206,18 +210,42 @@ class PhotoPage:
         return {}
 
     @property
+    def shared(self) -> list[tuple[str, str]]:
+        """The provenance rows every figure of the page shares, stated once for the page."""
+        return shared_rows([f.provenance for f in self.figures])
+
+    @property
+    def explain_shared(self) -> list[tuple[str, str]]:
+        """What every explanation of the photo shares beyond ``shared`` (one job made them
+        all, so their settings are the same): stated once, above their panels."""
+        figures = [f for f in self.figures if f.kind == "explain"]
+        common = shared_rows([f.provenance for f in figures], None)
+        return [row for row in common if row not in self.shared]
+
+    @property
+    def explain_command(self) -> str:
+        """The command every explanation of the photo shares (one job), or ""."""
+        commands = {f.command for f in self.figures if f.kind == "explain"}
+        many = sum(f.kind == "explain" for f in self.figures) > 1
+        return commands.pop() if many and len(commands) == 1 else ""
+
+    @staticmethod
+    def common_legend(figures: Sequence[Figure]) -> Figure | None:
+        """The first of two or more figures that all carry the same legend: shown once."""
+        legends = [f.legend for f in figures]
+        if len(figures) > 1 and legends[0] and all(x == legends[0] for x in legends):
+            return figures[0]
+        return None
+
+    @property
+    def description(self) -> str:
+        preds = self.photo.predictions if self.photo else []
+        return page_description(self.name, preds, len(self.dreams))
+
+    @property
     def lime_r2(self) -> float | None:
         r2 = self.lime_info.get("r2")
         return None if r2 is None else float(r2)
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    name: str
-    title: str
-    licence: str
-    weights_sha256: str
-    weights_source: str
 
 
 @dataclass
@@ -229,6 +257,7 @@ class Gallery:
     models: list[ModelRow]
     versions: dict[str, str]
     renders: int
+    album: Album = field(default_factory=lambda: Album(()))  # the top of the album tree
 
     @property
     def figures(self) -> list[Figure]:
@@ -238,95 +267,7 @@ class Gallery:
         return own + rest
 
 
-# --------------------------------------------------------------------------- public text
-
-
-def _public_value(value: Any, anchor: Path | None) -> str:
-    if isinstance(value, str):
-        return public_path(value, anchor) if os.path.isabs(value) else value
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
-        return ", ".join(_public_value(v, anchor) for v in value) or "—"
-    if value is None:
-        return "none"
-    if isinstance(value, (dict, list, tuple)):
-        return public_text(json.dumps(value, ensure_ascii=False, sort_keys=True), anchor)
-    return str(value)
-
-
-def percent(prob: Any) -> str:
-    try:
-        p = float(prob)
-    except (TypeError, ValueError):
-        return "?"
-    return f"{p:.0%}" if p >= 0.1 else f"{p:.1%}"
-
-
-def _layers_text(extra: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    layers = extra.get("layers") or params.get("layers") or params.get("layer") or []
-    if isinstance(layers, str):
-        layers = [layers]
-    return ", ".join(str(x) for x in layers)
-
-
 # --------------------------------------------------------------------------- figures
-
-
-def provenance_rows(src: Source, anchor: Path | None) -> list[tuple[str, str]]:
-    """Label/value rows for a figure's ``<dl>``: model, weights, targets, every parameter."""
-    e, extra = src.entry, src.extra
-    rows: list[tuple[str, str]] = []
-    model = e.get("model") or {}
-    if model:
-        rows.append(("Model", str(model.get("name", "?"))))
-        if model.get("weights_sha256"):
-            rows.append(("Weights sha256", str(model["weights_sha256"])))
-        if model.get("weights_source"):
-            rows.append(("Weights", public_path(str(model["weights_source"]), anchor)))
-    layers = _layers_text(extra, e.get("params") or {})
-    if layers:
-        rows.append(("Layer", layers))
-    if extra.get("layer"):
-        rows.append(("Layer", str(extra["layer"])))
-    if "class_index" in extra:
-        rows.append(("Class", f"{extra.get('class_name', '?')} ({extra['class_index']})"))
-    target = extra.get("target")
-    if isinstance(target, Mapping):
-        rows.append(
-            (
-                "Target class",
-                f"{target.get('name')} ({target.get('index')}), p = {percent(target.get('prob'))}",
-            )
-        )
-    sanity = extra.get("sanity")
-    if isinstance(sanity, Mapping):
-        verdict = {True: "passed", False: "FAILED"}.get(sanity.get("passed"), "")
-        corr = sanity.get("rank_correlation")
-        corr_text = f"rank correlation {float(corr):.2f}" if isinstance(corr, (int, float)) else ""
-        rows.append(
-            (
-                "Sanity check",
-                " · ".join(str(x) for x in (sanity.get("check"), corr_text, verdict) if x),
-            )
-        )
-    for key, value in sorted((e.get("params") or {}).items()):
-        rows.append((str(key), _public_value(value, anchor)))
-    if e.get("seed") is not None:
-        rows.append(("Seed", str(e["seed"])))
-    for item in e.get("inputs") or []:
-        sha = str(item.get("sha256") or "")
-        name = PurePosixPath(str(item.get("path", "")).replace("\\", "/")).name
-        rows.append(("Input", f"{name} (sha256 {sha[:12]}…)" if sha else name))
-    rows.append(("Device", str(e.get("device", "?"))))
-    with contextlib.suppress(TypeError, ValueError):
-        rows.append(("Time", f"{float(e.get('wall_time_s') or 0):.1f} s"))
-    if e.get("created"):
-        rows.append(("Made", str(e["created"])))
-    versions = e.get("versions") or {}
-    if versions:
-        rows.append(("Versions", " · ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
-    return rows
 
 
 def _unique_id(wanted: str, taken: set[str]) -> str:
@@ -348,15 +289,6 @@ def _photo_name(src: Source) -> str:
     return "photo"
 
 
-def method_of(src: Source) -> str:
-    method = src.extra.get("method")
-    if method:
-        return str(method)
-    out = src.entry.get("output") or ""
-    stem = PurePosixPath(out).stem
-    return stem.removeprefix("explain-")
-
-
 def _robustness_sort_key(fig: Figure) -> tuple[int, float, str]:
     rob = fig.details.get("robustness") or {}
     kind = str(rob.get("kind", ""))
@@ -369,148 +301,32 @@ def _robustness_sort_key(fig: Figure) -> tuple[int, float, str]:
 
 
 def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) -> Figure | None:
-    """The figure for one record with an output file, or None for kinds we do not show."""
-    kind, extra, params = src.kind, src.extra, src.entry.get("params") or {}
+    """The figure for one record with an output file."""
     out = src.output
     if out is None:
         return None
-    stem = PurePosixPath(str(src.entry.get("output"))).stem
-    preds = list(extra.get("predictions") or [])
-    layers = _layers_text(extra, params)
-    top = f"the network sees {preds[0]['name']} ({percent(preds[0].get('prob'))})" if preds else ""
-    details: dict[str, Any] = {}
-    legend = None
-    if kind == "photo":
-        title = "Original"
-        alt = f"The original photo {name}"
-        w, h = extra.get("width"), extra.get("height")
-        size = f"{w} × {h} px" if w and h else ""
-        caption = " · ".join(x for x in (f"{name}", size, top) if x)
-        fid, group = "original", None
-    elif kind == "dream":
-        preset = str(extra.get("preset") or params.get("preset") or stem.removeprefix("dream-"))
-        details["preset"] = preset
-        title = preset.replace("-", " ").capitalize()
-        alt = f"DeepDream of {name} at layer {layers or '?'}, preset {preset}"
-        caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
-        fid, group = f"dream-{preset}", None
-    elif kind == "zoom":
-        preset = str(extra.get("preset") or stem.removeprefix("zoom-"))
-        count = extra.get("frame_count") or params.get("frames")
-        details.update(preset=preset, frame_count=count, duration_ms=extra.get("duration_ms"))
-        title = f"Zoom · {preset.replace('-', ' ')}"
-        frames_text = f", {count} frames" if count else ""
-        alt = (
-            f"Infinite-zoom animation into the DeepDream of {name} at layer {layers or '?'}, "
-            f"preset {preset}{frames_text}"
-        )
-        caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
-        caption = caption.removeprefix(f"{preset} · ")
-        fid, group = f"zoom-{preset}", None
-    elif kind == "layer-dream":
-        title = f"Layer {layers}" if layers else "Layer dream"
-        subject = f"of {name}" if src.sha256 else "from noise"
-        alt = f"DeepDream {subject} at layer {layers or '?'}"
-        caption = str(extra.get("caption") or title)
-        details["depth"] = extra.get("depth", 0)
-        details["subject"] = name if src.sha256 else ""
-        fid, group = f"layer-{stem}", "layers"
-    elif kind == "class-dream":
-        index = extra.get("class_index", "?")
-        cname = str(extra.get("class_name", "?"))
-        prob = extra.get("prob")
-        title = cname
-        alt = (
-            f"Class dream of ImageNet class {index}, {cname}; the network gives it {percent(prob)}"
-        )
-        caption = f"Class {index} · the network gives it {percent(prob)}"
-        recipe = [
-            part
-            for part in str(extra.get("caption") or "").split(" · ")
-            if part and not part.startswith((cname, "p ", "class ", "Class "))
-        ]
-        caption = " · ".join([caption, *recipe])
-        details.update(class_index=index, class_name=cname, prob=prob)
-        fid, group = f"class-{index}-{slug(cname)}", "classes"
-    elif kind == "explain":
-        method = method_of(src)
-        details["method"] = method
-        target = extra.get("target") or {}
-        details["target"] = dict(target) if isinstance(target, Mapping) else {}
-        tname = target.get("name", "?")
-        tprob = percent(target.get("prob"))
-        legend = dict(extra["legend"]) if isinstance(extra.get("legend"), Mapping) else None
-        for key in ("faithfulness", "lime", "robustness"):
-            if isinstance(extra.get(key), Mapping):
-                details[key] = dict(extra[key])
-        if method.startswith("robustness-"):
-            rob = details.get("robustness") or {}
-            rkind, level = str(rob.get("kind", "")), rob.get("level", "")
-            if not rkind:
-                parts = method.split("-")
-                rkind, level = (parts[1], parts[2]) if len(parts) >= 3 else (method, "")
-                details["robustness"] = {"kind": rkind, "level": level}
-            seen = rob.get("top") or {}
-            orig = rob.get("original") or {}
-            amount = rob.get("amount")
-            title = f"{rkind} {amount if amount is not None else level}".strip()
-            alt = (
-                f"{name} degraded by {rkind} {level}: the network sees "
-                f"{seen.get('name', '?')} ({percent(seen.get('prob'))})"
-            )
-            caption = str(
-                extra.get("caption")
-                or (
-                    f"sees {seen.get('name', '?')} {percent(seen.get('prob'))} · "
-                    f"{orig.get('name', '?')} {percent(orig.get('prob'))}"
-                )
-            )
-        else:
-            title = METHOD_TITLES.get(method, method)
-            where = f" at layer {extra.get('layer')}" if extra.get("layer") else ""
-            alt = f"{title} of {name} for the class {tname} ({tprob}){where}"
-            default = f"Layer {extra['layer']}" if extra.get("layer") else ""
-            if not legend:
-                default = " · ".join(x for x in (f"Class {tname} ({tprob})", default) if x)
-            caption = str(extra.get("caption") or default)
-        fid, group = f"explain-{method}", None
-    elif kind == "accentuation":
-        cname = str(extra.get("class_name", "?"))
-        title = f"Accentuated: {cname}"
-        alt = (
-            f"{name} with what makes the network see {cname} accentuated: probability "
-            f"{percent(extra.get('prob_before'))} before, {percent(extra.get('prob_after'))} after"
-        )
-        caption = str(extra.get("caption") or title)
-        details.update(class_index=extra.get("class_index"), class_name=cname)
-        fid, group = f"accentuation-{slug(cname)}", None
-    else:
-        title = kind.replace("-", " ").capitalize()
-        alt = f"{title} of {name}"
-        caption = str(extra.get("caption") or title)
-        fid, group = f"{kind}-{stem}", None
-    caption = _without_title(caption, title)
+    words = describe(src, name)
     legend_src = None
-    if legend and legend.get("image"):
-        legend_src = src.resolve(str(legend["image"]))
-    frames = [src.resolve(str(p)) for p in extra.get("frames") or []]
-    alternate = src.resolve(str(extra["attribution"])) if extra.get("attribution") else None
+    if words.legend and words.legend.get("image"):
+        legend_src = src.resolve(str(words.legend["image"]))
     return Figure(
-        id=_unique_id(fid, taken),
-        kind=kind,
+        id=_unique_id(words.id, taken),
+        kind=src.kind,
         src=out,
-        group=group or "",
-        title=title,
-        alt=alt,
-        caption=caption,
+        group=words.group,
+        title=words.title,
+        alt=words.alt,
+        caption=words.caption,
         provenance=provenance_rows(src, anchor),
         command=public_command(str(src.entry.get("command", "")), anchor),
-        predictions=preds[:5],
-        legend=legend,
+        predictions=list(src.extra.get("predictions") or [])[:5],
+        legend=words.legend,
         legend_src=legend_src,
-        details=details,
-        frames=frames,
-        alternate=alternate,
+        details=words.details,
+        frames=[src.resolve(str(p)) for p in src.extra.get("frames") or []],
+        alternate=src.resolve(str(attribution))
+        if (attribution := src.extra.get("attribution"))
+        else None,
     )
 
 
@@ -520,12 +336,6 @@ def _values(values: Any) -> list[float]:
     except (TypeError, ValueError):
         return []
     return ys if len(ys) >= 2 else []
-
-
-def _without_title(caption: str, title: str) -> str:
-    """ "classic · blocks.4 · 3 octaves" under the title "Classic" -> "blocks.4 · 3 octaves"."""
-    prefix = f"{title} · ".casefold()
-    return caption[len(prefix) :] if caption.casefold().startswith(prefix) else caption
 
 
 def _curve(name: str, values: Any, auc: Any, top: float) -> Curve | None:
@@ -578,32 +388,23 @@ def section_of(fig: Figure) -> str:
     return KIND_SECTIONS.get(fig.kind, "other")
 
 
-def _model_rows(sources: Iterable[Source], anchor: Path | None) -> list[ModelRow]:
-    from ..models import SPECS
-
-    rows: dict[tuple[str, str], ModelRow] = {}
-    for src in sources:
-        model = src.entry.get("model") or {}
-        if not model.get("name"):
-            continue
-        name = str(model["name"])
-        spec = SPECS.get(name)
-        key = (name, str(model.get("weights_sha256", "")))
-        rows.setdefault(
-            key,
-            ModelRow(
-                name=name,
-                title=spec.title if spec else name,
-                licence=spec.licence if spec else "see the model's source",
-                weights_sha256=key[1],
-                weights_source=public_path(str(model.get("weights_source", "")), anchor),
-            ),
-        )
-    return list(rows.values())
+def _input_path(src: Source) -> str:
+    """Where the record's photo was on the build machine, as an absolute path ("" if none)."""
+    inputs = src.entry.get("inputs") or []
+    path = str(inputs[0].get("path") or "") if inputs else ""
+    return os.path.abspath(path.replace("\\", "/")) if path else ""
 
 
-def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gallery:
-    """Group the records into photo pages, layer dreams and class dreams."""
+def build_gallery(
+    sources: Sequence[Source],
+    anchor: Path | None = None,
+    *,
+    photos: Path | str | None = None,
+    flat: bool = False,
+) -> Gallery:
+    """Group the records into photo pages, layer dreams and class dreams, and the photo
+    pages into albums: one per subfolder of ``photos`` (by default the folder all the
+    photos share), or none when ``flat``."""
     photo_records = [s for s in sources if s.kind == "photo" and s.output is not None]
     pages: dict[str, PhotoPage] = {}
     taken: dict[str, set[str]] = {}
@@ -628,6 +429,7 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
     layer_dreams: list[Figure] = []
     class_dreams: list[Figure] = []
     skipped: list[Skip] = []
+    skip_paths: list[str] = []
     global_ids: set[str] = set()
     for src in sources:
         kind = src.kind
@@ -635,6 +437,7 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
         if kind == "skipped":
             skip = Skip(_photo_name(src), public_text(str(src.extra.get("reason", "?")), anchor))
             skipped.append(skip)
+            skip_paths.append(_input_path(src))
             if page:
                 page.skipped.append(skip)
             continue
@@ -667,6 +470,15 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
 
     layer_dreams.sort(key=depth)
     class_dreams.sort(key=lambda f: (_int(f.details.get("class_index")), f.id))
+    found = {src.sha256: _input_path(src) for src in reversed(sources) if src.sha256}
+    paths = [*found.values(), *(_input_path(s) for s in sources if s.kind == "skipped")]
+    root = os.path.abspath(photos) if photos is not None else photos_root(paths)
+    for sha, page in pages.items():
+        page.folder = folder_of(found.get(sha, ""), root) if root else ()
+    skipped = [
+        Skip(s.name, s.reason, folder_of(path, root) if root and path else ())
+        for s, path in zip(skipped, skip_paths, strict=True)
+    ]
     for page in pages.values():
         page.layer_dreams.sort(key=depth)
         # accentuations (no method) follow the Grad-CAM panels
@@ -678,15 +490,16 @@ def build_gallery(sources: Sequence[Source], anchor: Path | None = None) -> Gall
     for src in sources:
         for k, v in (src.entry.get("versions") or {}).items():
             versions.setdefault(str(k), str(v))
-    photos = sorted(pages.values(), key=lambda p: (re.sub(r"\W+", "", p.name.casefold()), p.key))
+    ordered = sorted(pages.values(), key=lambda p: (re.sub(r"\W+", "", p.name.casefold()), p.key))
     return Gallery(
-        photos=photos,
+        photos=ordered,
         layer_dreams=layer_dreams,
         class_dreams=class_dreams,
         skipped=skipped,
-        models=_model_rows(sources, anchor),
+        models=model_rows(sources, anchor),
         versions=versions,
         renders=sum(1 for s in sources if s.output is not None),
+        album=build_albums(ordered, skipped, flat=flat),
     )
 
 
@@ -701,10 +514,16 @@ def _index(options: Sequence[str], value: str) -> int:
     return options.index(value) if value in options else len(options)
 
 
+@functools.lru_cache(maxsize=65536)
 def relative_url(target: str, page: str) -> str:
-    """The URL of site path ``target`` as seen from site page ``page``, percent-encoded."""
-    from urllib.parse import quote
-
-    start = posixpath.dirname(page) or "."
-    rel = posixpath.relpath(target, start)
+    """The URL of site path ``target`` as seen from site page ``page``, percent-encoded.
+    (Pure string work on site paths, cached: a site of thousands of pages asks it often.)"""
+    start = [p for p in posixpath.dirname(page).split("/") if p]
+    parts = [p for p in target.split("/") if p]
+    common = 0
+    for a, b in zip(start, parts[:-1], strict=False):
+        if a != b:
+            break
+        common += 1
+    rel = "/".join([".."] * (len(start) - common) + parts[common:]) or "."
     return quote(rel, safe="/#")

@@ -6,12 +6,14 @@ the render directory.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
 from pathlib import Path
 
 
+@functools.lru_cache(maxsize=8192)  # the same weights file and photos, thousands of times
 def public_path(text: str, anchor: Path | None) -> str:
     """An absolute path as something safe to publish: relative to ``anchor`` when it lies
     inside it, else just the file name."""

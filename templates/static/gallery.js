@@ -1,4 +1,4 @@
-/* dreamgallery: a small image viewer and a before/after slider.
+/* dreamgallery: a small image viewer, a before/after slider and click-to-play animations.
    Plain script (no modules, no fetch) so it works from file://. The pages are whole
    without it: every picture is a link to its full-size PNG. */
 (function () {
@@ -58,9 +58,15 @@
       current = ((i % n) + n) % n;
       var link = links[current];
       var thumb = link.querySelector("img");
-      img.src = link.getAttribute("data-lightbox");
+      var set = (thumb && thumb.getAttribute("srcset")) || "";
+      // The thumbnail's copies, up to the full size: the browser picks the one the screen needs.
+      if (set) { img.srcset = set; img.sizes = "100vw"; } else { img.removeAttribute("srcset"); }
+      img.src = set ? set.split(",").pop().trim().split(" ")[0] : link.getAttribute("href");
       img.alt = thumb ? thumb.alt : "";
-      caption.textContent = link.getAttribute("data-caption") || img.alt;
+      var fig = link.parentNode.classList.contains("fig") ? link.parentNode : null;
+      var title = fig && fig.querySelector(".fig-title");
+      var words = fig && fig.querySelector(".fig-caption");
+      caption.textContent = title ? title.textContent + (words ? " \u2014 " + words.textContent : "") : img.alt;
       count.textContent = (current + 1) + " / " + n;
     }
 
@@ -147,7 +153,34 @@
     });
   }
 
-  function start() { sliders(); viewer(); }
+  // An animation is fetched only when the visitor presses play; pressing again shows the still.
+  function animations() {
+    Array.prototype.forEach.call(document.querySelectorAll("a[data-animation]"), function (link) {
+      var img = link.querySelector("img");
+      var label = link.querySelector(".play-text");
+      if (!img) return;
+      var still = { src: img.getAttribute("src"), srcset: img.getAttribute("srcset") };
+      var playText = label ? label.textContent : "";
+      link.setAttribute("role", "button");
+      link.setAttribute("aria-pressed", "false");
+      link.addEventListener("click", function (e) {
+        if (e.ctrlKey || e.metaKey || e.shiftKey || e.button > 0) return;
+        e.preventDefault();
+        var playing = link.classList.toggle("is-playing");
+        link.setAttribute("aria-pressed", playing ? "true" : "false");
+        if (playing) {
+          img.removeAttribute("srcset");
+          img.src = link.getAttribute("data-animation");
+        } else {
+          if (still.srcset) img.srcset = still.srcset;
+          img.src = still.src;
+        }
+        if (label) label.textContent = playing ? "Show the still" : playText;
+      });
+    });
+  }
+
+  function start() { sliders(); viewer(); animations(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
