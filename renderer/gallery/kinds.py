@@ -76,6 +76,7 @@ class ExplainPayload:
 class AccentPayload:
     settings: Any  # AccentSettings
     seed: int
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def accentuate_spec(config: Any) -> Spec | None:
     settings = AccentSettings()
     if config.quick:
         settings = AccentSettings(steps=4, size=QUICK_SIZE)
-    payload = AccentPayload(settings, config.seed)
+    payload = AccentPayload(settings, config.seed, Limits.of(config))
     return Spec(payload, {"settings": settings.to_params(), "seed": config.seed})
 
 
@@ -371,7 +372,7 @@ def run_accentuation(job: Job, model: Any, out_dir: Path, command: str) -> Seque
     from ..dream.accentuate import accentuate_photo
 
     p: AccentPayload = job.payload
-    photo = working_photo(job, model, p.settings.size)
+    photo = working_photo(job, model, p.settings.size, p.limits)
     return accentuate_photo(
         model, photo, p.settings, out_dir, target=None, seed=p.seed, command=command
     )
