@@ -29,8 +29,8 @@ CONFIG_NAME = "gallery.toml"
 ESSAY_CLASSES = ("1", "33", "77", "207", "254", "761", "771", "783", "817", "883", "963")
 
 DEFAULT_PRESETS = ("classic", "intense", "swirls")
-DEFAULT_LAYER_PRESET = "layer-maco"
-DEFAULT_CLASS_PRESET = "class"
+DEFAULT_LAYER_PRESET = "layer"
+DEFAULT_CLASS_PRESET = "class-fast"
 DEFAULT_ZOOM_PRESET = "classic"
 DEFAULT_ZOOM_FRAMES = 24
 DEFAULT_PER_PAGE = 48
