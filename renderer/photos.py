@@ -14,7 +14,14 @@ from PIL import Image
 
 from .classify import classify_whole_picture
 from .errors import BadInputError
-from .imageio import DEFAULT_MAX_PIXELS, fit_long_side, load_photo, save_image_atomic
+from .imageio import (
+    DEFAULT_MAX_FILE_MB,
+    DEFAULT_MAX_PIXELS,
+    MB,
+    fit_long_side,
+    load_photo,
+    save_image_atomic,
+)
 from .models import LoadedModel
 from .naming import photo_key
 from .provenance import InputFile, Record
@@ -37,10 +44,11 @@ def prepare_photo(
     size: int | None,
     min_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_FILE_MB * MB,
 ) -> WorkingPhoto:
     """Read and scale a photo; too small a photo for the model is a ``BadInputError``."""
     path = Path(path)
-    img, digest = load_photo(path, max_pixels)
+    img, digest = load_photo(path, max_pixels, max_bytes)
     img = fit_long_side(img, size)
     if min(img.size) < min_size:
         raise BadInputError(

@@ -66,8 +66,8 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
     [
         ("sed = 1\n", "closest: seed"),
         ("[dreams]\nprests = []\n", "closest: presets"),
-        ("size = 10\n", "size must be 32..8192"),
-        ("jobs = 0\n", "jobs must be 1..256"),
+        ("size = 10\n", "size must be a whole number of pixels 32..8192, got 10"),
+        ("jobs = 0\n", "jobs must be a whole number 1..256, got 0"),
         ('site = "r"\nrender_dir = "r"\n', "different folders"),
         ("[dreams]\npresets = ['a', 'a']\n", "twice"),
         ("seed = \n", "not valid TOML"),
@@ -113,7 +113,7 @@ def test_scan_hashes_photos_and_names_unreadable_ones(tmp_path: Path):
     reasons = {p.path.name: p.reason for p in problems}
     assert reasons == {
         "empty.png": "empty file (0 bytes)",
-        "folder.jpg": "is a directory, not an image",
+        "folder.jpg": "is a directory, not a regular file",
         "gone.png": "broken symbolic link",
     }
 

@@ -24,20 +24,43 @@ def gallery() -> None:
     """
 
 
-@gallery.command()
-@click.option(
+# Shared by `build` and `prune`: what decides the plan.
+photos_option = click.option(
     "--photos",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder of photos. Default: the config's, else the sample photos.",
+    help="Folder of photos (not its subfolders: they are ignored for now). "
+    "Default: the config's, else the sample photos.",
 )
-@click.option(
+config_option = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
     default=None,
     help="A gallery.toml (default: ./gallery.toml when there is one).",
 )
+render_dir_option = click.option(
+    "--render-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where finished jobs are cached.  [default: renders/gallery]",
+)
+quick_option = click.option(
+    "--quick",
+    is_flag=True,
+    default=None,
+    help="A preview: small sizes, few steps, fewer LIME samples.",
+)
+
+
+def _check_photos(config) -> None:
+    if config.photos is not None and not config.photos.is_dir():
+        raise RecipeError(f"{config.photos}: no such folder of photos")
+
+
+@gallery.command()
+@photos_option
+@config_option
 @click.option(
     "--site",
     "--out",
@@ -46,18 +69,8 @@ def gallery() -> None:
     default=None,
     help="Where the site is published.  [default: gallery]",
 )
-@click.option(
-    "--render-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where finished jobs are cached.  [default: renders/gallery]",
-)
-@click.option(
-    "--quick",
-    is_flag=True,
-    default=None,
-    help="A preview: small sizes, few steps, fewer LIME samples.",
-)
+@render_dir_option
+@quick_option
 @click.option(
     "--jobs",
     "-j",
@@ -100,6 +113,18 @@ def gallery() -> None:
     help="Long side of dreams and working photos, in pixels.",
 )
 @click.option("--title", default=None, help="The site's title.")
+@click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Skip photo files larger than this, unread.  [default: 200]",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    default=None,
+    help="Publish an empty gallery when the photos folder holds no photos.",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -118,12 +143,16 @@ def build(
     seed: int | None,
     size: int | None,
     title: str | None,
+    max_file_mb: float | None,
+    allow_empty: bool | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
 
     Finished jobs are cached by content: a rebuild renders only what changed, and a killed
     build resumes where it stopped. A photo that fails is named at the end and shown on the
-    site as skipped; the exit status is then 2.
+    site as skipped; the exit status is then 2. Only the photos folder's own files are
+    read (regular files, up to --max-file-mb); its subfolders are ignored for now. A build
+    never deletes cached jobs: `renderer gallery prune` does.
 
     \b
     Example:
@@ -131,6 +160,7 @@ def build(
       renderer gallery build --photos ~/pictures --jobs 2
       renderer gallery build --quick --max-minutes 5
       renderer gallery build --dry-run
+      renderer gallery build --photos ~/empty-album --allow-empty
     """
     from ..gallery import build_gallery, load_config
 
@@ -149,10 +179,11 @@ def build(
             "seed": seed,
             "size": size,
             "title": title,
+            "max_file_mb": max_file_mb,
+            "allow_empty": allow_empty,
         },
     )
-    if config.photos is not None and not config.photos.is_dir():
-        raise RecipeError(f"{config.photos}: no such folder of photos")
+    _check_photos(config)
     quiet = app_state().quiet
 
     def log(text: str) -> None:
@@ -180,7 +211,9 @@ def build(
         return
     for line in result.summary():
         click.echo(line, err=True)
-    if result.site is not None and hasattr(result.site, "summary"):
+    if result.site_problem:
+        click.echo(f"site: {result.site_problem}", err=True)
+    elif result.site is not None and hasattr(result.site, "summary"):
         log(f"site: {result.site.summary()}")
     elif not result.site_rebuilt:
         log("site: unchanged")
@@ -192,6 +225,43 @@ def build(
     )
     sys.stdout.flush()
     ctx.exit(result.exit_code)
+
+
+@gallery.command()
+@photos_option
+@config_option
+@render_dir_option
+@quick_option
+@click.option("--yes", is_flag=True, help="Delete them; without it, only list them.")
+def prune(
+    photos: Path | None,
+    config_file: Path | None,
+    render_dir: Path | None,
+    quick: bool | None,
+    yes: bool,
+) -> None:
+    """List (or, with --yes, delete) the cached jobs that the current settings no longer use.
+
+    A build never deletes cached jobs, so a photos folder that is empty for a moment (a
+    drive not mounted) costs nothing. Jobs of photos that are gone or changed, and of
+    settings no longer used, stay until you prune them; give the same settings (config,
+    --photos, --quick) as your build.
+
+    \b
+    Example:
+      renderer gallery prune              # what would go, and how much space it frees
+      renderer gallery prune --yes
+    """
+    from ..gallery import load_config
+    from ..gallery.prune import prune_jobs
+
+    config = load_config(config_file, {"photos": photos, "render_dir": render_dir, "quick": quick})
+    _check_photos(config)
+    removed, freed = prune_jobs(config, delete=yes)
+    for label, size in removed:
+        click.echo(f"{'deleted' if yes else 'unused '}  {label}  ({size / 1e6:.1f} MB)")
+    verb = "deleted" if yes else "to delete (run again with --yes)"
+    click.echo(f"{len(removed)} cached jobs {verb}: {freed / 1e6:.1f} MB")
 
 
 @gallery.command()

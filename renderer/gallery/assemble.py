@@ -87,9 +87,12 @@ def merge_manifest(
     return entries
 
 
-def publish_site(render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None) -> Any:
+def publish_site(
+    render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None, stamp: str = ""
+) -> Any:
     """Build the static site from the render directory (into a temporary folder that is
-    swapped in whole, so a failed build leaves the previous site as it was)."""
+    swapped in whole, so a failed build leaves the previous site as it was). Strict: every
+    job was checked whole before, so a figure that cannot be published fails the build."""
     from ..site.builder import build_site
 
-    return build_site([render_dir], site_dir, title=title, theme=theme)
+    return build_site([render_dir], site_dir, title=title, theme=theme, stamp=stamp, strict=True)

@@ -3,8 +3,9 @@
 A job's key is the sha256 of everything that shapes its pixels: the sha256 of the input
 photo's bytes, the canonical JSON of its parameters (the whole recipe, not just a preset's
 name, so an edited preset re-renders), the model's name and weights sha256, and
-``ALGORITHM_VERSION``. Planning reads photo bytes and hashes them; it decodes nothing and
-builds no network, so a rebuild with nothing changed stays fast.
+``ALGORITHM_VERSION``. Planning reads photo bytes and hashes them (in chunks, and only
+regular files of a bounded size: a FIFO, a device or a sparse giant is skipped by name); it
+decodes nothing and builds no network, so a rebuild with nothing changed stays fast.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, UnknownNameError
-from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
+from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
+from ..imageio import is_photo_name
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 ALGORITHM_VERSION = 2
@@ -29,6 +31,7 @@ class PhotoSource:
 
     path: Path
     sha256: str
+    size: int = 0  # bytes, when planned; the job reads at most this many
 
     @property
     def name(self) -> str:
@@ -114,7 +117,12 @@ def job_key(
     return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
 
 
-def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
+MAX_FILE_HINT = ", see --max-file-mb"
+
+
+def scan_photos(
+    folder: Path, max_bytes: int = DEFAULT_MAX_FILE_MB * MB
+) -> tuple[list[PhotoSource], list[Problem]]:
     """Every photo file in ``folder`` (not its subfolders), hashed; unreadable ones are
     problems, not errors. Corrupt bytes are found later, when a job decodes them."""
     if not folder.exists():
@@ -122,21 +130,24 @@ def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
     if not folder.is_dir():
         raise BadInputError(folder, "is not a folder")
     return hash_photo_files(
-        sorted((p for p in folder.iterdir() if is_photo_name(p)), key=lambda p: p.name)
+        sorted((p for p in folder.iterdir() if is_photo_name(p)), key=lambda p: p.name),
+        max_bytes,
     )
 
 
-def hash_photo_files(paths: Sequence[Path]) -> tuple[list[PhotoSource], list[Problem]]:
+def hash_photo_files(
+    paths: Sequence[Path], max_bytes: int = DEFAULT_MAX_FILE_MB * MB
+) -> tuple[list[PhotoSource], list[Problem]]:
     """The sha256 of each file's bytes; files that cannot be read become problems."""
     photos: list[PhotoSource] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            data = read_photo_bytes(path)
+            sha256, size = hash_photo_file(path, max_bytes, MAX_FILE_HINT)
         except BadInputError as exc:
             problems.append(Problem(path, exc.reason))
             continue
-        photos.append(PhotoSource(path, sha256_bytes(data)))
+        photos.append(PhotoSource(path, sha256, size))
     return photos, problems
 
 

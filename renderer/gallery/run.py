@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, RendererError
+from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
 from .cache import JobCache
 from .plan import Job, PhotoSource, Plan, Planner, Problem
@@ -59,6 +61,7 @@ class Outcome:
     photo: PhotoSource | None = None
     bad_input: bool = False  # a failure caused by the input itself (cached as skipped)
     cached: bool = False  # a failure found in the cache (the input has not changed)
+    disk_full: bool = False  # the render folder's disk is full: start no more jobs
 
     @classmethod
     def of(cls, job: Job, status: str, **details: Any) -> Outcome:
@@ -81,6 +84,12 @@ class RunReport:
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     stopped_by_budget: bool = False
+    disk_full: str = ""  # why no more jobs were started, when the disk filled up
+    repaired: list[str] = field(default_factory=list)  # cached jobs found damaged
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.problems and not self.disk_full
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -88,10 +97,6 @@ class RunReport:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.problems
 
     def seconds_by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -213,6 +218,9 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
         raise
     except Exception as exc:
         reason, bad_input = _failure_reason(job, exc)
+        if is_disk_full(exc):
+            reason = f"{job.label}: no space left on {ctx.render_dir}"
+            return Outcome.of(job, "failed", seconds=elapsed(), reason=reason, disk_full=True)
         if os.environ.get("RENDERER_DEBUG"):
             traceback.print_exception(exc)
         if bad_input:
@@ -221,9 +229,16 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
         return Outcome.of(job, "failed", seconds=elapsed(), reason=reason, bad_input=bad_input)
 
 
-def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
+def cached_outcome(cache: JobCache, job: Job, damaged: list[str] | None = None) -> Outcome | None:
+    """The cached result of ``job``, or ``None`` when it must render (not cached, or a file
+    of it is damaged: then ``damaged`` gets the reason)."""
     info = cache.done_info(job.key)
     if info is None:
+        return None
+    damage = cache.damage(job.key, info)
+    if damage is not None:
+        if damaged is not None:
+            damaged.append(f"{job.label}: {damage}")
         return None
     if info.get("status") == "skipped":
         reason = str(info.get("reason", "skipped"))
@@ -285,7 +300,7 @@ def run_plan(
     report = RunReport(problems=list(plan.problems))
     todo: list[Job] = []
     for job in plan.jobs:
-        found = None if force else cached_outcome(cache, job)
+        found = None if force else cached_outcome(cache, job, report.repaired)
         if found is None:
             todo.append(job)
         else:
@@ -299,6 +314,8 @@ def run_plan(
 
     def finish(outcome: Outcome) -> None:
         report.outcomes.append(outcome)
+        if outcome.disk_full and not report.disk_full:
+            report.disk_full = f"no space left on {ctx.render_dir} ({free_space(ctx.render_dir)})"
         if outcome.bad_input and outcome.photo:
             bad_photos[outcome.photo.sha256] = outcome.reason
         if bar is not None:
@@ -316,8 +333,8 @@ def run_plan(
         if bar is not None:
             bar.set_postfix_str(" | ".join(j.label for j in jobs), refresh=True)
 
-    def out_of_time() -> bool:
-        return deadline is not None and time.monotonic() >= deadline
+    def out_of_time() -> bool:  # or out of disk: no job could finish
+        return bool(report.disk_full) or (deadline is not None and time.monotonic() >= deadline)
 
     pending = list(todo)
     try:
@@ -338,7 +355,7 @@ def run_plan(
             bar.close()
     for job in pending:
         report.outcomes.append(Outcome.of(job, "pending"))
-    report.stopped_by_budget = bool(pending)
+    report.stopped_by_budget = bool(pending) and not report.disk_full
     report.seconds = round(time.monotonic() - clock, 3)
     return report
 
@@ -360,6 +377,8 @@ def _run_pool(
     """
     spawn = multiprocessing.get_context(start_method)
     threads = threads_per_worker(workers)
+    if _QUIET_TRACKER not in sys.warnoptions:  # passed on to the resource tracker's process
+        sys.warnoptions.append(_QUIET_TRACKER)
     restarts = 0
     while pending and not out_of_time():
         pool = cf.ProcessPoolExecutor(
@@ -378,7 +397,8 @@ def _run_pool(
                     if instant is not None:
                         finish(instant)
                         continue
-                    in_flight[pool.submit(execute_job, job, ctx)] = job
+                    with _children_ignore_ctrl_c():
+                        in_flight[pool.submit(execute_job, job, ctx)] = job
                 running(list(in_flight.values()))
                 if not in_flight:
                     break
@@ -402,6 +422,26 @@ def _run_pool(
             raise
         pool.shutdown(wait=True)
     return pending
+
+
+# After a kill the pool's semaphores are leaked by definition; the resource tracker cleans
+# them up, and its warning about it would only alarm the user.
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c():
+    """Block SIGINT while a worker may be started: it inherits the blocked signal, so a
+    Ctrl-C that reaches the whole process group never prints a worker's traceback (the
+    main process ends the workers itself). The main process gets its Ctrl-C right after."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _next_job(pending: list[Job], running: Iterable[Job], heavy: frozenset[str]) -> int | None:
@@ -456,6 +496,13 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
             f"  time budget reached: {report.count('pending')} jobs not started "
             "(the next run renders them)"
         )
+    if report.disk_full:
+        lines.append(
+            f"  {report.disk_full}: {report.count('pending')} jobs not started; free some "
+            "space and run again (finished jobs are kept)"
+        )
+    for damage in report.repaired:
+        lines.append(f"  re-rendered {damage}")
     ran = sorted(
         (o for o in report.outcomes if o.status == "rendered"),
         key=lambda o: o.seconds,

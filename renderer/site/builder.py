@@ -1,7 +1,9 @@
 """Build the static site: read manifests, publish images, render Jinja2 pages, swap it in.
 
-The site is built in a temporary folder beside ``out_dir`` and replaces it in one rename,
-so a failed build leaves the previous site as it was. Every URL is relative to the page
+The site is built in a temporary folder beside ``out_dir`` and swapped in whole (see
+``publish``), so a failed build leaves the previous site as it was. A write that fails (a
+full disk, a read-only folder) fails the build with one line; so does, in a strict build,
+any figure that cannot be published. Every URL is relative to the page
 that holds it, so the site works from ``file://`` and under any sub-path.
 """
 
@@ -24,9 +26,11 @@ from PIL import Image
 from .. import __version__
 from ..errors import BadInputError, RendererError
 from ..naming import slug
+from ..oserrors import DiskError, describe
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
 from .images import FRAME_WIDTHS, ImageSet, Picture, publish_animation, publish_image
+from .publish import PreviousSite, build_prefix, recover, site_lock, swap_in, write_site_files
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
@@ -89,7 +93,8 @@ def read_sources(render_dirs: Sequence[Path]) -> list[vm.Source]:
     return sources
 
 
-def _check_paths(render_dirs: Sequence[Path], out_dir: Path) -> None:
+def check_out_dir(render_dirs: Sequence[Path], out_dir: Path) -> None:
+    """Refuse an output folder that is a file, holds a render dir, or is someone else's."""
     out = out_dir.resolve()
     for folder in render_dirs:
         src = Path(folder).resolve()
@@ -113,7 +118,11 @@ def _missing(fig: vm.Figure) -> bool:
 
 
 def _publish_all(
-    gallery: vm.Gallery, site: Path, previous: Path | None, warnings: list[str]
+    gallery: vm.Gallery,
+    site: Path,
+    previous: PreviousSite | None,
+    warnings: list[str],
+    strict: bool = False,
 ) -> tuple[int, int]:
     """Publish every figure's images (threads: Pillow releases the GIL while it encodes)."""
     figures = gallery.figures
@@ -153,25 +162,34 @@ def _publish_all(
             written, reused = written + (not again), reused + again
         return written, reused
 
+    failures: list[str] = []
+
     def guarded(fig: vm.Figure) -> tuple[int, int]:
         """An output that cannot be read (a corrupt file, a kind of output this version does
-        not know how to show) costs its figure and a warning, never the build."""
+        not know how to show) costs its figure and a warning; in a strict build, the build.
+        A site file that cannot be written always fails the build."""
         try:
             return work(fig)
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+            if describe(exc) is not None:
+                raise
             fig.image = None
-            warnings.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
+            failures.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
             return 0, 0
 
     present = []
     for fig in figures:
         if _missing(fig):
-            warnings.append(f"missing output file {fig.src.name} ({fig.alt})")
+            failures.append(f"missing output file {fig.src.name} ({fig.alt})")
         else:
             present.append(fig)
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(guarded, present))
+    if strict and failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise SiteError(f"{failures[0]}{more}; the previous site is left as it was")
+    warnings.extend(failures)
     written = sum(r[0] for r in results)
     reused = sum(r[1] for r in results)
     _drop_missing(gallery)
@@ -213,10 +231,16 @@ def make_environment(theme: Path | None = None) -> jinja2.Environment:
 
 
 def _copy_static(site: Path, theme: Path | None) -> None:
+    """The theme's static files, the default theme's first (file by file: a failed copy
+    raises its own OSError, not shutil's list of them)."""
     for folder in (templates_dir(), theme):
         static = Path(folder) / STATIC if folder else None
         if static and static.is_dir():
-            shutil.copytree(static, site / STATIC, dirs_exist_ok=True)
+            for path in sorted(static.rglob("*")):
+                if path.is_file():
+                    target = site / STATIC / path.relative_to(static)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
 
 
 def render_page(
@@ -275,36 +299,20 @@ def _index_weight(site: Path) -> int:
     )
 
 
-# --------------------------------------------------------------------------- swap
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` with ``tmp`` in (nearly) one step, keeping its hidden files."""
-    old = None
-    if out.exists():
-        for hidden in out.iterdir():
-            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file():
-                shutil.copy2(hidden, tmp / hidden.name)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(
     render_dirs: Sequence[Path] | Path,
     out_dir: Path,
     *,
     title: str = "dreamgallery",
     theme: Path | None = None,
+    stamp: str = "",
+    strict: bool = False,
 ) -> SiteReport:
-    """Build the gallery site from render directories into ``out_dir``, atomically."""
+    """Build the gallery site from render directories into ``out_dir``, atomically.
+
+    ``stamp`` names what the site is built from (kept in its manifest, so a rebuild can
+    tell whether it is current). ``strict``: a figure that cannot be published fails the
+    build instead of costing a warning."""
     clock = time.perf_counter()
     dirs = (
         [Path(render_dirs)]
@@ -314,26 +322,23 @@ def build_site(
     if not dirs:
         raise SiteError("no render directory given")
     out = Path(out_dir)
-    _check_paths(dirs, out)
+    check_out_dir(dirs, out)
     env = make_environment(theme)
     sources = read_sources(dirs)
     anchor = dirs[0].resolve().parent
     gallery = vm.build_gallery(sources, anchor)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.resolve().parent))
-    warnings: list[str] = []
+    final = out.resolve()
     try:
-        previous = out.resolve() if (out / MARKER).exists() else None
-        written, reused = _publish_all(gallery, tmp, previous, warnings)
-        _copy_static(tmp, theme)
-        pages = _render_pages(env, gallery, tmp, title, warnings)
-        (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
-        index_bytes = _index_weight(tmp)
-        os.chmod(tmp, 0o755)
-        _swap_in(tmp, out.resolve())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with site_lock(final):
+            recover(final)
+            built = _build_into(final, gallery, env, title, theme, stamp, strict)
+    except OSError as exc:
+        needs = sum(f.src.stat().st_size for f in gallery.figures if f.src.is_file())
+        line = describe(exc, final.parent, "the site", needs)
+        if line is None:
+            raise
+        raise DiskError(line) from None
+    pages, written, reused, index_bytes, warnings = built
     return SiteReport(
         out_dir=out,
         pages=tuple(pages),
@@ -345,6 +350,34 @@ def build_site(
         warnings=tuple(warnings),
         seconds=round(time.perf_counter() - clock, 2),
     )
+
+
+def _build_into(
+    out: Path,
+    gallery: vm.Gallery,
+    env: jinja2.Environment,
+    title: str,
+    theme: Path | None,
+    stamp: str,
+    strict: bool,
+) -> tuple[list[str], int, int, int, list[str]]:
+    """Build the site beside ``out`` and swap it in; nothing of it stays if that fails."""
+    tmp = Path(tempfile.mkdtemp(prefix=build_prefix(out), dir=out.parent))
+    warnings: list[str] = []
+    try:
+        previous = PreviousSite(out) if (out / MARKER).exists() else None
+        written, reused = _publish_all(gallery, tmp, previous, warnings, strict)
+        _copy_static(tmp, theme)
+        pages = _render_pages(env, gallery, tmp, title, warnings)
+        (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
+        index_bytes = _index_weight(tmp)
+        write_site_files(tmp, stamp)
+        os.chmod(tmp, 0o755)
+        swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return pages, written, reused, index_bytes, warnings
 
 
 __all__ = ["ImageSet", "SiteError", "SiteReport", "build_site", "make_environment", "render_page"]

@@ -20,6 +20,7 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomic
+from .publish import PreviousSite
 
 THUMB_WIDTHS = (400, 800, 1200)
 FRAME_WIDTHS = (240,)
@@ -168,11 +169,12 @@ def publish_image(
     folder: str,
     stem: str,
     widths: tuple[int, ...] = THUMB_WIDTHS,
-    previous_site: Path | None = None,
+    previous_site: Path | PreviousSite | None = None,
 ) -> Published:
     """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and one WebP per width
     (only widths narrower than the picture, and at least one)."""
     picture = Picture.read(source)
+    previous = PreviousSite.of(previous_site)
     digest = picture.digest(widths)
     width, height = picture.open().size
     pixels = _Pixels(picture)
@@ -180,7 +182,7 @@ def publish_image(
 
     def place(rel: str, make) -> None:
         nonlocal written, reused
-        old = previous_site / rel if previous_site else None
+        old = previous.file(rel) if previous else None
         if _place(site / rel, old, make):
             reused += 1
         else:
@@ -217,7 +219,11 @@ def encode_clean_animation(img: Image.Image) -> bytes:
 
 
 def publish_animation(
-    source: Path | Picture, site: Path, folder: str, stem: str, previous_site: Path | None = None
+    source: Path | Picture,
+    site: Path,
+    folder: str,
+    stem: str,
+    previous_site: Path | PreviousSite | None = None,
 ) -> tuple[Variant, bool]:
     """Publish an animation itself as ``<stem>-<hash>.webp``: a clean animated WebP is
     copied byte for byte, anything else re-encoded. Returns it and whether it was reused.
@@ -226,7 +232,8 @@ def publish_animation(
     digest = picture.digest(())
     img = picture.open()
     rel = f"{folder}/{stem}-{digest}.webp"
-    old = previous_site / rel if previous_site else None
+    previous = PreviousSite.of(previous_site)
+    old = previous.file(rel) if previous else None
     clean = _clean_animation(img)
     make = (lambda: picture.data) if clean else (lambda: encode_clean_animation(img))
     reused = _place(site / rel, old, make)
