@@ -83,6 +83,9 @@ def _ignore_interrupts(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def _interrupt_once():
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as `nohup` or `cmd &` ask
+        yield
+        return
     try:
         previous = signal.signal(signal.SIGINT, _ignore_interrupts)
     except ValueError:  # not the main thread

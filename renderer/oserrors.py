@@ -69,6 +69,6 @@ def describe(
         need = f"; needs about {megabytes(needs)}" if needs else ""
         return f"no space left on {place}{why} ({free_space(where or Path('.'))}{need})"
     if found.errno in NO_ACCESS:
-        target = os.fsdecode(found.filename) if found.filename else place
-        return f"cannot write to {target}: {NO_ACCESS[found.errno]}"
+        target = place if folder is not None or not found.filename else found.filename
+        return f"cannot write to {os.fsdecode(target)}: {NO_ACCESS[found.errno]}"
     return None

@@ -341,7 +341,7 @@ def test_a_full_render_disk_stops_new_jobs_and_keeps_what_is_done(setup, monkeyp
     assert result.exit_code != 0
     summary = "\n".join(result.summary())
     assert f"no space left on {setup.render_dir} (" in summary and " free)" in summary
-    assert "11 jobs not started" in summary
+    assert "stopped; 11 jobs not started" in summary
     assert result.site_problem.startswith("not published")
     monkeypatch.setattr(imageio, "write_bytes_atomic", write)
     rest = _build(setup)  # the three finished jobs are kept

@@ -246,7 +246,7 @@ def cached_outcome(cache: JobCache, job: Job, damaged: list[str] | None = None) 
     return Outcome.of(job, "reused", seconds=float(info.get("seconds", 0.0)))
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int | None = None) -> None:
     """Worker processes: their share of the cores, no progress bars of their own, Ctrl-C
     left to the main process (which ends them), and death with it if it is killed."""
     import click
@@ -258,6 +258,8 @@ def _init_worker(threads: int) -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:  # killed while this one started up
+        os._exit(1)
 
     try:
         import torch
@@ -382,7 +384,7 @@ def _run_pool(
     restarts = 0
     while pending and not out_of_time():
         pool = cf.ProcessPoolExecutor(
-            workers, mp_context=spawn, initializer=_init_worker, initargs=(threads,)
+            workers, mp_context=spawn, initializer=_init_worker, initargs=(threads, os.getpid())
         )
         in_flight: dict[cf.Future, Job] = {}
         broken = False
@@ -498,8 +500,8 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
         )
     if report.disk_full:
         lines.append(
-            f"  {report.disk_full}: {report.count('pending')} jobs not started; free some "
-            "space and run again (finished jobs are kept)"
+            f"  {report.disk_full}: stopped; {report.count('pending')} jobs not started "
+            "(finished jobs are kept: free some space and run again)"
         )
     for damage in report.repaired:
         lines.append(f"  re-rendered {damage}")

@@ -333,8 +333,7 @@ def build_site(
             recover(final)
             built = _build_into(final, gallery, env, title, theme, stamp, strict)
     except OSError as exc:
-        needs = sum(f.src.stat().st_size for f in gallery.figures if f.src.is_file())
-        line = describe(exc, final.parent, "the site", needs)
+        line = describe(exc, final.parent, "the site", _site_bytes(final, gallery))
         if line is None:
             raise
         raise DiskError(line) from None
@@ -350,6 +349,14 @@ def build_site(
         warnings=tuple(warnings),
         seconds=round(time.perf_counter() - clock, 2),
     )
+
+
+def _site_bytes(out: Path, gallery: vm.Gallery) -> int:
+    """About how much a site takes: the one there now, else its full-size images and as
+    much again for thumbnails and pages."""
+    if out.is_dir():
+        return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return 2 * sum(f.src.stat().st_size for f in gallery.figures if f.src.is_file())
 
 
 def _build_into(

@@ -148,9 +148,9 @@ def site_damage(site: Path, stamp: str) -> str | None:
     """Why the site at ``site`` is not the current one for ``stamp``, or ``None``."""
     manifest = read_site_files(site)
     if manifest is None:
-        return "no site (or no manifest of its files)"
+        return "there is none yet, or it has no manifest"
     if manifest.get("stamp") != stamp:
-        return "built from other inputs"
+        return "it was built from other inputs"
     return table_damage(site, manifest["files"])
 
 
