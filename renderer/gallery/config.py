@@ -355,6 +355,9 @@ seed = 0
 # Stop starting new jobs after this many minutes, and publish what is done.
 # max_minutes = 30
 
+# Photo files larger than this many MB are skipped unread (a photo is never that big).
+# max_file_mb = 200
+
 [dreams]
 # Presets dreamt on every photo; `renderer dream --list-presets` shows them.
 presets = {presets}
