@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import signal
 import sys
 
 import click
@@ -12,6 +14,7 @@ from . import __version__
 from .clikit import AppState, UserError, configure_logging, error_line
 from .commands import TABLE, load_command
 from .errors import RendererError
+from .oserrors import describe
 
 
 class RendererGroup(click.Group):
@@ -42,6 +45,10 @@ class RendererGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
+        with _interrupt_once():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RendererError as exc:
@@ -62,8 +69,33 @@ class RendererGroup(click.Group):
             state = ctx.find_object(AppState)
             if state and state.debug:
                 raise
-            click.echo(error_line(exc), err=True)
+            friendly = describe(exc)  # a full disk, a read-only folder: a user's matter
+            click.echo(f"error: {friendly}" if friendly else error_line(exc), err=True)
             ctx.exit(1)
+
+
+def _ignore_interrupts(signum: int, frame: object) -> None:
+    """The first Ctrl-C stops the command; later ones must not break its cleanup (ending
+    worker processes, removing staging folders) with a second traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupt_once():
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as `nohup` or `cmd &` ask
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, _ignore_interrupts)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is _ignore_interrupts:  # no Ctrl-C came
+            signal.signal(signal.SIGINT, previous)
 
 
 @click.group(

@@ -25,27 +25,21 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import BadInputError, RecipeError
 
+# Re-exported: the photo readers below and their callers use them.
+from .files import DEFAULT_MAX_FILE_MB, MB, read_photo_bytes, sha256_file
+
 READABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"})
 PHOTO_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
 )
 NEUTRAL_BACKGROUND = (128, 128, 128)
 DEFAULT_MAX_PIXELS = 100_000_000
-
 # We check the pixel count ourselves, with a clear message, before Pillow decodes anything.
 Image.MAX_IMAGE_PIXELS = None
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @functools.cache
@@ -57,26 +51,6 @@ def sha256_file_cached(path: str | os.PathLike[str]) -> str:
     """``sha256_file``, hashed once per process for each version (size, mtime) of a file."""
     stat = os.stat(path)
     return _sha256_of_version(os.fspath(path), stat.st_size, stat.st_mtime_ns)
-
-
-def read_photo_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The raw bytes of a photo, or a ``BadInputError`` that says why not."""
-    p = Path(path)
-    if p.is_symlink() and not p.exists():
-        raise BadInputError(p, "broken symbolic link")
-    if not p.exists():
-        raise BadInputError(p, "no such file")
-    if p.is_dir():
-        raise BadInputError(p, "is a directory, not an image")
-    try:
-        data = p.read_bytes()
-    except PermissionError:
-        raise BadInputError(p, "permission denied") from None
-    except OSError as exc:
-        raise BadInputError(p, f"cannot read ({exc.strerror or exc})") from None
-    if not data:
-        raise BadInputError(p, "empty file (0 bytes)")
-    return data
 
 
 @functools.cache
@@ -161,10 +135,12 @@ def to_rgb8(img: Image.Image) -> Image.Image:
 
 
 def load_photo(
-    path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS
+    path: str | os.PathLike[str],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_FILE_MB * MB,
 ) -> tuple[Image.Image, str]:
     """Read a photo from disk: the RGB picture and the sha256 of its bytes."""
-    data = read_photo_bytes(path)
+    data = read_photo_bytes(path, max_bytes)
     return decode_photo(data, str(path), max_pixels), sha256_bytes(data)
 
 

@@ -14,7 +14,13 @@ from PIL import Image
 
 from .classify import classify_whole_picture
 from .errors import BadInputError
-from .imageio import DEFAULT_MAX_PIXELS, load_photo, save_image_atomic
+from .imageio import (
+    DEFAULT_MAX_FILE_MB,
+    DEFAULT_MAX_PIXELS,
+    MB,
+    load_photo,
+    save_image_atomic,
+)
 from .models import LoadedModel
 from .naming import photo_key
 from .provenance import InputFile, Record
@@ -38,11 +44,12 @@ def prepare_photo(
     size: int | str | None,
     min_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_FILE_MB * MB,
 ) -> WorkingPhoto:
     """Read and scale a photo to its working size (``sizes.working_size``: never enlarged,
     a panorama at its short side's scale); too small for the model is a ``BadInputError``."""
     path = Path(path)
-    img, digest = load_photo(path, max_pixels)
+    img, digest = load_photo(path, max_pixels, max_bytes)
     if size is not None:
         fitted = working_size(img.width, img.height, size, min_size)
         if fitted != img.size:

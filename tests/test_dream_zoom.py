@@ -260,5 +260,5 @@ def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
     assert extra[0].payload.settings.frames == 24 and extra[0].payload.preset == "classic"
     with pytest.raises(UnknownNameError, match=r"closest: chelsea\.jpg"):
         plan_jobs(base.replace(zoom_photos=("chelsey.jpg",)), photos, PLANNER, weights)
-    with pytest.raises(RecipeError, match=r"\[zoom\] frames must be 2\.\.600"):
+    with pytest.raises(RecipeError, match=r"\[zoom\] frames must be a whole number 2\.\.600"):
         base.replace(zoom_frames=1)

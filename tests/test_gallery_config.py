@@ -69,7 +69,7 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
         ("size = 10\n", 'size must be "auto", "full" or 32..4096'),
         ('size = "big"\n', 'size must be "auto", "full" or 32..4096'),
         ("max_memory = 0\n", "max_memory must be"),
-        ("jobs = 0\n", "jobs must be 1..256"),
+        ("jobs = 0\n", "jobs must be a whole number 1..256, got 0"),
         ('site = "r"\nrender_dir = "r"\n', "different folders"),
         ("[dreams]\npresets = ['a', 'a']\n", "twice"),
         ("seed = \n", "not valid TOML"),
@@ -118,7 +118,7 @@ def test_scan_hashes_photos_and_names_unreadable_ones(tmp_path: Path):
     reasons = {p.path.name: p.reason for p in problems}
     assert reasons == {
         "empty.png": "empty file (0 bytes)",
-        "folder.jpg": "is a directory, not an image",
+        "folder.jpg": "is a directory, not a regular file",
         "gone.png": "broken symbolic link",
     }
 

@@ -22,6 +22,7 @@ from PIL import Image
 from renderer.gallery import GalleryConfig, build_gallery
 from renderer.gallery.cache import JobCache
 from renderer.gallery.plan import Planner, Spec
+from renderer.gallery.prune import prune_jobs
 from renderer.gallery.run import Toolkit
 from renderer.imageio import save_image_atomic
 from renderer.photos import prepare_photo
@@ -40,7 +41,9 @@ def fake_dream_spec(config, preset: str) -> Spec:
 def fake_layer_specs(config, model: str):
     return [
         (name, Spec({"layer": name, "depth": i}, {"layer": name, "depth": i}))
-        for i, name in enumerate(config.layers or ("blocks.2", "blocks.5"))
+        for i, name in enumerate(
+            ("blocks.2", "blocks.5") if config.layers is None else config.layers
+        )
     ]
 
 
@@ -199,7 +202,12 @@ def _tiny_photo(path: Path, seed: int) -> None:
 
 
 @pytest.fixture()
-def setup(tmp_path: Path):
+def setup(tmp_path: Path) -> GalleryConfig:
+    return gallery_setup(tmp_path)
+
+
+def gallery_setup(tmp_path: Path) -> GalleryConfig:
+    """Three photos, a corrupt one and a text file; two presets, two layers, two classes."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for i, name in enumerate(("a.png", "b.png", "c.png")):
@@ -309,8 +317,14 @@ def test_changed_photo_rerenders_only_its_jobs(setup):
     ]
     assert len(statuses["reused"]) == 9
     cache = JobCache(setup.render_dir)
-    assert not any(cache.folder(k).exists() for k in old_keys)  # the old version is pruned
+    assert all(cache.is_done(k) for k in old_keys)  # a build deletes no cached job ...
     assert again.site_rebuilt
+    listed, freed = prune_jobs(setup, toolkit=FAKES)  # ... prune does, when asked
+    assert sorted(label for label, _ in listed) == sorted(statuses["rendered"])
+    assert freed > 0 and all(cache.is_done(k) for k in old_keys)  # a dry run by default
+    prune_jobs(setup, delete=True, toolkit=FAKES)
+    assert not any(cache.folder(k).exists() for k in old_keys)
+    assert len(_statuses(_build(setup))["reused"]) == 12
 
 
 def test_deleted_photo_disappears_from_the_site(setup):

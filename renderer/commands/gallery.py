@@ -25,20 +25,43 @@ def gallery() -> None:
     """
 
 
-@gallery.command()
-@click.option(
+# Shared by `build` and `prune`: what decides the plan.
+photos_option = click.option(
     "--photos",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder of photos. Default: the config's, else the sample photos.",
+    help="Folder of photos; each subfolder is an album. "
+    "Default: the config's, else the sample photos.",
 )
-@click.option(
+config_option = click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
     default=None,
     help="A gallery.toml (default: ./gallery.toml when there is one).",
 )
+render_dir_option = click.option(
+    "--render-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where finished jobs are cached.  [default: renders/gallery]",
+)
+quick_option = click.option(
+    "--quick",
+    is_flag=True,
+    default=None,
+    help="A preview: small sizes, few steps, fewer LIME samples.",
+)
+
+
+def _check_photos(config) -> None:
+    if config.photos is not None and not config.photos.is_dir():
+        raise RecipeError(f"{config.photos}: no such folder of photos")
+
+
+@gallery.command()
+@photos_option
+@config_option
 @click.option(
     "--site",
     "--out",
@@ -47,18 +70,8 @@ def gallery() -> None:
     default=None,
     help="Where the site is published.  [default: gallery]",
 )
-@click.option(
-    "--render-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where finished jobs are cached.  [default: renders/gallery]",
-)
-@click.option(
-    "--quick",
-    is_flag=True,
-    default=None,
-    help="A preview: small sizes, few steps, fewer LIME samples.",
-)
+@render_dir_option
+@quick_option
 @click.option(
     "--jobs",
     "-j",
@@ -139,6 +152,18 @@ def gallery() -> None:
     default=None,
     help="The site's address (https://...): absolute share previews and a sitemap.xml.",
 )
+@click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Skip photo files larger than this, unread.  [default: 200]",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    default=None,
+    help="Publish an empty gallery when the photos folder holds no photos.",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -163,12 +188,16 @@ def build(
     flat: bool | None,
     per_page: int | None,
     base_url: str | None,
+    max_file_mb: float | None,
+    allow_empty: bool | None,
 ) -> None:
     """Render the photos (dreams, explanations, layer and class dreams) and publish the site.
 
     Finished jobs are cached by content: a rebuild renders only what changed, and a killed
     build resumes where it stopped. A photo that fails is named at the end and shown on the
-    site as skipped; the exit status is then 2.
+    site as skipped; the exit status is then 2. Each subfolder of the photos folder is an
+    album; only regular files up to --max-file-mb are read. A build never deletes cached
+    jobs: `renderer gallery prune` does.
 
     \b
     Example:
@@ -178,6 +207,8 @@ def build(
       renderer gallery build --quick --max-minutes 5
       renderer gallery build --photos ~/pictures --size full --dry-run
       renderer gallery build --cluster tcp://studio:8786
+      renderer gallery build --dry-run
+      renderer gallery build --photos ~/empty-album --allow-empty
     """
     from ..gallery import build_gallery, load_config
 
@@ -202,10 +233,11 @@ def build(
             "albums": None if flat is None else not flat,
             "per_page": per_page,
             "base_url": base_url,
+            "max_file_mb": max_file_mb,
+            "allow_empty": allow_empty,
         },
     )
-    if config.photos is not None and not config.photos.is_dir():
-        raise RecipeError(f"{config.photos}: no such folder of photos")
+    _check_photos(config)
     quiet = app_state().quiet
 
     def log(text: str) -> None:
@@ -236,7 +268,9 @@ def build(
         return
     for line in result.summary():
         click.echo(line, err=True)
-    if result.site is not None and hasattr(result.site, "summary"):
+    if result.site_problem:
+        click.echo(f"site: {result.site_problem}", err=True)
+    elif result.site is not None and hasattr(result.site, "summary"):
         log(f"site: {result.site.summary()}")
     elif not result.site_rebuilt:
         log("site: unchanged")
@@ -263,6 +297,43 @@ def _estimate(config: Any, jobs: list) -> list[str]:
     device = resolve_device(config.device)
     model = load_model(config.model, device, config.weights)
     return estimate_lines(jobs, model, worker_count(config.jobs, str(device)))
+
+
+@gallery.command()
+@photos_option
+@config_option
+@render_dir_option
+@quick_option
+@click.option("--yes", is_flag=True, help="Delete them; without it, only list them.")
+def prune(
+    photos: Path | None,
+    config_file: Path | None,
+    render_dir: Path | None,
+    quick: bool | None,
+    yes: bool,
+) -> None:
+    """List (or, with --yes, delete) the cached jobs that the current settings no longer use.
+
+    A build never deletes cached jobs, so a photos folder that is empty for a moment (a
+    drive not mounted) costs nothing. Jobs of photos that are gone or changed, and of
+    settings no longer used, stay until you prune them; give the same settings (config,
+    --photos, --quick) as your build.
+
+    \b
+    Example:
+      renderer gallery prune              # what would go, and how much space it frees
+      renderer gallery prune --yes
+    """
+    from ..gallery import load_config
+    from ..gallery.prune import prune_jobs
+
+    config = load_config(config_file, {"photos": photos, "render_dir": render_dir, "quick": quick})
+    _check_photos(config)
+    removed, freed = prune_jobs(config, delete=yes)
+    for label, size in removed:
+        click.echo(f"{'deleted' if yes else 'unused '}  {label}  ({size / 1e6:.1f} MB)")
+    verb = "deleted" if yes else "to delete (run again with --yes)"
+    click.echo(f"{len(removed)} cached jobs {verb}: {freed / 1e6:.1f} MB")
 
 
 @gallery.command()

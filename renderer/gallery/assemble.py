@@ -88,11 +88,20 @@ def merge_manifest(
 
 
 def publish_site(
-    render_dir: Path, site_dir: Path, *, title: str, theme: Path | None = None, **options: Any
+    render_dir: Path,
+    site_dir: Path,
+    *,
+    title: str,
+    theme: Path | None = None,
+    stamp: str = "",
+    **options: Any,
 ) -> Any:
     """Build the static site from the render directory (into a temporary folder that is
     swapped in whole, so a failed build leaves the previous site as it was); ``options``
-    are ``build_site``'s (albums, paging, base URL)."""
+    are ``build_site``'s (albums, paging, base URL). Strict: every job was checked whole
+    before, so a figure that cannot be published fails the build."""
     from ..site.builder import build_site
 
-    return build_site([render_dir], site_dir, title=title, theme=theme, **options)
+    return build_site(
+        [render_dir], site_dir, title=title, theme=theme, stamp=stamp, strict=True, **options
+    )

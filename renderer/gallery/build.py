@@ -1,4 +1,9 @@
-"""One gallery build: photos -> plan -> cache check -> render the rest -> manifest -> site."""
+"""One gallery build: photos -> plan -> cache check -> render the rest -> manifest -> site.
+
+Everything the user can get wrong (the config, the folders) is checked before any job
+starts. A build never deletes a finished job (``renderer gallery prune`` does, when asked),
+and publishes a whole site or none: the old one stays when a figure cannot be published.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..imageio import write_text_atomic
+from ..errors import RecipeError
+from ..files import MB
+from ..imageio import PHOTO_SUFFIXES
 from ..provenance import Record, dumps
+from ..site.publish import recover, site_damage, site_lock
 from .assemble import merge_manifest, publish_site
 from .cache import JobCache, build_lock
 from .config import GalleryConfig
@@ -22,6 +30,7 @@ from .run import (
     RunReport,
     Toolkit,
     WorkerContext,
+    cached_outcome,
     cpu_cores,
     format_summary,
     run_plan,
@@ -29,7 +38,6 @@ from .run import (
 )
 from .samples import write_sample_photos
 
-SITE_STAMP = "site-stamp.json"
 EXIT_OK, EXIT_SOME_FAILED = 0, 2
 
 
@@ -39,7 +47,7 @@ class BuildResult:
     report: RunReport | None = None
     site: Any = None
     site_rebuilt: bool = False
-    pruned: list[str] = field(default_factory=list)
+    site_problem: str = ""  # why the site was not rebuilt although it is not current
     dry_run: list[tuple[Job, bool]] = field(default_factory=list)  # (job, reused?)
     seconds: float = 0.0
     index: Path | None = None
@@ -48,7 +56,7 @@ class BuildResult:
     def exit_code(self) -> int:
         if self.report is None:
             return EXIT_OK
-        return EXIT_OK if self.report.ok else EXIT_SOME_FAILED
+        return EXIT_OK if self.report.ok and not self.site_problem else EXIT_SOME_FAILED
 
     def summary(self) -> list[str]:
         return format_summary(self.report) if self.report else []
@@ -69,13 +77,33 @@ def worker_count(jobs: int | None, device: str) -> int:
 
 
 def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Problem]]:
-    """The photos to render: the configured folder, or the sample photos."""
-    if config.photos is not None:
-        return scan_photos(config.photos)
-    return hash_photo_files(write_sample_photos(config.samples_dir))
+    """The photos to render: the configured folder, else the sample photos. A folder with
+    no photos at all is refused (an unmounted drive must not publish an empty gallery)
+    unless ``allow_empty`` says so."""
+    max_bytes = round(config.max_file_mb * MB)
+    if config.photos is None:
+        return hash_photo_files(write_sample_photos(config.samples_dir), max_bytes)
+    photos, problems = scan_photos(config.photos, max_bytes)
+    if not photos and not problems and not config.allow_empty:
+        suffixes = ", ".join(sorted(PHOTO_SUFFIXES))
+        raise RecipeError(
+            f"{config.photos}: no photos here ({suffixes}); is it the right folder? "
+            "Pass --allow-empty to publish an empty gallery"
+        )
+    return photos, problems
+
+
+def check_folders(config: GalleryConfig) -> None:
+    """The render and site folders, checked before any job starts."""
+    from ..site.builder import check_out_dir
+
+    if config.render_dir.exists() and not config.render_dir.is_dir():
+        raise RecipeError(f"{config.render_dir}: the render folder is a file, not a folder")
+    check_out_dir([config.render_dir], config.site_dir)
 
 
 def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
+    check_folders(config)
     photos, problems = gather_photos(config)
     weights = {name: toolkit.weights_sha256(name, config.weights) for name in config.models}
     return plan_jobs(config, photos, toolkit.planner, weights, problems)
@@ -180,12 +208,13 @@ def build_gallery(
     plan = plan_build(config, toolkit)
     cache = JobCache(config.render_dir)
     if dry_run:
-        rows = [(job, not force and cache.is_done(job.key)) for job in plan.jobs]
+        rows = [(job, not force and cached_outcome(cache, job) is not None) for job in plan.jobs]
         return BuildResult(plan, dry_run=rows, seconds=round(time.perf_counter() - clock, 3))
 
+    site = None
+    site_problem = ""
     with build_lock(config.render_dir):
-        live = {(p.sha256, p.name) for p in plan.photos}
-        pruned = cache.prune(live)
+        cache.clean_leftovers()
         ctx = WorkerContext(
             render_dir=config.render_dir,
             device=device,
@@ -197,36 +226,34 @@ def build_gallery(
         report = run_plan(
             plan, ctx, executor, force=force, max_seconds=max_seconds, progress=progress
         )
-        keys = _published_keys(plan, report.outcomes, cache)
-        entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
-        stamp_file = config.render_dir / SITE_STAMP
-        stamp = _site_stamp(entries, config.site_dir, config, _site_code_fingerprint(config.theme))
-        index = config.site_dir / "index.html"
-        current = (
-            stamp_file.is_file()
-            and stamp_file.read_text(encoding="utf-8").strip() == stamp
-            and index.is_file()
-        )
-        site = None
-        if not current:
-            log("publishing the site ...")
-            stamp_file.unlink(missing_ok=True)
-            site = publish_site(
-                config.render_dir,
-                config.site_dir,
-                title=config.title,
-                theme=config.theme,
-                **config.site_options,
-            )
-            write_text_atomic(stamp_file, stamp + "\n")
+        if report.disk_full:
+            site_problem = "not published: the render folder's disk is full (the old site stays)"
+        else:
+            keys = _published_keys(plan, report.outcomes, cache)
+            entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
+            fingerprint = _site_code_fingerprint(config.theme)
+            stamp = _site_stamp(entries, config.site_dir, config, fingerprint)
+            with site_lock(config.site_dir.resolve()):
+                recover(config.site_dir.resolve())  # what a killed publish left behind
+            damage = site_damage(config.site_dir, stamp)
+            if damage is not None:
+                log(f"publishing the site ({damage}) ...")
+                site = publish_site(
+                    config.render_dir,
+                    config.site_dir,
+                    title=config.title,
+                    theme=config.theme,
+                    stamp=stamp,
+                    **config.site_options,
+                )
     result = BuildResult(
         plan,
         report,
         site,
-        not current,
-        pruned,
+        site is not None,
+        site_problem,
         seconds=round(time.perf_counter() - clock, 3),
-        index=index,
+        index=config.site_dir / "index.html",
     )
     result.report.seconds = result.seconds
     return result

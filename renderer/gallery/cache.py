@@ -4,6 +4,11 @@ A job renders into a hidden staging folder beside its final place. Only when eve
 written does ``done.json`` go in (last), and the folder is renamed into place in one step.
 So a kill at any moment leaves either a whole job or an orphaned staging folder, which the
 next run removes; never a half job that looks finished.
+
+``done.json`` lists every file of the job with its size, mtime and sha256, so reuse can
+check a job cheaply (a ``stat`` per file; the hash only when the mtime moved): a file
+truncated or changed later makes its job render again instead of vanishing from the site.
+A build never deletes finished jobs; ``renderer gallery prune`` does, when asked.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RendererError
+from ..files import file_table, table_damage
 from ..imageio import write_text_atomic
 from ..provenance import dumps
 
@@ -58,6 +64,7 @@ class JobCache:
         staging.mkdir()
         try:
             info = work(staging)
+            info["files"] = file_table(staging)
             write_text_atomic(staging / DONE_NAME, dumps({"key": key, **info}))
             target = self.folder(key)
             if target.exists():  # --force, or a folder without done.json
@@ -76,30 +83,33 @@ class JobCache:
         if self.root.is_dir():
             yield from sorted(self.root.iterdir())
 
-    def prune(self, live_photos: Iterable[tuple[str, str]]) -> list[str]:
-        """Remove leftovers of killed runs, unfinished folders, and the jobs of photos that
-        are gone or changed. ``live_photos`` holds the (sha256, file name) of each photo.
+    def damage(self, key: str, info: dict[str, Any]) -> str | None:
+        """Why the finished job ``key`` cannot be reused (a file missing, of another size,
+        or of other bytes), or ``None`` when it is whole. Jobs finished before files were
+        recorded are taken as they are."""
+        files = info.get("files")
+        return table_damage(self.folder(key), files) if isinstance(files, dict) else None
 
-        Jobs without a photo (layer and class dreams) stay, so switching settings back and
-        forth reuses them; the site only ever shows the jobs of the current plan.
-        """
-        live = set(live_photos)
-        removed = []
+    def clean_leftovers(self) -> None:
+        """Remove the staging and retired folders of killed runs (never a finished job)."""
         for entry in self.entries():
-            if not entry.is_dir():
-                continue
-            if entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX)):
+            if entry.is_dir() and entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX)):
                 shutil.rmtree(entry, ignore_errors=True)
-                continue
-            info = self.done_info(entry.name)
-            photo = (info or {}).get("photo")
-            stale = info is None or (
-                photo is not None and (photo.get("sha256"), photo.get("name")) not in live
-            )
-            if stale:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry.name)
-        return removed
+
+    def unused(self, keep: Iterable[str]) -> list[Path]:
+        """The job folders whose keys are not in ``keep`` (what ``gallery prune`` removes)."""
+        wanted = set(keep)
+        return [
+            entry
+            for entry in self.entries()
+            if entry.is_dir()
+            and not entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX))
+            and entry.name not in wanted
+        ]
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 @contextlib.contextmanager

@@ -8,13 +8,16 @@ so a typo fails at once with one line, not after twenty minutes of rendering.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import RecipeError, UnknownNameError
+from ..files import DEFAULT_MAX_FILE_MB
 from ..imageio import DEFAULT_MAX_PIXELS
 from ..sizes import parse_size
 
@@ -35,54 +38,138 @@ DEFAULT_ZOOM_PRESET = "classic"
 DEFAULT_ZOOM_FRAMES = 24
 DEFAULT_PER_PAGE = 48
 
-# (section, key in the file) -> field name. Top-level keys have section "".
-_FILE_KEYS: dict[tuple[str, str], str] = {
-    ("", "photos"): "photos",
-    ("", "render_dir"): "render_dir",
-    ("", "site"): "site_dir",
-    ("", "samples_dir"): "samples_dir",
-    ("", "title"): "title",
-    ("", "theme"): "theme",
-    ("", "models"): "models",
-    ("", "model"): "models",
-    ("", "weights"): "weights",
-    ("", "device"): "device",
-    ("", "size"): "size",
-    ("", "max_pixels"): "max_pixels",
-    ("", "max_memory"): "max_memory",
-    ("", "seed"): "seed",
-    ("", "jobs"): "jobs",
-    ("", "max_minutes"): "max_minutes",
-    ("", "quick"): "quick",
-    ("", "albums"): "albums",
-    ("", "per_page"): "per_page",
-    ("", "base_url"): "base_url",
-    ("dreams", "presets"): "presets",
-    ("dreams", "preset_file"): "preset_file",
-    ("dreams", "frames"): "frames",
-    ("layers", "layers"): "layers",
-    ("layers", "preset"): "layer_preset",
-    ("classes", "classes"): "classes",
-    ("classes", "preset"): "class_preset",
-    ("explain", "enabled"): "explain",
-    ("zoom", "photos"): "zoom_photos",
-    ("zoom", "preset"): "zoom_preset",
-    ("zoom", "frames"): "zoom_frames",
-    ("cluster", "address"): "cluster",
-}
-_PATH_FIELDS = (
-    "photos",
-    "render_dir",
-    "site_dir",
-    "samples_dir",
-    "theme",
-    "weights",
-    "preset_file",
-)
-_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster")
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: the ``GalleryConfig`` field it fills and what its value must be (in
+    words, for the one-line error, and as a test). A new key is one line of ``SCHEMA``."""
+
+    field: str
+    expected: str
+    check: Callable[[Any], bool]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int_in(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: _is_int(v) and low <= v <= high
+
+
+def _names(value: Any, item: tuple[type, ...] = (str,)) -> bool:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return all(isinstance(v, item) and not isinstance(v, bool) for v in items)
+
+
+def _is_size(value: Any) -> bool:
+    try:
+        parse_size(value)
+    except RecipeError:
+        return False
+    return True
+
+
+def _is_url(value: Any) -> bool:
+    url = value.strip() if isinstance(value, str) else ""
+    return url.startswith(("http://", "https://")) and len(url.split("/")) >= 3
+
+
 # A Dask scheduler's address, or a LocalCluster here: "local" or "local:N".
 _LOCAL_CLUSTER = re.compile(r"local(:[1-9][0-9]{0,2})?")
 _SCHEDULER = re.compile(r"((tcp|tls|ws|wss|ucx)://)?[^\s/:]+(:[0-9]{1,5})?")
+
+
+def _is_cluster(value: Any) -> bool:
+    address = value.strip() if isinstance(value, str) else ""
+    local = address == "local" or address.startswith("local:")
+    return bool((_LOCAL_CLUSTER if local else _SCHEDULER).fullmatch(address))
+
+
+_PATH = ("a path (text)", lambda v: isinstance(v, (str, os.PathLike)))
+_TEXT = ("text", lambda v: isinstance(v, str))
+_BOOL = ("true or false", lambda v: isinstance(v, bool))
+_NAMES = ("a name or a list of names", _names)
+_POSITIVE = ("a number > 0", lambda v: _is_number(v) and v > 0)
+
+# (section, key in the file) -> its setting. Top-level keys have section "".
+SCHEMA: dict[tuple[str, str], Setting] = {
+    ("", "photos"): Setting("photos", *_PATH),
+    ("", "render_dir"): Setting("render_dir", *_PATH),
+    ("", "site"): Setting("site_dir", *_PATH),
+    ("", "samples_dir"): Setting("samples_dir", *_PATH),
+    ("", "title"): Setting("title", "non-empty text", lambda v: isinstance(v, str) and v.strip()),
+    ("", "theme"): Setting("theme", *_PATH),
+    ("", "models"): Setting("models", *_NAMES),
+    ("", "model"): Setting("models", *_NAMES),
+    ("", "weights"): Setting("weights", *_PATH),
+    ("", "device"): Setting("device", *_TEXT),
+    ("", "size"): Setting("size", '"auto", "full" or 32..4096 pixels', _is_size),
+    ("", "max_pixels"): Setting(
+        "max_pixels", "a whole number >= 1", lambda v: _is_int(v) and v >= 1
+    ),
+    ("", "max_memory"): Setting("max_memory", "a number of GB > 0", _POSITIVE[1]),
+    ("", "seed"): Setting("seed", "a whole number >= 0", lambda v: _is_int(v) and v >= 0),
+    ("", "jobs"): Setting("jobs", "a whole number 1..256", _int_in(1, 256)),
+    ("", "max_minutes"): Setting("max_minutes", *_POSITIVE),
+    ("", "max_file_mb"): Setting("max_file_mb", *_POSITIVE),
+    ("", "allow_empty"): Setting("allow_empty", *_BOOL),
+    ("", "quick"): Setting("quick", *_BOOL),
+    ("", "albums"): Setting("albums", *_BOOL),
+    ("", "per_page"): Setting("per_page", "a whole number 1..10000", _int_in(1, 10_000)),
+    ("", "base_url"): Setting("base_url", "an http:// or https:// address", _is_url),
+    ("dreams", "presets"): Setting("presets", *_NAMES),
+    ("dreams", "preset_file"): Setting("preset_file", *_PATH),
+    ("dreams", "frames"): Setting("frames", *_BOOL),
+    ("layers", "layers"): Setting("layers", *_NAMES),
+    ("layers", "preset"): Setting("layer_preset", *_TEXT),
+    ("classes", "classes"): Setting(
+        "classes", "a class (index or name) or a list of them", lambda v: _names(v, (str, int))
+    ),
+    ("classes", "preset"): Setting("class_preset", *_TEXT),
+    ("explain", "enabled"): Setting("explain", *_BOOL),
+    ("zoom", "photos"): Setting("zoom_photos", *_NAMES),
+    ("zoom", "preset"): Setting("zoom_preset", *_TEXT),
+    ("zoom", "frames"): Setting("zoom_frames", "a whole number 2..600", _int_in(2, 600)),
+    ("cluster", "address"): Setting("cluster", "tcp://HOST:PORT, local or local:N", _is_cluster),
+}
+_BY_FIELD: dict[str, tuple[str, Setting]] = {}
+for (_section, _key), _setting in SCHEMA.items():
+    _BY_FIELD.setdefault(_setting.field, (f"[{_section}] {_key}" if _section else _key, _setting))
+_PATH_FIELDS = tuple(s.field for s in SCHEMA.values() if s.expected == _PATH[0])
+
+
+def check_value(where: str, label: str, setting: Setting, value: Any) -> None:
+    """One line naming the file (or "gallery"), the key and what it must be."""
+    if not setting.check(value):
+        raise RecipeError(f"{where}: {label} must be {setting.expected}, got {value!r}")
+
+
+def _explain_setting(name: str) -> Setting | None:
+    """``[explain]`` keys other than ``enabled`` are ``ExplainSettings`` fields, each typed
+    like its default."""
+    from ..explain.settings import ExplainSettings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ExplainSettings)}
+    if name not in defaults:
+        return None
+    default = defaults[name]
+    if isinstance(default, bool):
+        return Setting(name, *_BOOL)
+    if isinstance(default, int):
+        return Setting(name, "a whole number", _is_int)
+    if isinstance(default, float):
+        return Setting(name, "a number", _is_number)
+    if isinstance(default, tuple):
+        return Setting(name, *_NAMES)
+    return Setting(name, *_TEXT)
+
+
+_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster")
 
 
 @dataclass(frozen=True)
@@ -107,6 +194,8 @@ class GalleryConfig:
     quick: bool = False
     jobs: int | None = None  # None: one worker per core (at most 4); one process on a GPU
     max_minutes: float | None = None
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # larger photo files are skipped unread
+    allow_empty: bool = False  # publish an empty gallery from a folder without photos
     presets: tuple[str, ...] = DEFAULT_PRESETS
     preset_file: Path | None = None
     frames: bool = False
@@ -127,6 +216,10 @@ class GalleryConfig:
     base_url: str | None = None  # the site's address: absolute share links and a sitemap
 
     def __post_init__(self) -> None:
+        for name, (label, setting) in _BY_FIELD.items():
+            value = getattr(self, name)
+            if value is not None:
+                check_value("gallery", label, setting, value)
         for name in _PATH_FIELDS:
             value = getattr(self, name)
             if value is not None:  # "~/pictures" arrives unexpanded through make's quotes
@@ -148,48 +241,17 @@ class GalleryConfig:
             raise RecipeError("gallery: models must name at least one model")
         if self.size is not None:
             object.__setattr__(self, "size", parse_size(self.size, "gallery: size"))
-        pixels = self.max_pixels
-        if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 1:
-            raise RecipeError(f"gallery: max_pixels must be a whole number >= 1, got {pixels!r}")
-        memory = self.max_memory
-        if memory is not None and (
-            isinstance(memory, bool) or not isinstance(memory, (int, float)) or not memory > 0
-        ):
-            raise RecipeError(f"gallery: max_memory must be a number of GB > 0, got {memory!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise RecipeError(f"gallery: seed must be a whole number >= 0, got {self.seed!r}")
-        if self.jobs is not None and (not isinstance(self.jobs, int) or not 1 <= self.jobs <= 256):
-            raise RecipeError(f"gallery: jobs must be 1..256, got {self.jobs!r}")
-        if self.max_minutes is not None and not float(self.max_minutes) > 0:
-            raise RecipeError(f"gallery: max_minutes must be > 0, got {self.max_minutes}")
-        frames = self.zoom_frames
-        if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 600:
-            raise RecipeError(f"gallery: [zoom] frames must be 2..600, got {frames!r}")
         if self.cluster is not None:
-            address = str(self.cluster).strip()
-            local = address == "local" or address.startswith("local:")
-            if not (_LOCAL_CLUSTER if local else _SCHEDULER).fullmatch(address):
-                raise RecipeError(
-                    f"gallery: [cluster] address must be tcp://HOST:PORT, local or local:N, "
-                    f"got {self.cluster!r}"
-                )
-            object.__setattr__(self, "cluster", address)
-        if not isinstance(self.albums, bool):
-            raise RecipeError(f"gallery: albums must be true or false, got {self.albums!r}")
-        per_page = self.per_page
-        if (
-            isinstance(per_page, bool)
-            or not isinstance(per_page, int)
-            or not 1 <= per_page <= 10_000
-        ):
-            raise RecipeError(f"gallery: per_page must be 1..10000, got {per_page!r}")
+            object.__setattr__(self, "cluster", self.cluster.strip())
         if self.base_url is not None:
-            url = str(self.base_url).strip()
-            if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3:
-                raise RecipeError(f"gallery: base_url must start with https://, got {url!r}")
-            object.__setattr__(self, "base_url", url)
-        if not self.title.strip():
-            raise RecipeError("gallery: title must not be empty")
+            object.__setattr__(self, "base_url", self.base_url.strip())
+        if self.explain_settings:
+            from ..explain.settings import ExplainSettings
+
+            try:
+                ExplainSettings(**self.explain_settings)
+            except RecipeError as exc:
+                raise RecipeError(f"gallery: [explain] {exc}") from None
         for name in ("render_dir", "site_dir"):
             if str(getattr(self, name)) in ("", "."):
                 raise RecipeError(f"gallery: {name} must be a folder of its own, not '.'")
@@ -240,25 +302,45 @@ class GalleryConfig:
 
 
 def _flatten(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
-    """The file's sections -> ``GalleryConfig`` field values; unknown keys are errors."""
+    """The file's sections -> ``GalleryConfig`` field values, each checked against
+    ``SCHEMA``: an unknown key or a value of the wrong type is one line naming both."""
     values: dict[str, Any] = {}
-    known = [k for (_, k) in _FILE_KEYS] + list(_SECTIONS)
+    known = [k for (_, k) in SCHEMA] + list(_SECTIONS)
     for key, value in data.items():
         if key in _SECTIONS:
             if not isinstance(value, Mapping):
                 raise RecipeError(f"{source}: [{key}] must be a table")
             for sub, subvalue in value.items():
-                if key == "explain" and (key, sub) not in _FILE_KEYS:
-                    values.setdefault("explain_settings", {})[sub] = subvalue
-                    continue
-                if (key, sub) not in _FILE_KEYS:
-                    choices = [k for (s, k) in _FILE_KEYS if s == key]
+                setting = SCHEMA.get((key, sub))
+                label = f"[{key}] {sub}"
+                if setting is None and key == "explain":
+                    setting = _explain_setting(sub)
+                    if setting is not None:
+                        check_value(str(source), label, setting, subvalue)
+                        values.setdefault("explain_settings", {})[sub] = subvalue
+                        continue
+                if setting is None:
+                    choices = [k for (s, k) in SCHEMA if s == key]
+                    if key == "explain":
+                        from ..explain.settings import ExplainSettings
+
+                        choices += [f.name for f in dataclasses.fields(ExplainSettings)]
                     raise UnknownNameError(f"key in [{key}] of {source}", sub, choices)
-                values[_FILE_KEYS[(key, sub)]] = subvalue
-        elif ("", key) in _FILE_KEYS:
-            values[_FILE_KEYS[("", key)]] = value
+                check_value(str(source), label, setting, subvalue)
+                values[setting.field] = subvalue
+        elif ("", key) in SCHEMA:
+            setting = SCHEMA[("", key)]
+            check_value(str(source), key, setting, value)
+            values[setting.field] = value
         else:
             raise UnknownNameError(f"key in {source}", key, known)
+    if "explain_settings" in values:
+        from ..explain.settings import ExplainSettings
+
+        try:
+            ExplainSettings(**values["explain_settings"])
+        except RecipeError as exc:
+            raise RecipeError(f"{source}: [explain] {exc}") from None
     base = source.parent
     for name in _PATH_FIELDS:
         if isinstance(values.get(name), str):
@@ -358,6 +440,9 @@ seed = 0
 
 # Stop starting new jobs after this many minutes, and publish what is done.
 # max_minutes = 30
+
+# Photo files larger than this many MB are skipped unread (a photo is never that big).
+# max_file_mb = 200
 
 [dreams]
 # Presets dreamt on every photo; `renderer dream --list-presets` shows them.

@@ -18,7 +18,9 @@ import concurrent.futures as cf
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -136,7 +138,7 @@ class InProcess:
 # --------------------------------------------------------------------------- local processes
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int | None = None) -> None:
     """Worker processes: their share of the cores, no progress bars of their own, Ctrl-C
     left to the main process (which ends them), and death with it if it is killed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -144,6 +146,8 @@ def _init_worker(threads: int) -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:  # killed while this one started up
+        os._exit(1)
     _quiet_worker(threads).__enter__()  # held for the worker's lifetime
 
 
@@ -176,12 +180,15 @@ class LocalProcesses:
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]:
         spawn = multiprocessing.get_context(self.start_method)
         threads = threads_per_worker(self.workers)
+        if _QUIET_TRACKER not in sys.warnoptions:  # passed on to the resource tracker's process
+            sys.warnoptions.append(_QUIET_TRACKER)
         pending = list(pending)
         restarts = 0
         with _sigterm_as_exit():
             while pending and not feed.out_of_time() and restarts <= 3:
                 pool = cf.ProcessPoolExecutor(
-                    self.workers, mp_context=spawn, initializer=_init_worker, initargs=(threads,)
+                    self.workers, mp_context=spawn, initializer=_init_worker,
+                    initargs=(threads, os.getpid()),
                 )
                 broken = False
 
@@ -203,7 +210,7 @@ class LocalProcesses:
                         feed,
                         ctx.toolkit.heavy,
                         lambda: (self.workers, 1),
-                        lambda job, pool=pool: pool.submit(execute_job, job, ctx),
+                        lambda job, pool=pool: _submit_quietly(pool, job, ctx),
                         lambda futures: cf.wait(futures, return_when=cf.FIRST_COMPLETED)[0],
                         outcome,
                     )
@@ -213,6 +220,32 @@ class LocalProcesses:
                 pool.shutdown(wait=True)
                 restarts += broken
         return pending
+
+
+def _submit_quietly(pool: cf.ProcessPoolExecutor, job: Job, ctx: WorkerContext) -> cf.Future:
+    """Submit ``job``; a worker the pool starts for it inherits a blocked SIGINT."""
+    with _children_ignore_ctrl_c():
+        return pool.submit(execute_job, job, ctx)
+
+
+# After a kill the pool's semaphores are leaked by definition; the resource tracker cleans
+# them up, and its warning about it would only alarm the user.
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Block SIGINT while a worker may be started: it inherits the blocked signal, so a
+    Ctrl-C that reaches the whole process group never prints a worker's traceback (the
+    main process ends the workers itself). The main process gets its Ctrl-C right after."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:

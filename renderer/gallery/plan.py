@@ -3,8 +3,9 @@
 A job's key is the sha256 of everything that shapes its pixels: the sha256 of the input
 photo's bytes, the canonical JSON of its parameters (the whole recipe, not just a preset's
 name, so an edited preset re-renders), the model's name and weights sha256, and
-``ALGORITHM_VERSION``. Planning reads photo bytes and hashes them; it decodes nothing and
-builds no network, so a rebuild with nothing changed stays fast.
+``ALGORITHM_VERSION``. Planning reads photo bytes and hashes them (in chunks, and only
+regular files of a bounded size: a FIFO, a device or a sparse giant is skipped by name); it
+decodes nothing and builds no network, so a rebuild with nothing changed stays fast.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, UnknownNameError
-from ..imageio import is_photo_name, read_photo_bytes, sha256_bytes
+from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
+from ..imageio import is_photo_name
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -31,6 +33,7 @@ class PhotoSource:
 
     path: Path
     sha256: str
+    size: int = 0  # bytes, when planned; the job reads at most this many
 
     @property
     def name(self) -> str:
@@ -116,7 +119,12 @@ def job_key(
     return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
 
 
-def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
+MAX_FILE_HINT = ", see --max-file-mb"
+
+
+def scan_photos(
+    folder: Path, max_bytes: int = DEFAULT_MAX_FILE_MB * MB
+) -> tuple[list[PhotoSource], list[Problem]]:
     """Every photo file in ``folder`` and its subfolders (the site's albums; hidden folders
     and links to folders are not entered), hashed; unreadable ones are problems, not
     errors. Corrupt bytes are found later, when a job decodes them."""
@@ -130,20 +138,22 @@ def scan_photos(folder: Path) -> tuple[list[PhotoSource], list[Problem]]:
         found.extend(top / name for name in files if is_photo_name(top / name))
         found.extend(top / d for d in dirs if is_photo_name(top / d))  # "x.jpg/", a problem
         dirs[:] = [d for d in dirs if not d.startswith(".") and not is_photo_name(top / d)]
-    return hash_photo_files(sorted(found, key=lambda p: p.relative_to(folder).parts))
+    return hash_photo_files(sorted(found, key=lambda p: p.relative_to(folder).parts), max_bytes)
 
 
-def hash_photo_files(paths: Sequence[Path]) -> tuple[list[PhotoSource], list[Problem]]:
+def hash_photo_files(
+    paths: Sequence[Path], max_bytes: int = DEFAULT_MAX_FILE_MB * MB
+) -> tuple[list[PhotoSource], list[Problem]]:
     """The sha256 of each file's bytes; files that cannot be read become problems."""
     photos: list[PhotoSource] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            data = read_photo_bytes(path)
+            sha256, size = hash_photo_file(path, max_bytes, MAX_FILE_HINT)
         except BadInputError as exc:
             problems.append(Problem(path, exc.reason))
             continue
-        photos.append(PhotoSource(path, sha256_bytes(data)))
+        photos.append(PhotoSource(path, sha256, size))
     return photos, problems
 
 

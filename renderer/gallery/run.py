@@ -8,6 +8,7 @@ sorted by model, so a worker meets each model in one run of jobs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 import traceback
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import BadInputError, RendererError
+from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
 from .cache import JobCache
 from .plan import Job, PhotoSource, Plan, Planner, Problem
@@ -65,6 +67,7 @@ class Outcome:
     bad_input: bool = False  # a failure caused by the input itself (cached as skipped)
     cached: bool = False  # a failure found in the cache (the input has not changed)
     worker: str = ""  # the cluster worker that rendered it ("" on this machine)
+    disk_full: bool = False  # the render folder's disk is full: start no more jobs
 
     @classmethod
     def of(cls, job: Job, status: str, **details: Any) -> Outcome:
@@ -87,6 +90,12 @@ class RunReport:
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     stopped_by_budget: bool = False
+    disk_full: str = ""  # why no more jobs were started, when the disk filled up
+    repaired: list[str] = field(default_factory=list)  # cached jobs found damaged
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.problems and not self.disk_full
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -94,10 +103,6 @@ class RunReport:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.problems
 
     def seconds_by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -237,15 +242,25 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
         raise
     except Exception as exc:
         outcome = failure(job, exc, round(time.perf_counter() - start, 3))
+        if is_disk_full(exc):
+            reason = f"{job.label}: no space left on {ctx.render_dir}"
+            return dataclasses.replace(outcome, reason=reason, bad_input=False, disk_full=True)
         if outcome.bad_input:
             with contextlib.suppress(OSError):
                 cache_skip(cache, job, outcome.reason, ctx.command)
         return outcome
 
 
-def cached_outcome(cache: JobCache, job: Job) -> Outcome | None:
+def cached_outcome(cache: JobCache, job: Job, damaged: list[str] | None = None) -> Outcome | None:
+    """The cached result of ``job``, or ``None`` when it must render (not cached, or a file
+    of it is damaged: then ``damaged`` gets the reason)."""
     info = cache.done_info(job.key)
     if info is None:
+        return None
+    damage = cache.damage(job.key, info)
+    if damage is not None:
+        if damaged is not None:
+            damaged.append(f"{job.label}: {damage}")
         return None
     if info.get("status") == "skipped":
         reason = str(info.get("reason", "skipped"))
@@ -301,7 +316,7 @@ def run_plan(
     report = RunReport(problems=list(plan.problems))
     todo: list[Job] = []
     for job in plan.jobs:
-        found = None if force else cached_outcome(cache, job)
+        found = None if force else cached_outcome(cache, job, report.repaired)
         if found is None:
             todo.append(job)
         else:
@@ -315,6 +330,8 @@ def run_plan(
 
     def finish(outcome: Outcome) -> None:
         report.outcomes.append(outcome)
+        if outcome.disk_full and not report.disk_full:
+            report.disk_full = f"no space left on {ctx.render_dir} ({free_space(ctx.render_dir)})"
         if outcome.bad_input and outcome.photo:
             bad_photos[outcome.photo.sha256] = outcome.reason
         if bar is not None:
@@ -332,8 +349,8 @@ def run_plan(
         if bar is not None:
             bar.set_postfix_str(" | ".join(j.label for j in jobs), refresh=True)
 
-    def out_of_time() -> bool:
-        return deadline is not None and time.monotonic() >= deadline
+    def out_of_time() -> bool:  # or out of disk: no job could finish
+        return bool(report.disk_full) or (deadline is not None and time.monotonic() >= deadline)
 
     pending = list(todo)
     try:
@@ -343,7 +360,7 @@ def run_plan(
             bar.close()
     for job in pending:
         report.outcomes.append(Outcome.of(job, "pending"))
-    report.stopped_by_budget = bool(pending)
+    report.stopped_by_budget = bool(pending) and not report.disk_full
     report.seconds = round(time.monotonic() - clock, 3)
     return report
 
@@ -362,6 +379,13 @@ def format_summary(report: RunReport, slowest: int = 3) -> list[str]:
             f"  time budget reached: {report.count('pending')} jobs not started "
             "(the next run renders them)"
         )
+    if report.disk_full:
+        lines.append(
+            f"  {report.disk_full}: stopped; {report.count('pending')} jobs not started "
+            "(finished jobs are kept: free some space and run again)"
+        )
+    for damage in report.repaired:
+        lines.append(f"  re-rendered {damage}")
     ran = sorted(
         (o for o in report.outcomes if o.status == "rendered"),
         key=lambda o: o.seconds,

@@ -1,7 +1,9 @@
 """Build the static site: read manifests, publish images, render Jinja2 pages, swap it in.
 
-The site is built in a temporary folder beside ``out_dir`` and replaces it in one rename,
-so a failed build leaves the previous site as it was. Every URL is relative to the page
+The site is built in a temporary folder beside ``out_dir`` and swapped in whole (see
+``publish``), so a failed build leaves the previous site as it was. A write that fails (a
+full disk, a read-only folder) fails the build with one line; so does, in a strict build,
+any figure that cannot be published. Every URL is relative to the page
 that holds it, so the site works from ``file://`` and under any sub-path.
 """
 
@@ -24,6 +26,7 @@ from PIL import Image
 from .. import __version__
 from ..errors import BadInputError, RendererError
 from ..naming import slug
+from ..oserrors import DiskError, describe
 from ..provenance import MANIFEST_NAME, read_manifest
 from . import model as vm
 from . import reuse
@@ -37,6 +40,7 @@ from .images import (
     publish_image,
 )
 from .pages import page_specs, sitemap, write_precompressed
+from .publish import PreviousSite, build_prefix, recover, site_lock, swap_in, write_site_files
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
@@ -111,7 +115,8 @@ def _check_base_url(base_url: str | None) -> str | None:
     return base_url.rstrip("/") + "/"
 
 
-def _check_paths(render_dirs: Sequence[Path], out_dir: Path) -> None:
+def check_out_dir(render_dirs: Sequence[Path], out_dir: Path) -> None:
+    """Refuse an output folder that is a file, holds a render dir, or is someone else's."""
     out = out_dir.resolve()
     for folder in render_dirs:
         src = Path(folder).resolve()
@@ -135,7 +140,11 @@ def _missing(fig: vm.Figure) -> bool:
 
 
 def _publish_all(
-    gallery: vm.Gallery, site: Path, previous: Path | None, warnings: list[str]
+    gallery: vm.Gallery,
+    site: Path,
+    previous: PreviousSite | None,
+    warnings: list[str],
+    strict: bool = False,
 ) -> tuple[int, int]:
     """Publish every figure's images (threads: Pillow releases the GIL while it encodes)."""
     figures = gallery.figures
@@ -183,25 +192,34 @@ def _publish_all(
             written, reused = written + (not again), reused + again
         return written, reused
 
+    failures: list[str] = []
+
     def guarded(fig: vm.Figure) -> tuple[int, int]:
         """An output that cannot be read (a corrupt file, a kind of output this version does
-        not know how to show) costs its figure and a warning, never the build."""
+        not know how to show) costs its figure and a warning; in a strict build, the build.
+        A site file that cannot be written always fails the build."""
         try:
             return work(fig)
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+            if describe(exc) is not None:
+                raise
             fig.image = None
-            warnings.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
+            failures.append(f"cannot publish {fig.src.name} ({fig.alt}): {exc}")
             return 0, 0
 
     present = []
     for fig in figures:
         if _missing(fig):
-            warnings.append(f"missing output file {fig.src.name} ({fig.alt})")
+            failures.append(f"missing output file {fig.src.name} ({fig.alt})")
         else:
             present.append(fig)
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
         results = list(pool.map(guarded, present))
+    if strict and failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise SiteError(f"{failures[0]}{more}; the previous site is left as it was")
+    warnings.extend(failures)
     written = sum(r[0] for r in results)
     reused = sum(r[1] for r in results)
     _drop_missing(gallery)
@@ -250,10 +268,16 @@ def _size_text(n: int) -> str:
 
 
 def _copy_static(site: Path, theme: Path | None) -> None:
+    """The theme's static files, the default theme's first (file by file: a failed copy
+    raises its own OSError, not shutil's list of them)."""
     for folder in (templates_dir(), theme):
         static = Path(folder) / STATIC if folder else None
         if static and static.is_dir():
-            shutil.copytree(static, site / STATIC, dirs_exist_ok=True)
+            for path in sorted(static.rglob("*")):
+                if path.is_file():
+                    target = site / STATIC / path.relative_to(static)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
 
 
 def render_page(
@@ -313,7 +337,7 @@ def _render_pages(
         bool(gallery.class_dreams),
         warnings,
     )
-    old = reuse.load_keys(previous)
+    old = reuse.load_keys(previous.root if previous else None)
     keys: dict[str, str] = {}
     specs = page_specs(gallery, per_page)
     reused = 0
@@ -322,10 +346,11 @@ def _render_pages(
         target = site / spec.path
         if spec.kind == "photo":
             key = keys[spec.path] = reuse.photo_page_key(spec.extra["page"], share, fingerprint)
+            before = previous.file(spec.path) if previous else None
             if (
-                previous
+                before is not None
                 and old.get(spec.path) == key
-                and reuse.reuse_page(previous / spec.path, target)
+                and reuse.reuse_page(before, target)
             ):
                 reused += 1
                 continue
@@ -345,29 +370,6 @@ def _index_weight(site: Path) -> int:
     )
 
 
-# --------------------------------------------------------------------------- swap
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` with ``tmp`` in (nearly) one step, keeping its hidden files."""
-    old = None
-    if out.exists():
-        for hidden in out.iterdir():
-            keep = not (tmp / hidden.name).exists()  # never over what this build wrote
-            if hidden.name.startswith(".") and hidden.name != MARKER and hidden.is_file() and keep:
-                shutil.copy2(hidden, tmp / hidden.name)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except OSError:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(
     render_dirs: Sequence[Path] | Path,
     out_dir: Path,
@@ -379,13 +381,18 @@ def build_site(
     per_page: int = PER_PAGE,
     base_url: str | None = None,
     precompress: bool = False,
+    stamp: str = "",
+    strict: bool = False,
 ) -> SiteReport:
     """Build the gallery site from render directories into ``out_dir``, atomically.
 
     Each subfolder of ``photos`` (by default, the folder the photos share) is an album,
     unless ``flat``; an index page holds ``per_page`` photos at most. With ``base_url``
     the share previews carry absolute URLs and a ``sitemap.xml`` is written;
-    ``precompress`` writes a ``.gz`` beside every HTML, CSS and JS file."""
+    ``precompress`` writes a ``.gz`` beside every HTML, CSS and JS file. ``stamp`` names
+    what the site is built from (kept in its manifest, so a rebuild can tell whether it is
+    current). ``strict``: a figure that cannot be published fails the build instead of
+    costing a warning."""
     clock = time.perf_counter()
     dirs = (
         [Path(render_dirs)]
@@ -398,29 +405,23 @@ def build_site(
         raise SiteError(f"per_page must be a whole number >= 1, got {per_page!r}")
     base_url = _check_base_url(base_url)
     out = Path(out_dir)
-    _check_paths(dirs, out)
+    check_out_dir(dirs, out)
     env = make_environment(theme)
     sources = read_sources(dirs)
     anchor = dirs[0].resolve().parent
     gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.resolve().parent))
-    warnings: list[str] = []
+    final = out.resolve()
+    options = {"per_page": per_page, "base_url": base_url, "theme": theme}
     try:
-        previous = out.resolve() if (out / MARKER).exists() else None
-        written, reused = _publish_all(gallery, tmp, previous, warnings)
-        _copy_static(tmp, theme)
-        options = {"per_page": per_page, "base_url": base_url, "previous": previous}
-        pages, _ = _render_pages(env, gallery, tmp, title, warnings, {**options, "theme": theme})
-        if precompress:
-            write_precompressed(tmp)
-        (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
-        index_bytes = _index_weight(tmp)
-        os.chmod(tmp, 0o755)
-        _swap_in(tmp, out.resolve())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with site_lock(final):
+            recover(final)
+            built = _build_into(final, gallery, env, title, stamp, strict, options, precompress)
+    except OSError as exc:
+        line = describe(exc, final.parent, "the site", _site_bytes(final, gallery))
+        if line is None:
+            raise
+        raise DiskError(line) from None
+    pages, written, reused, index_bytes, warnings = built
     return SiteReport(
         out_dir=out,
         pages=tuple(pages),
@@ -432,6 +433,47 @@ def build_site(
         warnings=tuple(warnings),
         seconds=round(time.perf_counter() - clock, 2),
     )
+
+
+def _site_bytes(out: Path, gallery: vm.Gallery) -> int:
+    """About how much a site takes: the one there now, else its full-size images and as
+    much again for thumbnails and pages."""
+    if out.is_dir():
+        return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return 2 * sum(f.src.stat().st_size for f in gallery.figures if f.src.is_file())
+
+
+def _build_into(
+    out: Path,
+    gallery: vm.Gallery,
+    env: jinja2.Environment,
+    title: str,
+    stamp: str,
+    strict: bool,
+    options: dict[str, Any],
+    precompress: bool = False,
+) -> tuple[list[str], int, int, int, list[str]]:
+    """Build the site beside ``out`` and swap it in; nothing of it stays if that fails."""
+    tmp = Path(tempfile.mkdtemp(prefix=build_prefix(out), dir=out.parent))
+    warnings: list[str] = []
+    try:
+        previous = PreviousSite(out) if (out / MARKER).exists() else None
+        written, reused = _publish_all(gallery, tmp, previous, warnings, strict)
+        _copy_static(tmp, options["theme"])
+        pages, _ = _render_pages(
+            env, gallery, tmp, title, warnings, {**options, "previous": previous}
+        )
+        if precompress:
+            write_precompressed(tmp)
+        (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
+        index_bytes = _index_weight(tmp)
+        write_site_files(tmp, stamp)
+        os.chmod(tmp, 0o755)
+        swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return pages, written, reused, index_bytes, warnings
 
 
 __all__ = ["ImageSet", "SiteError", "SiteReport", "build_site", "make_environment", "render_page"]

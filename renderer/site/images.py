@@ -25,6 +25,7 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomic
+from .publish import PreviousSite
 
 THUMB_WIDTHS = (120, 240, 480, 960, 1600)  # and always the full width
 FRAME_WIDTHS = (120, 240)
@@ -203,7 +204,7 @@ def publish_image(
     folder: str,
     stem: str,
     widths: tuple[int, ...] = THUMB_WIDTHS,
-    previous_site: Path | None = None,
+    previous_site: Path | PreviousSite | None = None,
     max_side: int | None = None,
 ) -> Published:
     """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and ``<hash>-<width>.webp``
@@ -211,6 +212,7 @@ def publish_image(
     empty). ``max_side`` caps the published size. (The copies' short names keep a photo
     page's srcsets small; the PNG, the file a visitor downloads, keeps its name.)"""
     picture = Picture.read(source)
+    previous = PreviousSite.of(previous_site)
     digest = picture.digest(widths + ((-max_side,) if max_side else ()))
     width, height = capped_size(*picture.open().size, max_side)
     pixels = _Pixels(picture, (width, height))
@@ -218,7 +220,7 @@ def publish_image(
 
     def place(rel: str, make) -> None:
         nonlocal written, reused
-        old = previous_site / rel if previous_site else None
+        old = previous.file(rel) if previous else None
         if _place(site / rel, old, make):
             reused += 1
         else:
@@ -254,7 +256,11 @@ def encode_clean_animation(img: Image.Image) -> bytes:
 
 
 def publish_animation(
-    source: Path | Picture, site: Path, folder: str, stem: str, previous_site: Path | None = None
+    source: Path | Picture,
+    site: Path,
+    folder: str,
+    stem: str,
+    previous_site: Path | PreviousSite | None = None,
 ) -> tuple[Variant, bool]:
     """Publish an animation itself as ``<stem>-<hash>.webp``: a clean animated WebP is
     copied byte for byte, anything else re-encoded. Returns it and whether it was reused.
@@ -263,7 +269,8 @@ def publish_animation(
     digest = picture.digest(())
     img = picture.open()
     rel = f"{folder}/{stem}-{digest}.webp"
-    old = previous_site / rel if previous_site else None
+    previous = PreviousSite.of(previous_site)
+    old = previous.file(rel) if previous else None
     clean = _clean_animation(img)
     make = (lambda: picture.data) if clean else (lambda: encode_clean_animation(img))
     reused = _place(site / rel, old, make)

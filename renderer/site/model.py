@@ -406,25 +406,37 @@ def build_gallery(
     pages into albums: one per subfolder of ``photos`` (by default the folder all the
     photos share), or none when ``flat``."""
     photo_records = [s for s in sources if s.kind == "photo" and s.output is not None]
-    pages: dict[str, PhotoPage] = {}
-    taken: dict[str, set[str]] = {}
+    # A page per file: the same bytes under two names (Cat.jpg, cat.jpg) are two pages.
+    pages: dict[tuple[str, str], PhotoPage] = {}
+    taken: dict[tuple[str, str], set[str]] = {}
     keys: set[str] = set()
     for src in photo_records:
-        if src.sha256 in pages:
-            continue
         name = _photo_name(src)
+        if (src.sha256, name) in pages:
+            continue
         key = _unique_id(photo_key(name, src.sha256 or "0" * 8), keys)
         page = PhotoPage(key=key, name=name, sha256=src.sha256)
-        taken[src.sha256] = set()
-        page.photo = make_figure(src, name, taken[src.sha256], anchor)
-        pages[src.sha256] = page
+        taken[(src.sha256, name)] = set()
+        page.photo = make_figure(src, name, taken[(src.sha256, name)], anchor)
+        pages[(src.sha256, name)] = page
+
+    def page_of(src: Source) -> PhotoPage | None:
+        """The page of the file a record was made from; by its bytes alone when no page
+        has its name (a record that names its input differently)."""
+        if not src.sha256:
+            return None
+        page = pages.get((src.sha256, _photo_name(src)))
+        if page is None:
+            alike = [p for (sha, _), p in pages.items() if sha == src.sha256]
+            page = alike[0] if len(alike) == 1 else None
+        return page
 
     for src in sources:  # a photo with renders but no photo record still gets its page
-        if src.sha256 and src.sha256 not in pages and src.kind in PAGE_KINDS:
+        if src.sha256 and page_of(src) is None and src.kind in PAGE_KINDS:
             name = _photo_name(src)
             key = _unique_id(photo_key(name, src.sha256), keys)
-            pages[src.sha256] = PhotoPage(key=key, name=name, sha256=src.sha256)
-            taken[src.sha256] = set()
+            pages[(src.sha256, name)] = PhotoPage(key=key, name=name, sha256=src.sha256)
+            taken[(src.sha256, name)] = set()
 
     layer_dreams: list[Figure] = []
     class_dreams: list[Figure] = []
@@ -433,7 +445,7 @@ def build_gallery(
     global_ids: set[str] = set()
     for src in sources:
         kind = src.kind
-        page = pages.get(src.sha256) if src.sha256 else None
+        page = page_of(src)
         if kind == "skipped":
             skip = Skip(_photo_name(src), public_text(str(src.extra.get("reason", "?")), anchor))
             skipped.append(skip)
@@ -458,7 +470,7 @@ def build_gallery(
             continue
         if page is None:
             continue
-        fig = make_figure(src, name, taken[src.sha256], anchor)
+        fig = make_figure(src, name, taken[(page.sha256, page.name)], anchor)
         if fig is not None:
             getattr(page, section_of(fig)).append(fig)
 
