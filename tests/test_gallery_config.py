@@ -73,9 +73,9 @@ def test_init_template_parses_to_the_defaults(tmp_path: Path, monkeypatch):
         ('site = "r"\nrender_dir = "r"\n', "different folders"),
         ("[dreams]\npresets = ['a', 'a']\n", "twice"),
         ("seed = \n", "not valid TOML"),
-        ("per_page = 0\n", "per_page must be 1..10000"),
+        ("per_page = 0\n", "per_page must be a whole number 1..10000, got 0"),
         ('albums = "yes"\n', "albums must be true or false"),
-        ('base_url = "example.org"\n', "base_url must start with https://"),
+        ('base_url = "example.org"\n', "base_url must be an http:// or https:// address"),
     ],
 )
 def test_bad_config_fails_at_once_with_one_line(tmp_path: Path, text: str, message: str):

@@ -154,10 +154,13 @@ def _explain_setting(name: str) -> Setting | None:
     like its default."""
     from ..explain.settings import ExplainSettings
 
-    defaults = {f.name: f.default for f in dataclasses.fields(ExplainSettings)}
-    if name not in defaults:
+    fields = {f.name: f for f in dataclasses.fields(ExplainSettings)}
+    if name not in fields:
         return None
-    default = defaults[name]
+    default = fields[name].default
+    if default is None:  # optional: typed by its annotation ("int | None")
+        kind = str(fields[name].type)
+        default = 0 if "int" in kind else 0.0 if "float" in kind else ""
     if isinstance(default, bool):
         return Setting(name, *_BOOL)
     if isinstance(default, int):

@@ -187,7 +187,9 @@ class LocalProcesses:
         with _sigterm_as_exit():
             while pending and not feed.out_of_time() and restarts <= 3:
                 pool = cf.ProcessPoolExecutor(
-                    self.workers, mp_context=spawn, initializer=_init_worker,
+                    self.workers,
+                    mp_context=spawn,
+                    initializer=_init_worker,
                     initargs=(threads, os.getpid()),
                 )
                 broken = False

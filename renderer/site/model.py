@@ -482,11 +482,16 @@ def build_gallery(
 
     layer_dreams.sort(key=depth)
     class_dreams.sort(key=lambda f: (_int(f.details.get("class_index")), f.id))
-    found = {src.sha256: _input_path(src) for src in reversed(sources) if src.sha256}
+    # Each file's path (the same bytes may sit under two names, in two albums).
+    found = {
+        (src.sha256, _photo_name(src)): _input_path(src) for src in reversed(sources) if src.sha256
+    }
+    by_sha = {sha: path for (sha, _), path in found.items()}
     paths = [*found.values(), *(_input_path(s) for s in sources if s.kind == "skipped")]
     root = os.path.abspath(photos) if photos is not None else photos_root(paths)
-    for sha, page in pages.items():
-        page.folder = folder_of(found.get(sha, ""), root) if root else ()
+    for (sha, name), page in pages.items():
+        path = found.get((sha, name)) or by_sha.get(sha, "")
+        page.folder = folder_of(path, root) if root else ()
     skipped = [
         Skip(s.name, s.reason, folder_of(path, root) if root and path else ())
         for s, path in zip(skipped, skip_paths, strict=True)
