@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,12 @@ from ..clikit import (
     model_options,
     open_model,
     run_batch,
+    settings_from,
 )
 from ..dream.accentuate import AccentSettings, accentuate_photo
 from ..errors import RendererError
 from ..photos import prepare_photo
+from .dream import out_option
 
 _D = AccentSettings()
 
@@ -33,13 +34,7 @@ _D = AccentSettings()
     default=None,
     help="ImageNet class index or name to accentuate (default: the photo's top-1).",
 )
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Render directory: images, sidecars and manifest.json go here.",
-)
+@out_option
 @click.option("--steps", type=int, default=_D.steps, show_default=True, help="NAdam steps.")
 @click.option("--lr", type=float, default=_D.lr, show_default=True, help="Step on the phase.")
 @click.option("--crops", type=int, default=_D.crops, show_default=True, help="Crops per step.")
@@ -69,7 +64,7 @@ def accentuate(
     ctx: click.Context,
     photos: tuple[Path, ...],
     target: str | None,
-    out: Path,
+    out_dir: Path,
     model: str,
     weights: Path | None,
     device: str,
@@ -90,8 +85,7 @@ def accentuate(
       renderer accentuate cat.jpg coffee.jpg --class "tiger cat" --steps 48 --out renders
     """
     try:
-        names = {f.name for f in fields(AccentSettings)}
-        settings = AccentSettings(**{k: v for k, v in options.items() if k in names})
+        settings = settings_from(AccentSettings, options)
         if target:
             resolve_class(target)
         loaded = open_model(model, device, weights)
@@ -109,7 +103,7 @@ def accentuate(
             loaded,
             photo,
             settings,
-            out,
+            out_dir,
             target=target,
             seed=seed,
             command=command_line(ctx, photos=[str(path)]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ..clikit import (
     model_options,
     open_model,
     run_batch,
+    settings_from,
 )
 from ..errors import RendererError
 from ..explain.jobs import default_layer, explain_photo
@@ -181,8 +181,7 @@ def explain(
       renderer explain cat.jpg --out renders --methods lime --lime-stability 0.95
     """
     try:
-        names = {f.name for f in fields(ExplainSettings)}
-        settings = ExplainSettings(**{k: v for k, v in options.items() if k in names})
+        settings = settings_from(ExplainSettings, options)
         loaded = open_model(model, device, weights)
         default_layer(loaded, settings.layer)  # a wrong layer or class fails once, up front
         if settings.target:
