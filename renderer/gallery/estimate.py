@@ -20,6 +20,7 @@ MEASURE_STEPS = 2 / 3  # the objective before and after: two forward passes
 FORWARD_STEPS = 1 / 3  # a forward pass, as a share of a gradient step
 EXPLAIN_SIZE = 224
 EXPLAIN_EXTRA_PASSES = 40  # Grad-CAM(++), guided backprop, robustness: a few dozen passes
+ADAPTIVE_LIME_FLOORS = 2  # an adaptive LIME stopped at 1-3 floors on the bench's photos
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def pixel_steps(job: Job, min_size: int) -> float:
         return 0.0
     if job.kind == "explain":
         settings = payload.settings
-        passes = settings.lime_samples + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
+        passes = lime_samples_expected(settings) + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
         return passes * FORWARD_STEPS * EXPLAIN_SIZE**2
     width, height = working_size(*size, payload.recipe.size, min_size)
     work = _dream_pixel_steps(payload.recipe, width, height, min_size)
@@ -69,6 +70,13 @@ def pixel_steps(job: Job, min_size: int) -> float:
         zoom = payload.settings
         return work + (zoom.frames - 1) * zoom.steps_per_frame * width * height
     return work + MEASURE_STEPS * width * height
+
+
+def lime_samples_expected(settings) -> int:
+    """LIME's samples: exactly ``lime_samples`` when set, else a typical adaptive run."""
+    if settings.lime_samples is not None:
+        return settings.lime_samples
+    return min(settings.lime_max_samples, ADAPTIVE_LIME_FLOORS * settings.lime_min_samples)
 
 
 def estimate(
