@@ -120,16 +120,29 @@ def hash_photo_file(
     return digest.hexdigest(), total
 
 
-def file_table(folder: Path, skip: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
+def file_table(
+    folder: Path,
+    skip: frozenset[str] = frozenset(),
+    known: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Every file under ``folder`` (but the relative paths in ``skip``): its size, mtime and
-    sha256, by relative POSIX path. What a finished job or a published site is made of."""
+    sha256, by relative POSIX path. What a finished job or a published site is made of.
+    A file whose size and mtime are those of its entry in ``known`` (an earlier table of
+    the same files) takes that entry's hash unread, as ``file_matches`` would pass it."""
     table = {}
+    known = known or {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
         if name in skip:
             continue
         st = path.stat()
-        table[name] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(path)}
+        meta = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+        before = known.get(name)
+        if isinstance(before, dict) and all(before.get(k) == v for k, v in meta.items()):
+            meta["sha256"] = before.get("sha256")
+        if not isinstance(meta.get("sha256"), str):
+            meta["sha256"] = sha256_file(path)
+        table[name] = meta
     return table
 
 

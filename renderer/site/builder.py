@@ -40,7 +40,16 @@ from .images import (
     publish_image,
 )
 from .pages import page_specs, sitemap, write_precompressed
-from .publish import PreviousSite, build_prefix, recover, site_lock, swap_in, write_site_files
+from .publish import (
+    PreviousSite,
+    build_prefix,
+    read_site_files,
+    recover,
+    site_damage,
+    site_lock,
+    swap_in,
+    write_site_files,
+)
 
 MARKER = ".dreamgallery-site"
 STATIC = "static"
@@ -75,11 +84,13 @@ class SiteReport:
     index_bytes: int
     warnings: tuple[str, ...]
     seconds: float
+    unchanged: bool = False  # the published site was current: nothing was written
 
     def summary(self) -> str:
+        state = "unchanged, nothing written" if self.unchanged else f"{self.reused} reused"
         return (
             f"{len(self.pages)} pages, {self.photos} photos, {self.images} image files "
-            f"({self.reused} reused), index {self.index_bytes / 1024:.1f} KB "
+            f"({state}), index {self.index_bytes / 1024:.1f} KB "
             f"(HTML+CSS+JS), {self.skipped} skipped, {self.seconds:.1f} s -> {self.out_dir}"
         )
 
@@ -99,7 +110,8 @@ def read_sources(render_dirs: Sequence[Path]) -> list[vm.Source]:
             entries = read_manifest(folder)
         except ValueError as exc:
             raise BadInputError(folder / MANIFEST_NAME, f"unreadable manifest ({exc})") from None
-        sources.extend(vm.Source(e, folder.resolve()) for e in entries)
+        base = folder.resolve()
+        sources.extend(vm.Source(e, base) for e in entries)
     return sources
 
 
@@ -329,8 +341,8 @@ def _render_pages(
     Returns the pages and how many were reused."""
     per_page, base_url, previous = options["per_page"], options["base_url"], options["previous"]
     fingerprint = reuse.code_fingerprint(
-        (templates_dir(), options["theme"], Path(__file__).parent),
-        __version__,
+        (),
+        options["code"],
         title,
         base_url,
         bool(gallery.layer_dreams),
@@ -411,11 +423,32 @@ def build_site(
     anchor = dirs[0].resolve().parent
     gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat)
     final = out.resolve()
-    options = {"per_page": per_page, "base_url": base_url, "theme": theme}
+    code = reuse.code_fingerprint((templates_dir(), theme, Path(__file__).parent), __version__)
+    options = {"per_page": per_page, "base_url": base_url, "theme": theme, "code": code}
+    inputs = reuse.inputs_key(
+        dirs,
+        gallery,
+        code,
+        stamp,
+        title,
+        str(Path(theme).resolve()) if theme else "",
+        os.path.abspath(photos) if photos is not None else "",
+        flat,
+        per_page,
+        base_url,
+        precompress,
+        strict,
+    )
+    unchanged = False
     try:
         with site_lock(final):
             recover(final)
-            built = _build_into(final, gallery, env, title, stamp, strict, options, precompress)
+            if (final / MARKER).exists() and site_damage(final, stamp, inputs) is None:
+                built, unchanged = _as_published(final, gallery, per_page), True
+            else:
+                built = _build_into(
+                    final, gallery, env, title, (stamp, inputs), strict, options, precompress
+                )
     except OSError as exc:
         line = describe(exc, final.parent, "the site", _site_bytes(final, gallery))
         if line is None:
@@ -432,7 +465,20 @@ def build_site(
         index_bytes=index_bytes,
         warnings=tuple(warnings),
         seconds=round(time.perf_counter() - clock, 2),
+        unchanged=unchanged,
     )
+
+
+def _as_published(
+    out: Path, gallery: vm.Gallery, per_page: int
+) -> tuple[list[str], int, int, int, list[str]]:
+    """What a build would report for the site at ``out``, which is current: its pages, its
+    image files (all of them reused) and the warnings its build gave."""
+    manifest = read_site_files(out) or {}
+    images = sum(1 for name in manifest.get("files", {}) if name.startswith("media/"))
+    pages = [spec.path for spec in page_specs(gallery, per_page)]
+    warnings = [str(w) for w in manifest.get("warnings") or []]
+    return pages, 0, images, _index_weight(out), warnings
 
 
 def _site_bytes(out: Path, gallery: vm.Gallery) -> int:
@@ -448,7 +494,7 @@ def _build_into(
     gallery: vm.Gallery,
     env: jinja2.Environment,
     title: str,
-    stamp: str,
+    stamps: tuple[str, str],
     strict: bool,
     options: dict[str, Any],
     precompress: bool = False,
@@ -467,7 +513,7 @@ def _build_into(
             write_precompressed(tmp)
         (tmp / MARKER).write_text(f"built by renderer {__version__}\n", encoding="utf-8")
         index_bytes = _index_weight(tmp)
-        write_site_files(tmp, stamp)
+        write_site_files(tmp, *stamps, previous=previous, warnings=warnings)
         os.chmod(tmp, 0o755)
         swap_in(tmp, out)
     except BaseException:

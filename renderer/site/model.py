@@ -229,6 +229,16 @@ class PhotoPage:
         many = sum(f.kind == "explain" for f in self.figures) > 1
         return commands.pop() if many and len(commands) == 1 else ""
 
+    def made_once(self, figures: Sequence[Figure]) -> list[tuple[str, str]]:
+        """What two or more of ``figures`` made by the page's one explanation job share
+        beyond the page's and every explanation's rows (the part of the job that made them:
+        its time, when): said once above them, so their panels keep only what differs."""
+        if not self.explain_command:
+            return []
+        figs = [f for f in figures if f.kind == "explain" and f.command == self.explain_command]
+        hide = self.shared + self.explain_shared
+        return [r for r in shared_rows([f.provenance for f in figs], None) if r not in hide]
+
     @staticmethod
     def common_legend(figures: Sequence[Figure]) -> Figure | None:
         """The first of two or more figures that all carry the same legend: shown once."""
@@ -502,6 +512,7 @@ def build_gallery(
         page.gradcam.sort(key=lambda f: _index(GRADCAM_METHODS, f.details.get("method", "")))
         page.lime.sort(key=lambda f: _index(LIME_METHODS, f.details["method"]))
         page.robustness.sort(key=_robustness_sort_key)
+        _one_job_made(page)
 
     versions: dict[str, str] = {}
     for src in sources:
@@ -518,6 +529,19 @@ def build_gallery(
         renders=sum(1 for s in sources if s.output is not None),
         album=build_albums(ordered, skipped, flat=flat),
     )
+
+
+def _one_job_made(page: PhotoPage) -> None:
+    """The explanations that one job made say when as the job's span, the same for each,
+    so the page states it once (the seconds between its panels are no fact of theirs)."""
+    command = page.explain_command
+    figs = [f for f in page.figures if f.kind == "explain" and f.command == command]
+    made = [value for f in figs for label, value in f.provenance if label == "Made"]
+    if not command or len(made) != len(figs) or len(set(made)) < 2:
+        return
+    span = f"{min(made)} to {max(made)}"
+    for fig in figs:
+        fig.provenance = [(k, span if k == "Made" else v) for k, v in fig.provenance]
 
 
 def _int(value: Any) -> int:

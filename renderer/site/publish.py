@@ -130,10 +130,20 @@ def swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_site_files(site: Path, stamp: str) -> None:
-    """The manifest of a built site: its stamp and every file's size, mtime and hash."""
-    table = file_table(site, frozenset({SITE_FILES}))
-    write_text_atomic(site / SITE_FILES, json.dumps({"stamp": stamp, "files": table}))
+def write_site_files(
+    site: Path,
+    stamp: str,
+    inputs: str = "",
+    previous: PreviousSite | None = None,
+    warnings: list[str] | tuple[str, ...] = (),
+) -> None:
+    """The manifest of a built site: its stamp, the key of its inputs (see ``build_site``),
+    the build's warnings and every file's size, mtime and hash. A file linked from the
+    ``previous`` site (the size and mtime its manifest recorded) keeps that hash, unread."""
+    known = previous.table if previous is not None and previous.table else {}
+    table = file_table(site, frozenset({SITE_FILES}), known)
+    data = {"stamp": stamp, "inputs": inputs, "warnings": list(warnings), "files": table}
+    write_text_atomic(site / SITE_FILES, json.dumps(data))
 
 
 def read_site_files(site: Path) -> dict[str, Any] | None:
@@ -144,12 +154,13 @@ def read_site_files(site: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
 
 
-def site_damage(site: Path, stamp: str) -> str | None:
-    """Why the site at ``site`` is not the current one for ``stamp``, or ``None``."""
+def site_damage(site: Path, stamp: str, inputs: str | None = None) -> str | None:
+    """Why the site at ``site`` is not the current one for ``stamp`` (and, when given, the
+    key of its ``inputs``), or ``None``: a stat of each file, a hash only where one moved."""
     manifest = read_site_files(site)
     if manifest is None:
         return "there is none yet, or it has no manifest"
-    if manifest.get("stamp") != stamp:
+    if manifest.get("stamp") != stamp or (inputs is not None and manifest.get("inputs") != inputs):
         return "it was built from other inputs"
     return table_damage(site, manifest["files"])
 

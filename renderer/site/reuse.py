@@ -6,6 +6,10 @@ provenance, its album trail and neighbours, its share preview, the site's title 
 address, and the bytes of the templates and of the site code). A page whose key matches the
 previous build's is linked from the previous site instead. Index, album and the other pages
 are few and always rendered.
+
+A whole site has a key too (``inputs_key``): its manifests, the size and mtime of every file
+its figures are made from, the code and the options. When the published site has that key
+and its files are as its manifest says, a rebuild writes nothing at all.
 """
 
 from __future__ import annotations
@@ -32,6 +36,32 @@ def code_fingerprint(folders: Iterable[Path | None], *parts: object) -> str:
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(path.as_posix().encode("utf-8", "surrogatepass") + b"\0")
                 digest.update(path.read_bytes())
+    digest.update(repr(parts).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def inputs_key(render_dirs: Iterable[Path], gallery: Any, *parts: object) -> str:
+    """The sha256 of what a whole site is built from: each render dir's manifest, the path,
+    size and mtime of every file a figure of ``gallery`` (a ``model.Gallery``) is made from,
+    and ``parts`` (the code's fingerprint, the title, the options)."""
+    from ..provenance import MANIFEST_NAME
+
+    digest = hashlib.sha256()
+    for folder in render_dirs:
+        folder = Path(folder).resolve()
+        digest.update(os.fsencode(folder) + b"\0")
+        digest.update(hashlib.sha256((folder / MANIFEST_NAME).read_bytes()).digest())
+    files: set[Path] = set()
+    for fig in gallery.figures:
+        files.update([fig.src, *fig.frames])
+        files.update(p for p in (fig.legend_src, fig.alternate) if p is not None)
+    for path in sorted(files):
+        try:
+            st = path.stat()
+            seen = f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+        except OSError:
+            seen = "missing"
+        digest.update(os.fsencode(path) + b"\0" + seen.encode() + b"\0")
     digest.update(repr(parts).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
