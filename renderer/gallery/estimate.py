@@ -62,7 +62,9 @@ def pixel_steps(job: Job, min_size: int) -> float:
         return 0.0
     if job.kind == "explain":
         settings = payload.settings
-        passes = lime_samples_expected(settings) + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
+        passes = (
+            lime_samples_expected(settings) + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
+        )
         return passes * FORWARD_STEPS * EXPLAIN_SIZE**2
     width, height = working_size(*size, payload.recipe.size, min_size)
     work = _dream_pixel_steps(payload.recipe, width, height, min_size)
