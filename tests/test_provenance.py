@@ -62,3 +62,18 @@ def test_command_line_keeps_only_what_was_given() -> None:
         dream, ["a.jpg", "b.jpg", "--layer", "x", "--layer", "y:2", "--frames", "--lr", "0.5"]
     )
     assert seen == ["renderer dream --lr 0.5 --layer x --layer y:2 --frames 'my cat.jpg'"]
+
+
+def test_a_pixel_or_fft_dream_lists_no_maco_crop_fields(tmp_path):
+    from renderer.site.model import Source
+    from renderer.site.provenance import provenance_rows
+
+    crops = {"crops": 6, "crop_min": 0.25, "crop_px": 0, "noise": 0.02, "template": "average"}
+
+    def labels(param: str) -> set[str]:
+        entry = {"kind": "dream", "params": {"param": param, "steps": 10, **crops}}
+        return {label for label, _ in provenance_rows(Source(entry, tmp_path), None)}
+
+    assert "steps" in labels("pixel") and not labels("pixel") & set(crops)
+    assert not labels("fft") & set(crops)
+    assert set(crops) <= labels("maco")  # a MaCo dream reads them: they stay

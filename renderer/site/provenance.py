@@ -36,6 +36,12 @@ class ModelRow:
     weights_source: str
 
 
+# recipe fields only a MaCo dream reads (renderer/dream/recipe.py)
+MACO_ONLY = frozenset(
+    {"crops", "crop_min", "crop_max", "crop_spread", "crop_px", "noise", "template"}
+)
+
+
 def _public_value(value: Any, anchor: Path | None) -> str:
     if isinstance(value, str):
         return public_path(value, anchor) if os.path.isabs(value) else value
@@ -87,7 +93,11 @@ def provenance_rows(src: Source, anchor: Path | None) -> list[Row]:
                 " · ".join(str(x) for x in (sanity.get("check"), corr_text, verdict) if x),
             )
         )
-    for key, value in sorted((e.get("params") or {}).items()):
+    params = e.get("params") or {}
+    unused = MACO_ONLY if params.get("param") in ("pixel", "fft") else ()
+    for key, value in sorted(params.items()):
+        if key in unused:  # a pixel or FFT dream never reads them
+            continue
         row = (str(key), _public_value(value, anchor))
         if not (key in ("layer", "layers") and ("Layer", row[1]) in rows):  # said above
             rows.append(row)
