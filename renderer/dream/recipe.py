@@ -21,6 +21,10 @@ BLUR_MODES = ("image", "gradient")
 GRAD_NORMS = ("std", "mean-abs", "laplacian")
 PARAMS = ("pixel", "fft", "maco")
 BUILTIN_INITS = ("noise", "gray")
+# the fields only a MaCo dream reads (a pixel or FFT dream ignores them)
+MACO_FIELDS = frozenset(
+    {"crops", "crop_min", "crop_max", "crop_spread", "crop_px", "noise", "template"}
+)
 
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)"

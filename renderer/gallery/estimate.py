@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from .plan import Job
+
+if TYPE_CHECKING:
+    from ..explain.settings import ExplainSettings
 
 MEASURE_STEPS = 2 / 3  # the objective before and after: two forward passes
 FORWARD_STEPS = 1 / 3  # a forward pass, as a share of a gradient step
@@ -74,7 +77,7 @@ def pixel_steps(job: Job, min_size: int) -> float:
     return work + MEASURE_STEPS * width * height
 
 
-def lime_samples_expected(settings) -> int:
+def lime_samples_expected(settings: ExplainSettings) -> int:
     """LIME's samples: exactly ``lime_samples`` when set, else a typical adaptive run."""
     if settings.lime_samples is not None:
         return settings.lime_samples

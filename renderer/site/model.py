@@ -229,13 +229,18 @@ class PhotoPage:
         many = sum(f.kind == "explain" for f in self.figures) > 1
         return commands.pop() if many and len(commands) == 1 else ""
 
+    def made_by_explain_job(self, figures: Sequence[Figure]) -> list[Figure]:
+        """Those of ``figures`` that the page's one explanation job made."""
+        command = self.explain_command
+        return [f for f in figures if f.kind == "explain" and command and f.command == command]
+
     def made_once(self, figures: Sequence[Figure]) -> list[tuple[str, str]]:
         """What two or more of ``figures`` made by the page's one explanation job share
         beyond the page's and every explanation's rows (the part of the job that made them:
         its time, when): said once above them, so their panels keep only what differs."""
         if not self.explain_command:
             return []
-        figs = [f for f in figures if f.kind == "explain" and f.command == self.explain_command]
+        figs = self.made_by_explain_job(figures)
         hide = self.shared + self.explain_shared
         return [r for r in shared_rows([f.provenance for f in figs], None) if r not in hide]
 
@@ -534,10 +539,9 @@ def build_gallery(
 def _one_job_made(page: PhotoPage) -> None:
     """The explanations that one job made say when as the job's span, the same for each,
     so the page states it once (the seconds between its panels are no fact of theirs)."""
-    command = page.explain_command
-    figs = [f for f in page.figures if f.kind == "explain" and f.command == command]
+    figs = page.made_by_explain_job(page.figures)
     made = [value for f in figs for label, value in f.provenance if label == "Made"]
-    if not command or len(made) != len(figs) or len(set(made)) < 2:
+    if len(made) != len(figs) or len(set(made)) < 2:
         return
     span = f"{min(made)} to {max(made)}"
     for fig in figs:

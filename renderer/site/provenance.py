@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ..dream.recipe import MACO_FIELDS
 from .captions import layers_text, percent
 from .public import public_path, public_text
 
@@ -34,12 +35,6 @@ class ModelRow:
     licence: str
     weights_sha256: str
     weights_source: str
-
-
-# recipe fields only a MaCo dream reads (renderer/dream/recipe.py)
-MACO_ONLY = frozenset(
-    {"crops", "crop_min", "crop_max", "crop_spread", "crop_px", "noise", "template"}
-)
 
 
 def _public_value(value: Any, anchor: Path | None) -> str:
@@ -94,9 +89,9 @@ def provenance_rows(src: Source, anchor: Path | None) -> list[Row]:
             )
         )
     params = e.get("params") or {}
-    unused = MACO_ONLY if params.get("param") in ("pixel", "fft") else ()
+    unused = MACO_FIELDS if params.get("param") in ("pixel", "fft") else frozenset()
     for key, value in sorted(params.items()):
-        if key in unused:  # a pixel or FFT dream never reads them
+        if key in unused:
             continue
         row = (str(key), _public_value(value, anchor))
         if not (key in ("layer", "layers") and ("Layer", row[1]) in rows):  # said above
