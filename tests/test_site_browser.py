@@ -197,8 +197,9 @@ def test_the_page_is_whole_without_javascript(site, browser) -> None:
 
 
 def test_the_zoom_is_not_fetched_until_asked_and_reduced_motion_sees_a_still(site, browser):
-    url = next((site / "photos").glob("chelsea-*")).as_uri()
-    animation = next(site.glob("media/chelsea-*/zoom-classic-*.webp"))
+    html = next((site / "photos").glob("chelsea-*"))
+    url, photo_hash = html.as_uri(), html.stem.rsplit("-", 1)[1]
+    animation = next(site.glob(f"media/{photo_hash}/zoom-classic-*.webp"))
     for motion in ("no-preference", "reduce"):
         page = browser.new_page(viewport={"width": 1280, "height": 900}, reduced_motion=motion)
         fetched: list[str] = []

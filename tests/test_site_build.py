@@ -329,7 +329,7 @@ def test_serve_previews_the_site_gzipped_with_hashed_media_cached_for_good(built
         assert headers["Content-Encoding"] == "gzip" and headers["Cache-Control"] == "no-cache"
         assert gzip.decompress(body) == (site / "index.html").read_bytes()
         assert len(body) < (site / "index.html").stat().st_size / 3
-        media = next(site.glob("media/chelsea-*/*-120.webp"))
+        media = next(site.glob("media/*/*-120.webp"))
         status, headers, body = get(media.relative_to(site).as_posix(), gzip_ok=True)
         assert "Content-Encoding" not in headers and body == media.read_bytes()
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"

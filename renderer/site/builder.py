@@ -162,7 +162,9 @@ def _publish_all(
     figures = gallery.figures
     for page in gallery.photos:
         for fig in page.figures:
-            fig.group = fig.group or f"media/{page.key}"
+            # the photo's short hash, not its name: a long file name would otherwise repeat
+            # in every src and srcset of its page (the names inside are content hashes)
+            fig.group = fig.group or f"media/{page.sha256[:8] or page.key}"
             fig.page_key = fig.page_key or page.key
     for fig in figures:
         if not fig.group.startswith("media/"):
@@ -314,6 +316,7 @@ def render_page(
         "warnings": list(warnings),
         "shared": [],
         "explain_shared": [],
+        "dream_shared": [],
         "explain_command": "",
         "description": title,
         "og_image": None,

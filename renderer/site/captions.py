@@ -99,13 +99,11 @@ def _explain(src: Source, name: str, details: dict[str, Any]) -> tuple[str, str,
             f"{name} degraded by {rkind} {level}: the network sees "
             f"{seen.get('name', '?')} ({percent(seen.get('prob'))})"
         )
-        caption = str(
-            extra.get("caption")
-            or (
-                f"sees {seen.get('name', '?')} {percent(seen.get('prob'))} · "
-                f"{orig.get('name', '?')} {percent(orig.get('prob'))}"
-            )
-        )
+        caption = str(extra.get("caption", ""))
+        if seen:  # the top guess; and the photo's own class, once it is no longer on top
+            caption = f"sees {seen.get('name', '?')} {percent(seen.get('prob'))}"
+            if orig and orig.get("name") != seen.get("name"):
+                caption += f" · {orig.get('name', '?')} {percent(orig.get('prob'))}"
         return title, alt, caption, legend
     title = METHOD_TITLES.get(method, method)
     where = f" at layer {extra.get('layer')}" if extra.get("layer") else ""

@@ -28,11 +28,17 @@ from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomi
 from .publish import PreviousSite
 
 THUMB_WIDTHS = (120, 240, 480, 960, 1600)  # and always the full width
+# A copy within this factor of the full width adds bytes to every srcset and saves the
+# browser almost nothing: 120/240/256 becomes 120/256.
+NEAR_FULL = 1.25
 FRAME_WIDTHS = (120, 240)
 PHOTO_MAX_SIDE = 2048
 MAX_THUMB_BYTES = 60_000  # for an 800 x 600 copy; larger ones get the same bytes per pixel
 BUDGET_AREA = 800 * 600
 QUALITIES = (80, 70, 60, 50, 42)
+# Hex digits of the content hash in published names: 40 bits, so the odds that two of a
+# photo folder's ~60 files share a name are about 1 in 10^9; short names keep srcsets small.
+DIGEST_HEX = 10
 # Bump when thumbnails are made differently, so old ones are not reused.
 RECIPE = b"webp-v3"  # v3: 120 px to full width, byte budget by area, short names
 HARMLESS_PNG_INFO = frozenset({"dpi", "gamma", "srgb", "aspect", "transparency"})
@@ -97,7 +103,7 @@ class Picture:
         """The hash in the published names: the bytes, the thumbnail recipe and the widths."""
         h = self.hasher.copy()
         h.update(RECIPE + repr(widths).encode())
-        return h.hexdigest()[:12]
+        return h.hexdigest()[:DIGEST_HEX]
 
     def open(self) -> Image.Image:
         """The picture, not decoded yet: its size and header only."""
@@ -208,9 +214,10 @@ def publish_image(
     max_side: int | None = None,
 ) -> Published:
     """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and ``<hash>-<width>.webp``
-    for each width narrower than the picture, plus its full width (none when ``widths`` is
-    empty). ``max_side`` caps the published size. (The copies' short names keep a photo
-    page's srcsets small; the PNG, the file a visitor downloads, keeps its name.)"""
+    for each width narrower than the picture by more than ``NEAR_FULL``, plus its full width
+    (none when ``widths`` is empty). ``max_side`` caps the published size. (The copies'
+    short names keep a photo page's srcsets small; the PNG, the file a visitor downloads,
+    keeps its name.)"""
     picture = Picture.read(source)
     previous = PreviousSite.of(previous_site)
     digest = picture.digest(widths + ((-max_side,) if max_side else ()))
@@ -228,7 +235,7 @@ def publish_image(
 
     full = f"{folder}/{stem}-{digest}.png"
     place(full, pixels.full_png)
-    wanted = [w for w in widths if w < width] + ([width] if widths else [])
+    wanted = [w for w in widths if w * NEAR_FULL < width] + ([width] if widths else [])
     variants = []
     for w in wanted:
         rel = f"{folder}/{digest}-{w}.webp"

@@ -223,6 +223,13 @@ class PhotoPage:
         return [row for row in common if row not in self.shared]
 
     @property
+    def dream_shared(self) -> list[tuple[str, str]]:
+        """What every dream and zoom of the photo shares beyond ``shared`` (the recipe
+        fields their presets leave alone): stated once, so each panel keeps its own."""
+        common = shared_rows([f.provenance for f in self.dreams + self.zooms], None)
+        return [row for row in common if row not in self.shared]
+
+    @property
     def explain_command(self) -> str:
         """The command every explanation of the photo shares (one job), or ""."""
         commands = {f.command for f in self.figures if f.kind == "explain"}
@@ -357,8 +364,13 @@ def _curve(name: str, values: Any, auc: Any, top: float) -> Curve | None:
     ys = _values(values)
     if not ys:
         return None
+
+    def short(v: float) -> str:  # 0.1 px, no trailing ".0"
+        return f"{round(v, 1):g}"
+
     pts = " ".join(
-        f"{100 * i / (len(ys) - 1):.1f},{60 - 56 * max(y, 0) / top:.1f}" for i, y in enumerate(ys)
+        f"{short(100 * i / (len(ys) - 1))},{short(60 - 56 * max(y, 0) / top)}"
+        for i, y in enumerate(ys)
     )
     try:
         auc_value = float(auc) if auc is not None else None

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..errors import BadInputError
 
-# media/<group>/[<stem>-]<12 hex>[-<width>].<ext>: the name changes whenever the bytes do.
-HASHED = re.compile(r"/media/(?:.+[-/])?[0-9a-f]{12}(?:-\d+)?\.(?:png|webp|jpg|mp4|webm)$")
+# media/<group>/[<stem>-]<10 hex>[-<width>].<ext>: the name changes whenever the bytes do.
+HASHED = re.compile(r"/media/(?:.+[-/])?[0-9a-f]{10}(?:-\d+)?\.(?:png|webp|jpg|mp4|webm)$")
 GZIP_TYPES = (".html", ".css", ".js", ".xml", ".svg", ".json", ".txt")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
