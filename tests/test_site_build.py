@@ -484,6 +484,20 @@ def test_photo_pages_are_lean_and_link_each_dreams_full_size_file(built) -> None
             assert largest.endswith(f" {png.width}w")  # the srcset goes up to the full size
     assert len(downloads) == 2 + 4  # two dreams, four layer dreams
 
+    def rows(dl) -> set[tuple[str, str]]:
+        terms = [(e.text or "") for e in dl if e.tag == f"{NS}dt"]
+        return set(zip(terms, [(e.text or "") for e in dl if e.tag == f"{NS}dd"], strict=True))
+
+    made = next(s for s in doc.iter(f"{NS}section") if s.get("id") == "made")
+    after = list(made)
+    heading = next(i for i, e in enumerate(after) if e.get("id") == "made-dreams")
+    every_dream = rows(after[heading + 1])
+    assert ("octaves", "4") in every_dream  # both dreams' recipe field, said once
+    for fig in doc.iter(f"{NS}figure"):
+        if (fig.get("id") or "").startswith("dream-"):
+            own = rows(next(fig.iter(f"{NS}dl")))
+            assert own and not own & every_dream, fig.get("id")
+
 
 def test_precompress_writes_gz_beside_text_files(built, tmp_path: Path) -> None:
     _, render, _, _ = built
