@@ -6,8 +6,10 @@ of the photo at the new size, as google/deepdream does, so the photo's structure
 wrapped in a parametrization, and stepped ``steps`` times. Each step jitters the image by a
 random roll (the gradient comes back unrolled), computes the gradient through a forward pass
 cut after the deepest target layer (in random-offset tiles for large photos), regularizes
-it, normalizes it, and takes a step of ``lr``. The network is the model's frozen twin with
-its BatchNorms folded into the convolutions (``fusion``).
+it, normalizes it, and takes a step of ``lr``. A dream larger than ``BASE_SIZE`` is the
+base-size dream followed by refining octaves that only sharpen it (``octave_plan``). The
+network is the model's frozen twin with its BatchNorms folded into the convolutions
+(``fusion``).
 """
 
 from __future__ import annotations
