@@ -6,8 +6,10 @@ of the photo at the new size, as google/deepdream does, so the photo's structure
 wrapped in a parametrization, and stepped ``steps`` times. Each step jitters the image by a
 random roll (the gradient comes back unrolled), computes the gradient through a forward pass
 cut after the deepest target layer (in random-offset tiles for large photos), regularizes
-it, normalizes it, and takes a step of ``lr``. The network is the model's frozen twin with
-its BatchNorms folded into the convolutions (``fusion``).
+it, normalizes it, and takes a step of ``lr``. A dream larger than ``BASE_SIZE`` is the
+base-size dream followed by refining octaves that only sharpen it (``octave_plan``). The
+network is the model's frozen twin with its BatchNorms folded into the convolutions
+(``fusion``).
 """
 
 from __future__ import annotations
@@ -71,18 +73,28 @@ def octave_sizes(
     return sizes
 
 
-# The long side the shipped presets' octaves were tuned at. A larger dream adds octaves below
-# so its smallest octave stays near this one's (motifs keep their size relative to the
-# photo: a print looks like the preview, only sharper), and takes fewer steps at octaves
-# above it, where only fine detail grows (each costs about what the base octave costs).
+# The long side the shipped presets' octaves were tuned at. A larger dream first dreams the
+# recipe's octaves at this size (from the photo brought down to it), then refines upward:
+# motifs keep their size relative to the photo, so a print looks like the preview, only
+# sharper. Each refining octave takes ``MIN_TOP_STEPS`` steps that keep only the gradient's
+# Laplacian bands no coarser than a base pixel: they sharpen what grew below and grow no
+# new, smaller motifs (all the bands grew a carpet of small eyes between the big faces).
 BASE_SIZE = 512
 MIN_TOP_STEPS = 2
 
 
 @dataclass(frozen=True)
 class Octave:
+    """One octave: its size, its steps and, for a refining octave above the base, how many
+    of the gradient's finest Laplacian bands its steps keep (0: the whole gradient)."""
+
     size: tuple[int, int]
     steps: int
+    bands: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.size) < 1 or self.steps < 0 or self.bands < 0:
+            raise ValueError(f"bad octave {self}")
 
 
 def scale_side(h: int, w: int) -> int:
@@ -91,42 +103,72 @@ def scale_side(h: int, w: int) -> int:
     return min(max(h, w), round(min(h, w) * 4 / 3))
 
 
-def octave_count(h: int, w: int, octaves: int, scale: float, min_size: int) -> int:
-    """The recipe's ``octaves``, plus one for each ``scale`` the picture's scale side is
-    above ``BASE_SIZE``; the added ones never take the short side under ``min_size``."""
-    side = scale_side(h, w)
-    if scale <= 1.0 or side <= BASE_SIZE:
-        return octaves
-    extra = round(math.log(side / BASE_SIZE) / math.log(scale))
-    room = 1 + math.floor(math.log(max(1.0, min(h, w) / min_size)) / math.log(scale))
-    return max(octaves, min(octaves + extra, room, 12))
-
-
-def octave_steps(steps: int, h: int, w: int) -> int:
-    """``steps`` up to ``BASE_SIZE``; above it, fewer in proportion to the pixels, so each
-    octave above costs about what the base one does: they sharpen the motifs grown below.
-    (Steps in proportion to the side cost 1.7x as much at 2048 px, for the same energy in
-    each frequency band; in proportion to the side cubed, the same again.)"""
+def base_size(h: int, w: int) -> tuple[int, int]:
+    """(h, w) brought down so its scale side is ``BASE_SIZE``; (h, w) itself when it is
+    within 5% of that or less."""
     side = scale_side(h, w)
     if side <= BASE_SIZE * 1.05:
-        return steps
-    return max(min(steps, MIN_TOP_STEPS), math.ceil(steps * (BASE_SIZE / side) ** 2))
+        return h, w
+    k = BASE_SIZE / side
+    return max(1, round(h * k)), max(1, round(w * k))
+
+
+def refine_sizes(h: int, w: int, base: tuple[int, int], scale: float) -> list[tuple[int, int]]:
+    """Sizes above ``base`` up to (h, w), one for each ``scale`` (at least one), evenly
+    spaced in log size; none when (h, w) is the base."""
+    if (h, w) == base:
+        return []
+    ratio = scale_side(h, w) / scale_side(*base)
+    count = max(1, round(math.log(ratio) / math.log(scale))) if scale > 1.0 else 1
+    sizes = []
+    for i in range(1, count):
+        f = ratio ** (i / count) / ratio
+        sizes.append((round(h * f), round(w * f)))
+    return [*sizes, (h, w)]
+
+
+def fine_bands(h: int, w: int) -> int:
+    """How many of the gradient's finest Laplacian bands (band i holds detail of about
+    2**(i + 1) px) a refining octave of (h, w) keeps: log2 of its scale over the base's,
+    rounded down, at least one (1 up to 2047 px, 2 from 2048, 3 from 4096)."""
+    return max(1, math.floor(math.log2(scale_side(h, w) / BASE_SIZE) + 1e-9))
 
 
 def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octave]:
-    """Every octave's size and steps, smallest first, for a dream of (h, w). A recipe of
-    one octave (a zoom's frames) has no pyramid to anchor: it stays one octave."""
+    """Every octave's size, steps and gradient bands, smallest first, for a dream of (h, w):
+    the recipe's octaves up to the base size, then the refining ones. A recipe of one
+    octave (a zoom's frames) has no pyramid to anchor: it stays one octave."""
     if recipe.octaves == 1:
         return [Octave((h, w), recipe.steps)]
-    count = octave_count(h, w, recipe.octaves, recipe.octave_scale, min_size)
-    sizes = octave_sizes(h, w, count, recipe.octave_scale, min_size)
-    return [Octave(size, octave_steps(recipe.steps, *size)) for size in sizes]
+    base = base_size(h, w)
+    below = octave_sizes(*base, recipe.octaves, recipe.octave_scale, min_size)
+    steps = min(recipe.steps, MIN_TOP_STEPS)
+    above = refine_sizes(h, w, base, recipe.octave_scale)
+    return [Octave(size, recipe.steps) for size in below] + [
+        Octave(size, steps, fine_bands(*size)) for size in above
+    ]
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+
+
+def shrink(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``x`` brought down to ``size`` without aliasing (a 2048 px photo brought to a
+    512 px base octave unfiltered grows stripes from its fine texture)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def enlarge(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``x`` brought up to a refining octave's ``size``, bicubic: bilinear steps from the
+    base to 2048 px lose a third of the detail's finest band at the base's scale."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
 
 
 def use_channels_last(device: torch.device) -> bool:
@@ -244,13 +286,14 @@ class _Ascent:
                 total += values.detach() * share
         return torch.roll(grad, (-dy, -dx), dims=(-2, -1)), total
 
-    def regularize(self, grad: torch.Tensor, spatial: bool) -> torch.Tensor:
+    def regularize(self, grad: torch.Tensor, spatial: bool, bands: int = 0) -> torch.Tensor:
+        """The step's direction; ``bands`` > 0 keeps only the gradient's finest bands."""
         r = self.recipe
         if not spatial:
             return reg.normalize_std(grad)
         if r.blur_mode == "gradient" and r.blur_sigma > 0:
             grad = reg.smooth_gradient(grad, r.blur_sigma)
-        return reg.normalize(grad, r.grad_norm, r.laplacian_levels)
+        return reg.normalize(grad, r.grad_norm, r.laplacian_levels, bands)
 
     @torch.no_grad()
     def measure(self, images: torch.Tensor) -> list[float]:
@@ -384,29 +427,32 @@ def render(
 
     detail: torch.Tensor | None = None
     kept: list[torch.Tensor] = []
-    for level, (octave, steps) in enumerate((o.size, o.steps) for o in octaves):
+    photo_at_base = shrink(base, base_size(h, w)) if base is not None else None
+    for level, octave in enumerate(octaves):
+        grow = enlarge if octave.bands else resize
         if base is not None:
-            image = resize(base, octave)
-            if detail is not None:
-                image = (image + resize(detail, octave)).clamp(0, 1)
+            # the base octaves see the photo as a base-size dream does; refining ones, their own
+            here = shrink(base, octave.size) if octave.bands else resize(photo_at_base, octave.size)
+            image = here if detail is None else (here + grow(detail, octave.size)).clamp(0, 1)
         elif level > 0:
-            image = resize(image, octave)
+            image = grow(image, octave.size)
         param = make_param(recipe.param, image)
         if param.spatial:
             ascent.plan_tiles(image)
-        for _ in range(steps):
+        for _ in range(octave.steps):
             if recipe.blur_mode == "image" and recipe.blur_sigma > 0 and param.spatial:
                 param.leaf = reg.blur(param.leaf, recipe.blur_sigma)
             grad, values = ascent.gradient(param)
             _check_finite(values, grad, where=f"at octave {level + 1}")
-            param.leaf = param.leaf + recipe.lr * ascent.regularize(grad, param.spatial)
+            step = ascent.regularize(grad, param.spatial, octave.bands)
+            param.leaf = param.leaf + recipe.lr * step
             param.after_step()
             if on_step is not None:
                 on_step()
         image = param.image().detach()
         _check_finite(image, where=f"in the image at octave {level + 1}")
         if base is not None:
-            detail = image - resize(base, octave)
+            detail = image - here
         if frames:
             kept.append(stretch_contrast(image, recipe.stretch).cpu())
     image = stretch_contrast(image.clamp(0, 1), recipe.stretch)

@@ -104,20 +104,50 @@ def laplacian_merge(bands: list[torch.Tensor]) -> torch.Tensor:
     return x
 
 
-def normalize_laplacian(g: torch.Tensor, levels: int = 4) -> torch.Tensor:
+def _finest(bands: list[torch.Tensor], keep: int) -> list[torch.Tensor]:
+    """``bands`` with all but the ``keep`` finest zeroed."""
+    return [b if i < keep else torch.zeros_like(b) for i, b in enumerate(bands)]
+
+
+def _fine_pass(g: torch.Tensor, keep: int, levels: int, equalize: bool) -> torch.Tensor:
+    """The ``keep`` finest of ``levels`` bands of ``g`` (each to unit RMS if ``equalize``),
+    merged. ``g`` is reflected out by a margin first: the pyramid's expand loses half its
+    weight at a border, so a bare split leaks the coarse bands into the finest at the edges
+    (a constant's finest band: 0.66 of it on the border rows)."""
+    h, w = g.shape[-2:]
+    m = min(4 << keep, h - 1, w - 1)
+    bands = laplacian_split(F.pad(g, (m, m, m, m), mode="reflect"), levels)
+    if equalize:
+        bands = [b / (_rms(b) + EPS) for b in bands]
+    return laplacian_merge(_finest(bands, keep))[..., m : m + h, m : m + w]
+
+
+def normalize_laplacian(g: torch.Tensor, levels: int = 4, keep: int = 0) -> torch.Tensor:
     """Laplacian-pyramid normalization (the TF1 DeepDream notebook): every frequency band
-    gets equal energy, so the coarse structure is not drowned by pixel static."""
+    gets equal energy, so the coarse structure is not drowned by pixel static. ``keep`` > 0
+    keeps only the ``keep`` finest bands (with at least one coarser band to drop)."""
+    if keep > 0:
+        return normalize_std(_fine_pass(g, keep, max(levels, keep + 1), equalize=True))
     bands = [b / (_rms(b) + EPS) for b in laplacian_split(g, levels)]
     return normalize_std(laplacian_merge(bands))
 
 
-def normalize(g: torch.Tensor, mode: str, levels: int = 4) -> torch.Tensor:
+def high_pass(g: torch.Tensor, keep: int) -> torch.Tensor:
+    """The ``keep`` finest Laplacian bands of ``g``, summed (``keep`` 0: ``g`` itself)."""
+    if keep <= 0:
+        return g
+    return _fine_pass(g, keep, keep + 1, equalize=False)
+
+
+def normalize(g: torch.Tensor, mode: str, levels: int = 4, keep: int = 0) -> torch.Tensor:
+    """The step's direction by ``mode``, from only the ``keep`` finest bands when > 0."""
+    if mode == "laplacian":
+        return normalize_laplacian(g, levels, keep)
+    g = high_pass(g, keep)
     if mode == "std":
         return normalize_std(g)
     if mode == "mean-abs":
         return normalize_mean_abs(g)
-    if mode == "laplacian":
-        return normalize_laplacian(g, levels)
     raise ValueError(f"unknown gradient normalization {mode!r}")
 
 
