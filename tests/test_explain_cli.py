@@ -91,7 +91,9 @@ def test_every_panel_and_record(rendered) -> None:
         if method.startswith("lime"):
             assert extra["lime"]["samples"] == 16 and extra["lime"]["segments"] > 1
             assert extra["lime"]["stopped"] == "fixed"
-            assert extra["lime"]["verdict"].startswith("LIME drew a fixed 16 samples: 100 ")
+            verdict = extra["lime"]["verdict"]
+            assert verdict.startswith("LIME drew a fixed 16 samples: ")
+            assert "% of 100 bootstrap refits keep at least 4 of its 5" in verdict
             assert extra["lime"]["r2"] <= 1.0
         if method.startswith("robustness"):
             rob = extra["robustness"]

@@ -135,9 +135,9 @@ def test_a_planted_linear_classifier_stops_early_with_the_planted_ranking(plante
     result = adaptive(planted)
     assert result.stopped == "stable" and result.samples <= 300
     assert list(result.top(6)) == [3, 10, 20, 7, 15, 1]
-    assert result.settled.overlap == 1.0
-    # it looked after every round, and stopped at the first one past the floor
-    assert [r.samples for r in result.rounds] == [100, 200]
+    assert result.settled.within_one == result.settled.overlap == 1.0
+    # it looked after every round of 50, and stopped at the first one past the floor
+    assert [r.samples for r in result.rounds] == [50, 100, 150, 200]
 
 
 def test_a_noisy_planted_classifier_takes_more_samples(planted) -> None:
@@ -145,7 +145,7 @@ def test_a_noisy_planted_classifier_takes_more_samples(planted) -> None:
     noisy = adaptive(planted, noise=1.0)
     assert noisy.stopped == "stable" and noisy.samples > clean.samples + 200
     assert set(noisy.top(5)) == {3, 10, 20, 7, 15}
-    assert noisy.settled.overlap >= 0.8 > noisy.rounds[-2].settled.overlap
+    assert noisy.settled.within_one >= 0.8 > noisy.rounds[-2].settled.within_one
 
 
 def test_never_before_the_floor_and_at_the_cap(planted) -> None:
@@ -154,7 +154,7 @@ def test_never_before_the_floor_and_at_the_cap(planted) -> None:
     # scores with no linear part never settle: the run stops at the cap, wherever it falls
     capped = adaptive(planted, {}, noise=0.3, max_samples=450)
     assert capped.stopped == "cap" and capped.samples == 450 == len(capped.presence)
-    assert capped.settled.overlap < 0.8
+    assert capped.settled.within_one < 0.8
     exact = adaptive(planted, samples=250)
     assert exact.stopped == "fixed" and exact.samples == 250
 
@@ -237,8 +237,12 @@ def test_settledness_by_hand() -> None:
         ]
     )
     s = settledness(coef, boot)
-    assert s.overlap == pytest.approx(0.9) and s.same == 0.5
+    assert s.overlap == pytest.approx(0.9) and s.same == 0.5 and s.within_one == 1.0
     assert s.gap_z == pytest.approx(0.05 / 0.075)  # the gaps' sd is 0.075
+    # a third replicate keeps only 3 of 5 (0..2 and 5, 6 on top): within one is 2 of 3
+    third = np.array([[0.5, 0.4, 0.3, 0.0, 0.0, 0.2, 0.1]])
+    s = settledness(coef, np.vstack([boot, third]))
+    assert s.within_one == pytest.approx(2 / 3) and s.overlap == pytest.approx(2.4 / 3)
 
 
 def test_samples_are_bernoulli_p_with_the_original_first() -> None:

@@ -124,7 +124,8 @@ def lime_goal(model: LoadedModel, probs_fn, out_dir: Path, photos=PHOTOS, seeds=
         return {"lime_package": "not installed (pip install '.[test]')"}
     settings = ExplainSettings()
     figures: dict[str, object] = {
-        "lime_ours": f"adaptive, {settings.lime_sampling}, stability {settings.lime_stability}, "
+        "lime_ours": f"adaptive, {settings.lime_sampling}, rounds of {lime.ROUND}, stop when "
+        f"{settings.lime_stability:.0%} of bootstrap refits keep 4 of the top 5, "
         f"floor {settings.lime_min_samples}, cap {settings.lime_max_samples}, "
         f"batch {settings.lime_batch}",
         "lime_package": f"lime_image {_lime_version()}, batch 10, kernel 0.25, mean hiding",

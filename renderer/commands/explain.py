@@ -92,8 +92,8 @@ _D = ExplainSettings()  # every option's default
     type=click.FloatRange(0, 1, min_open=True),
     default=_D.lime_stability,
     show_default=True,
-    help="Adaptive LIME stops once 100 bootstrap refits keep this share of its top 5 on "
-    "average (0.9: 4.5 of 5).",
+    help="Adaptive LIME stops once this share of 100 bootstrap refits keep at least 4 of "
+    "its top 5 superpixels (0.8: 80 of 100).",
 )
 @click.option(
     "--lime-min-samples",

@@ -62,20 +62,20 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
     return score
 
 
-def lime_verdict(samples: int, stopped: str, overlap: float, target: float, cap: int) -> str:
+def lime_verdict(samples: int, stopped: str, within_one: float, target: float, cap: int) -> str:
     """LIME's sample count and how settled its top 5 is, in words for the photo page."""
-    kept = f"100 bootstrap refits keep {overlap * 5:.1f} of its 5 superpixels on average"
+    kept = f"{within_one:.0%} of 100 bootstrap refits keep at least 4 of its 5 superpixels"
     if stopped == "stable":
         return (
             f"LIME drew {samples:,} samples and stopped once its top 5 had settled: {kept} "
-            f"(the target is {target * 5:.1f})."
+            f"(the target is {target:.0%})."
         )
     if stopped == "cap":
         return (
             f"LIME stopped at the cap of {cap:,} samples before its top 5 settled: {kept} "
-            f"(the target is {target * 5:.1f}), so read its 5th superpixel with care."
+            f"(the target is {target:.0%}), so read its 5th superpixel with care."
         )
-    advice = "; more samples would steady them" if overlap < target else ""
+    advice = "; more samples would steady them" if within_one < target else ""
     return f"LIME drew a fixed {samples:,} samples: {kept}{advice}."
 
 
@@ -304,14 +304,15 @@ class _Job:
             "segments": result.n_segments,
             "samples": result.samples,
             "stopped": result.stopped,
-            "stability": round(result.settled.overlap, 3),
+            "stability": round(result.settled.within_one, 3),
             "stability_target": rule.stability,
+            "overlap": round(result.settled.overlap, 3),
             "max_samples": rule.cap,
             "top5_stability": round(result.top5_stability, 3),
             "sampling": s.lime_sampling,
         }
         info["verdict"] = lime_verdict(
-            result.samples, result.stopped, result.settled.overlap, rule.stability, rule.cap
+            result.samples, result.stopped, result.settled.within_one, rule.stability, rule.cap
         )
         raw = None
         if s.raw:

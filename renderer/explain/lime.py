@@ -18,9 +18,10 @@ What differs from the ``lime`` package, on purpose:
 * "How many samples are enough?" has an answer per explanation, and by default it decides
   when to stop: samples come in rounds of ``ROUND`` masks; after each round the surrogate
   is refitted from its running normal equations and from 100 bootstrap replicates of them
-  (``surrogate.RunningFit``; no new model calls), and the run stops once the replicates
-  keep, on average, ``StopRule.stability`` of the fit's top 5 (0.9: 4.5 of 5), never
-  before ``min_samples`` and at the latest at ``max_samples``. An exact sample count
+  (``surrogate.RunningFit``; no new model calls), and the run stops once a share
+  ``StopRule.stability`` (0.8) of the replicates keep at least 4 of the fit's top 5, never
+  before ``min_samples`` and at the latest at ``max_samples`` (``stopping`` says why
+  this rule). An exact sample count
   (``StopRule(samples=N)``) draws exactly N.
 * Masks come from ``sampling.MaskSampler``: antithetic pairs by default (each mask with its
   complement at p = 0.5), or the essay's i.i.d. Bernoulli(p), stratified counts, Sobol.
@@ -125,7 +126,7 @@ def top_k_stability(
 
 # --------------------------------------------------------------------------- explanation
 
-ROUND = 100  # masks per round: the model calls between two looks at the ranking
+ROUND = 50  # masks per round: the model calls between two looks at the ranking (~1 ms)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,18 @@
 """When LIME has drawn enough samples: the stopping rule of an adaptive run.
 
-The rule was chosen by measurement (``renderer/bench/explain.py`` and the README): of the
-bootstrap mean top-5 overlap, the strict share of identical top-5 sets and a z-score
-separating the 5th and 6th coefficients, the mean overlap predicted agreement with
-lime's 4,000-sample top 5 at the fewest samples.
+The rule was chosen by measurement on the real model (the README gives the figures): our
+antithetic sample streams of chelsea, coffee and astronaut, seeds 0-7, replayed round by
+round against ``lime_image``'s 4,000-sample top 5. Of the four ``Settledness`` measures,
+the share of bootstrap refits that keep at least 4 of the fit's top 5 (``within_one``)
+told the rounds that share >= 4 of lime's answer from those that don't best (AUC 0.91,
+against 0.90 for the mean overlap, 0.89 for the strict share of identical sets and 0.84
+for the z-score of the 5th-6th gap), and at 0.8 with rounds of 50 it stopped soonest for
+the same agreement (astronaut at 250-400 samples; the mean overlap at 0.8, the former
+rule, at 200-450, or 200-600 in rounds of 100). It cannot see a sample stream that is
+wrong with confidence: astronaut seed 1 settles at 250 samples on 3 of lime's 5 (92% of
+its refits keep 4 of its top 5), and every rule and threshold measured either stops it
+there on 3 by 450 samples or waits past 450 and keeps the other runs to 700-1,000. The
+bootstrap is not too narrow: the seeds' spread of the coefficients is 0.6-1.0 of its own.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ STOP_REASONS = ("stable", "cap", "fixed")
 @dataclass(frozen=True)
 class StopRule:
     """When an adaptive run has enough samples: after at least ``min_samples``, at the end
-    of the first round whose bootstrap mean top-5 overlap (``Settledness.overlap``) reaches
-    ``stability``; else at ``max_samples``. ``samples`` set means exactly that many."""
+    of the first round where the share of bootstrap refits keeping at least 4 of the fit's
+    top 5 (``Settledness.within_one``) reaches ``stability``; else at ``max_samples``.
+    ``samples`` set means exactly that many."""
 
     stability: float = 0.8
     min_samples: int = 200
@@ -46,7 +56,11 @@ class StopRule:
 
     def verdict(self, drawn: int, settled: Settledness) -> str | None:
         """Why to stop after ``drawn`` samples, or None to draw another round."""
-        if self.samples is None and drawn >= self.min_samples and settled.overlap >= self.stability:
+        if (
+            self.samples is None
+            and drawn >= self.min_samples
+            and settled.within_one >= self.stability
+        ):
             return "stable"
         if drawn >= self.cap:
             return "fixed" if self.samples is not None else "cap"

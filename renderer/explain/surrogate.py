@@ -100,22 +100,30 @@ def top_segments(weights: np.ndarray, k: int) -> np.ndarray:
 class Settledness:
     """How settled a fit's top k is, judged by its bootstrap replicates (no model calls).
 
+    ``within_one``: the share of replicates whose top k keeps at least k - 1 of the full
+    fit's (4 of 5): what adaptive LIME stops on;
     ``overlap``: the replicates' mean share of the full fit's top k (4.5 of 5 is 0.9);
     ``same``: the share of replicates with exactly the full fit's top-k set (strict);
     ``gap_z``: the k-th minus the (k+1)-th coefficient (labels of the full fit) over the
     replicates' standard deviation of that difference: a z-score that they are ordered.
     """
 
+    within_one: float
     overlap: float
     same: float
     gap_z: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"overlap": self.overlap, "same": self.same, "gap_z": self.gap_z}
+        return {
+            "within_one": self.within_one,
+            "overlap": self.overlap,
+            "same": self.same,
+            "gap_z": self.gap_z,
+        }
 
 
 def settledness(coef: np.ndarray, boot: np.ndarray, k: int = 5) -> Settledness:
-    """The three measures of ``Settledness`` for coefficients ``coef`` and replicates ``boot``."""
+    """The four measures of ``Settledness`` for coefficients ``coef`` and replicates ``boot``."""
     n = len(coef)
     k = min(k, n)
     order = top_segments(coef, n)
@@ -131,4 +139,9 @@ def settledness(coef: np.ndarray, boot: np.ndarray, k: int = 5) -> Settledness:
         gap_z = float(full_gap / spread) if spread > 0 else float("inf")
     else:
         gap_z = float("inf")
-    return Settledness(float(hits.mean() / k), float((hits == k).mean()), gap_z)
+    return Settledness(
+        within_one=float((hits >= k - 1).mean()),
+        overlap=float(hits.mean() / k),
+        same=float((hits == k).mean()),
+        gap_z=gap_z,
+    )

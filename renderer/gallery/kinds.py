@@ -25,7 +25,7 @@ EXPLAIN_SIZE = 256
 # keeps 24 frames near the cost of one print-size dream (and the WebP near 2-3 MB).
 ZOOM_SIZE = 768
 # LIME is the gallery's costliest step: one forward pass per sample. It runs adaptive (the
-# explain default): rounds of 100 samples until its top 5 settles, 200 at least, 3000 at most.
+# explain default): rounds of 50 samples until its top 5 settles, 200 at least, 3000 at most.
 QUICK_SIZE = 224
 QUICK_NOISE_SIZE = 160  # layer and class dreams from noise, in a preview
 QUICK_LIME_SAMPLES = 100
