@@ -21,8 +21,9 @@ from .run import Toolkit
 
 # Working-photo sizes (long side, px) for explanations; dreams use their recipe's size.
 EXPLAIN_SIZE = 256
-# Zooms of your own photos at "auto" or "full" size: each frame is dreamt whole, so 768 px
-# keeps 24 frames near the cost of one print-size dream (and the WebP near 2-3 MB).
+# Zooms of your own photos at "auto" or "full" size: each frame is dreamt whole. At 768 px
+# 24 frames cost 12x a 512 px dream (about two 2048 px dreams) and the cat's WebP is 5.8 MB;
+# 1024 px would be about 1.8x that again, so the zoom stops at 768.
 ZOOM_SIZE = 768
 # LIME is the gallery's costliest step: one forward pass per sample. It runs adaptive (the
 # explain default): rounds of 50 samples until its top 5 settles, 200 at least, 3000 at most.
