@@ -109,14 +109,15 @@ def _finest(bands: list[torch.Tensor], keep: int) -> list[torch.Tensor]:
     return [b if i < keep else torch.zeros_like(b) for i, b in enumerate(bands)]
 
 
-def _fine_pass(g: torch.Tensor, keep: int, levels: int, equalize: bool) -> torch.Tensor:
-    """The ``keep`` finest of ``levels`` bands of ``g`` (each to unit RMS if ``equalize``),
-    merged. ``g`` is reflected out by a margin first: the pyramid's expand loses half its
-    weight at a border, so a bare split leaks the coarse bands into the finest at the edges
-    (a constant's finest band: 0.66 of it on the border rows)."""
+def _fine_pass(g: torch.Tensor, keep: int, equalize: bool) -> torch.Tensor:
+    """The ``keep`` finest bands of ``g`` (each to unit RMS if ``equalize``), merged, from a
+    split one level deeper (the finest bands are the same however deep it goes). ``g`` is
+    reflected out by a margin first: the pyramid's expand loses half its weight at a border,
+    so a bare split leaks the coarse bands into the finest at the edges (a constant's
+    finest band: 0.66 of it on the border rows)."""
     h, w = g.shape[-2:]
     m = min(4 << keep, h - 1, w - 1)
-    bands = laplacian_split(F.pad(g, (m, m, m, m), mode="reflect"), levels)
+    bands = laplacian_split(F.pad(g, (m, m, m, m), mode="reflect"), keep + 1)
     if equalize:
         bands = [b / (_rms(b) + EPS) for b in bands]
     return laplacian_merge(_finest(bands, keep))[..., m : m + h, m : m + w]
@@ -127,7 +128,7 @@ def normalize_laplacian(g: torch.Tensor, levels: int = 4, keep: int = 0) -> torc
     gets equal energy, so the coarse structure is not drowned by pixel static. ``keep`` > 0
     keeps only the ``keep`` finest bands (with at least one coarser band to drop)."""
     if keep > 0:
-        return normalize_std(_fine_pass(g, keep, max(levels, keep + 1), equalize=True))
+        return normalize_std(_fine_pass(g, keep, equalize=True))
     bands = [b / (_rms(b) + EPS) for b in laplacian_split(g, levels)]
     return normalize_std(laplacian_merge(bands))
 
@@ -136,7 +137,7 @@ def high_pass(g: torch.Tensor, keep: int) -> torch.Tensor:
     """The ``keep`` finest Laplacian bands of ``g``, summed (``keep`` 0: ``g`` itself)."""
     if keep <= 0:
         return g
-    return _fine_pass(g, keep, keep + 1, equalize=False)
+    return _fine_pass(g, keep, equalize=False)
 
 
 def normalize(g: torch.Tensor, mode: str, levels: int = 4, keep: int = 0) -> torch.Tensor:

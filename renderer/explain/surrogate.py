@@ -113,14 +113,6 @@ class Settledness:
     same: float
     gap_z: float
 
-    def to_dict(self) -> dict[str, float]:
-        return {
-            "within_one": self.within_one,
-            "overlap": self.overlap,
-            "same": self.same,
-            "gap_z": self.gap_z,
-        }
-
 
 def settledness(coef: np.ndarray, boot: np.ndarray, k: int = 5) -> Settledness:
     """The four measures of ``Settledness`` for coefficients ``coef`` and replicates ``boot``."""

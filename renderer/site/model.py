@@ -140,6 +140,31 @@ class Skip:
     folder: tuple[str, ...] = ()  # its album
 
 
+@dataclass(frozen=True)
+class SharedGroup:
+    """Figures of a photo page made alike (every dream, every explanation): the provenance
+    rows they share beyond the page's, said once under ``title`` at ``#anchor``, and the
+    command they share when one job made them all ("" when each keeps its own)."""
+
+    anchor: str
+    title: str
+    kinds: frozenset[str]
+    rows: tuple[tuple[str, str], ...]
+    command: str = ""
+
+    def holds(self, fig: Figure) -> bool:
+        return fig.kind in self.kinds
+
+
+# (anchor, title, kinds, whether they share one job's command) of a page's ``groups``.
+DREAM_KINDS = frozenset({"dream", "zoom"})
+EXPLAIN_KINDS = frozenset({"explain"})
+SHARED_GROUPS = (
+    ("made-dreams", "Every dream", DREAM_KINDS, False),
+    ("made-explain", "Every explanation", EXPLAIN_KINDS, True),
+)
+
+
 @dataclass
 class PhotoPage:
     key: str
@@ -214,20 +239,23 @@ class PhotoPage:
         """The provenance rows every figure of the page shares, stated once for the page."""
         return shared_rows([f.provenance for f in self.figures])
 
-    @property
-    def explain_shared(self) -> list[tuple[str, str]]:
-        """What every explanation of the photo shares beyond ``shared`` (one job made them
-        all, so their settings are the same): stated once, above their panels."""
-        figures = [f for f in self.figures if f.kind == "explain"]
-        common = shared_rows([f.provenance for f in figures], None)
-        return [row for row in common if row not in self.shared]
+    def shared_by(self, kinds: frozenset[str]) -> list[tuple[str, str]]:
+        """What every figure of ``kinds`` shares beyond ``shared`` (one job made all the
+        explanations; the dreams' presets leave most recipe fields alone)."""
+        common = shared_rows([f.provenance for f in self.figures if f.kind in kinds], None)
+        shared = self.shared
+        return [row for row in common if row not in shared]
 
     @property
-    def dream_shared(self) -> list[tuple[str, str]]:
-        """What every dream and zoom of the photo shares beyond ``shared`` (the recipe
-        fields their presets leave alone): stated once, so each panel keeps its own."""
-        common = shared_rows([f.provenance for f in self.dreams + self.zooms], None)
-        return [row for row in common if row not in self.shared]
+    def groups(self) -> list[SharedGroup]:
+        """The page's groups of figures made alike that have something to say once."""
+        groups = []
+        for anchor, title, kinds, one_job in SHARED_GROUPS:
+            command = self.explain_command if one_job else ""
+            group = SharedGroup(anchor, title, kinds, tuple(self.shared_by(kinds)), command)
+            if group.rows or group.command:
+                groups.append(group)
+        return groups
 
     @property
     def explain_command(self) -> str:
@@ -248,7 +276,7 @@ class PhotoPage:
         if not self.explain_command:
             return []
         figs = self.made_by_explain_job(figures)
-        hide = self.shared + self.explain_shared
+        hide = self.shared + self.shared_by(EXPLAIN_KINDS)
         return [r for r in shared_rows([f.provenance for f in figs], None) if r not in hide]
 
     @staticmethod

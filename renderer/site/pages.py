@@ -88,9 +88,7 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                 {
                     "page": page,
                     "shared": page.shared,
-                    "explain_shared": page.explain_shared,
-                    "dream_shared": page.dream_shared,
-                    "explain_command": page.explain_command,
+                    "groups": page.groups,
                 },
                 page.cover,
                 page.description,
