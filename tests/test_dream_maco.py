@@ -45,6 +45,10 @@ def test_a_box_crop_is_the_region_cut_and_resized_by_hand() -> None:
     half = crop(image, boxes, 8)  # to 8 px: each output pixel is the mean of 2 x 2
     by_hand = F.avg_pool2d(image[1:2, :, 4:20, 6:22], 2)[0]
     assert torch.allclose(half[0], by_hand, atol=1e-6)
+    # 32 px to 8 px is read from the image halved twice: the means of 4 x 4 pixels
+    big = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    quarter = crop(big, torch.tensor([[0, 8.0, 16.0, 40.0, 48.0]]), 8)
+    assert torch.allclose(quarter[0], F.avg_pool2d(big[:, :, 16:48, 8:40], 4)[0], atol=1e-6)
 
 
 def test_random_boxes_stay_inside_and_within_their_sizes() -> None:

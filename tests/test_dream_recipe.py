@@ -57,6 +57,9 @@ def test_bad_layer_terms(text: str) -> None:
         ({"blur_mode": "both"}, "blur mode"),
         ({"tile": 10}, "tile"),
         ({"layers": ("blocks.4:x",)}, "bad layer target"),
+        ({"refine_steps": -1}, "refine-steps"),
+        ({"refine_crop_min": -0.1}, "refine-crop-min"),
+        ({"refine_crop_min": 0.7, "crop_max": 0.6}, "refine-crop-min"),
     ],
 )
 def test_recipe_validation(changes: dict, message: str) -> None:
@@ -70,6 +73,36 @@ def test_recipe_replace_validates_and_ignores_none() -> None:
     with pytest.raises(RecipeError):
         recipe.replace(steps=-1)
     assert recipe.to_params()["layers"] == ["blocks.4"]
+
+
+def test_refining_fields_enter_the_job_key_only_once_set() -> None:
+    """Recipes (and so the job keys of cached dreams) from before the refine fields keep
+    their exact parameters; a recipe that sets one is keyed by it."""
+    keys = set(DreamRecipe().to_params())
+    assert "refine_steps" not in keys and "refine_crop_min" not in keys
+    assert len(keys) == 24  # the 24 fields a recipe had when dreams were first cached
+    assert DreamRecipe(refine_steps=3).to_params()["refine_steps"] == 3
+    assert DreamRecipe(refine_crop_min=0.2).to_params()["refine_crop_min"] == 0.2
+
+
+def test_maco_octaves_after_the_first_take_the_refining_steps_and_crops() -> None:
+    from renderer.dream.engine import octave_plan
+    from renderer.dream.maco import crop_spec
+
+    recipe = DreamRecipe(
+        param="maco", octaves=3, octave_scale=2.0, steps=9, size=1024, crop_min=0.5,
+        crop_max=1.0, refine_steps=4, refine_crop_min=0.25,
+    )  # fmt: skip
+    plan = octave_plan(1024, 1024, recipe, 32)
+    assert [(o.size, o.steps) for o in plan] == [
+        ((256, 256), 9),
+        ((512, 512), 4),
+        ((1024, 1024), 4),
+    ]
+    assert (crop_spec(recipe).low, crop_spec(recipe, refining=True).low) == (0.5, 0.25)
+    plain = recipe.replace(refine_steps=0, refine_crop_min=0.0)
+    assert [o.steps for o in octave_plan(1024, 1024, plain, 32)] == [9, 9, 9]
+    assert crop_spec(plain, refining=True).low == 0.5
 
 
 def test_shipped_presets_cover_every_kind_and_the_essay() -> None:

@@ -82,6 +82,18 @@ def maco_options() -> list[Callable]:
         ),
         click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
         click.option(
+            "--refine-steps",
+            type=int,
+            default=None,
+            help="MaCo: steps of each octave after the first (0 = --steps).",
+        ),
+        click.option(
+            "--refine-crop-min",
+            type=float,
+            default=None,
+            help="MaCo: smallest crop of the octaves after the first (0 = --crop-min).",
+        ),
+        click.option(
             "--template",
             default=None,
             help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",

@@ -137,7 +137,13 @@ def fine_bands(h: int, w: int) -> int:
 def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octave]:
     """Every octave's size, steps and gradient bands, smallest first, for a dream of (h, w):
     the recipe's octaves up to the base size, then the refining ones. A recipe of one
-    octave (a zoom's frames) has no pyramid to anchor: it stays one octave."""
+    octave (a zoom's frames) has no pyramid to anchor: it stays one octave. A MaCo dream's
+    network sees only crops, so each of its octaves is a full one (``refine_steps`` after
+    the first, when set)."""
+    if recipe.param == "maco":
+        sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, min_size)
+        later = recipe.refine_steps or recipe.steps
+        return [Octave(size, later if i else recipe.steps) for i, size in enumerate(sizes)]
     if recipe.octaves == 1:
         return [Octave((h, w), recipe.steps)]
     base = base_size(h, w)

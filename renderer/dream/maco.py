@@ -259,10 +259,10 @@ def measure(model: LoadedModel, objective: Objective, images: torch.Tensor) -> l
     return [float(v) for v in evaluate(model, objective, small)]
 
 
-def crop_spec(recipe) -> CropSpec:
-    return CropSpec(
-        recipe.crops, recipe.crop_min, recipe.crop_max, recipe.crop_spread, recipe.noise
-    )
+def crop_spec(recipe, refining: bool = False) -> CropSpec:
+    """The recipe's crops; ``refining``: those of the octaves after the first."""
+    low = recipe.refine_crop_min if refining and recipe.refine_crop_min else recipe.crop_min
+    return CropSpec(recipe.crops, low, recipe.crop_max, recipe.crop_spread, recipe.noise)
 
 
 def render_maco(
@@ -278,17 +278,18 @@ def render_maco(
 ):
     """``batch`` MaCo dreams of ``size`` (H, W) from random phases; equal seeds give equal
     pixels on the CPU. The result carries the attribution maps, (N, H, W) in [0, 1]."""
-    from .engine import DreamResult, octave_sizes, stretch_contrast
+    from .engine import DreamResult, octave_plan, stretch_contrast
 
     device = model.device
     generator = torch.Generator().manual_seed(seed)
     h, w = size or (recipe.size, recipe.size)
     crop_px = recipe.crop_px or model.spec.input_size
-    sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, model.spec.min_size)
+    plan = octave_plan(h, w, recipe, model.spec.min_size)
     param: MacoParam | None = None
     attribution: torch.Tensor | None = None
     start: list[float] = []
-    for octave in sizes:
+    for index, step_plan in enumerate(plan):
+        octave = step_plan.size
         magnitude = load_template(recipe.template, *octave)
         if param is None:
             param = MacoParam.random(magnitude, batch, *octave, generator, device)
@@ -299,9 +300,9 @@ def render_maco(
             model,
             objective,
             param,
-            steps=recipe.steps,
+            steps=step_plan.steps,
             lr=recipe.lr,
-            spec=crop_spec(recipe),
+            spec=crop_spec(recipe, refining=index > 0),
             crop_px=crop_px,
             generator=generator,
             on_step=on_step,

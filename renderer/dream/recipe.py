@@ -23,8 +23,21 @@ PARAMS = ("pixel", "fft", "maco")
 BUILTIN_INITS = ("noise", "gray")
 # the fields only a MaCo dream reads (a pixel or FFT dream ignores them)
 MACO_FIELDS = frozenset(
-    {"crops", "crop_min", "crop_max", "crop_spread", "crop_px", "noise", "template"}
+    {
+        "crops",
+        "crop_min",
+        "crop_max",
+        "crop_spread",
+        "crop_px",
+        "noise",
+        "template",
+        "refine_steps",
+        "refine_crop_min",
+    }
 )
+# Fields added after dreams were first cached: a job key (a hash of ``to_params``) carries
+# them only once they differ from these values, so adding one never re-renders a cache.
+KEYED_WHEN_SET = {"refine_steps": 0, "refine_crop_min": 0.0}
 
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)"
@@ -113,6 +126,12 @@ class DreamRecipe:
     crop_px: int = 0
     noise: float = 0.02
     template: str = "average"
+    # MaCo octaves after the first: their steps (0 = ``steps``) and their smallest crop
+    # (0 = ``crop_min``). The first octave draws the object from crops of most of the
+    # picture; smaller crops then see the finer octave near its own resolution, so its new
+    # frequencies grow detail instead of staying the template's random-phase grain.
+    refine_steps: int = 0
+    refine_crop_min: float = 0.0
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -169,6 +188,15 @@ class DreamRecipe:
                 f"crop-px must be 0 (the model's input size) or in [32, 1024], got {self.crop_px}",
             ),
             (0.0 <= self.noise <= 0.5, f"noise must be in [0, 0.5], got {self.noise}"),
+            (
+                0 <= self.refine_steps <= 10_000,
+                f"refine-steps must be 0 (= steps) or in [1, 10000], got {self.refine_steps}",
+            ),
+            (
+                self.refine_crop_min == 0.0 or 0.0 < self.refine_crop_min <= self.crop_max,
+                f"refine-crop-min must be 0 (= crop-min) or in (0, crop-max = {self.crop_max}], "
+                f"got {self.refine_crop_min}",
+            ),
         ]
         if self.param == "maco":
             checks += [
@@ -204,6 +232,9 @@ class DreamRecipe:
     def to_params(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["layers"] = list(self.layers)
+        for name, unset in KEYED_WHEN_SET.items():
+            if data[name] == unset:
+                del data[name]
         return data
 
     @classmethod
