@@ -12,7 +12,7 @@ from ..errors import RecipeError, UnknownNameError
 from .recipe import DreamRecipe
 
 KINDS = ("photo", "layer", "class", "any")
-DEFAULT_PRESET = {"photo": "classic", "layer": "layer", "class": "class-fast"}
+DEFAULT_PRESET = {"photo": "classic", "layer": "layer-maco", "class": "class"}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ CONFIG_NAME = "gallery.toml"
 ESSAY_CLASSES = ("1", "33", "77", "207", "254", "761", "771", "783", "817", "883", "963")
 
 DEFAULT_PRESETS = ("classic", "intense", "swirls")
-DEFAULT_LAYER_PRESET = "layer"
-DEFAULT_CLASS_PRESET = "class-fast"
+DEFAULT_LAYER_PRESET = "layer-maco"  # a preview (--quick) dreams with "layer"
+DEFAULT_CLASS_PRESET = "class"  # a preview (--quick) dreams with "class-fast"
 DEFAULT_ZOOM_PRESET = "classic"
 DEFAULT_ZOOM_FRAMES = 24
 DEFAULT_PER_PAGE = 48
