@@ -81,6 +81,7 @@ def test_the_template_falls_off_like_natural_images() -> None:
         ({"crops": 0}, "crops must be in [1, 256]"),
         ({"steps": 0}, "steps must be >= 1"),
         ({"template": "/nonexistent/m.npy"}, "no such file"),
+        ({"starts": 0}, "starts must be in [1, 16]"),
     ],
 )
 def test_bad_maco_recipes_are_refused(values, message) -> None:
@@ -132,6 +133,47 @@ def test_a_short_class_dream_raises_its_target_logit_threefold(lite0) -> None:
     for start, end in zip(result.objective_start, result.objective_end, strict=True):
         assert end >= 3 * max(start, 1.0), (start, end)
     assert result.attribution is not None and result.attribution.shape == (2, 128, 128)
+
+
+def test_a_start_is_scored_on_random_views_of_its_picture(lite0) -> None:
+    """A uniform picture looks the same from every box: its view score (here of a
+    hand-made objective, the crops' mean brightness) is its own brightness."""
+    import renderer.dream.maco as maco
+    from renderer.dream.maco import view_score
+    from renderer.dream.objectives import Objective
+
+    mean = Objective((), False, lambda acts, _logits: acts["x"].mean((1, 2, 3)))
+
+    def evaluate(_model, _objective, crops, _net=None):
+        return mean.values({"x": crops}, None)
+
+    spec = CropSpec(count=1, low=0.3, high=0.8, spread=0.0, noise=0.0)
+    pictures = torch.stack([torch.full((3, 64, 64), 0.2), torch.full((3, 64, 64), 0.7)])
+    original = maco.evaluate
+    maco.evaluate = evaluate
+    try:
+        score = view_score(lite0, mean, pictures, spec, 32, torch.Generator().manual_seed(0))
+    finally:
+        maco.evaluate = original
+    assert torch.allclose(score, torch.tensor([0.2, 0.7]), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_several_starts_are_byte_identical_and_change_the_dream(lite0) -> None:
+    from renderer.dream.engine import octave_plan, render
+    from renderer.dream.objectives import class_objective
+
+    recipe = DreamRecipe(
+        param="maco", octaves=1, size=64, steps=4, crops=2, crop_px=64, lr=0.3, starts=3
+    )
+    assert octave_plan(64, 64, recipe, 32)[0].steps == 4 + 2 * 1  # 2 more starts of 1 step
+    objective = class_objective([1, 963])
+    first = render(lite0, objective, recipe, seed=3, batch=2)
+    again = render(lite0, objective, recipe, seed=3, batch=2)
+    one = render(lite0, objective, recipe.replace(starts=1), seed=3, batch=2)
+    assert torch.equal(first.images, again.images)
+    assert torch.equal(first.attribution, again.attribution)
+    assert not torch.equal(first.images, one.images)
 
 
 @pytest.mark.slow

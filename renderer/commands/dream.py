@@ -82,6 +82,12 @@ def maco_options() -> list[Callable]:
         ),
         click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
         click.option(
+            "--starts",
+            type=int,
+            default=None,
+            help="MaCo: random starts per dream; the best on random views goes on (1 = one).",
+        ),
+        click.option(
             "--refine-steps",
             type=int,
             default=None,

@@ -139,11 +139,12 @@ def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octa
     the recipe's octaves up to the base size, then the refining ones. A recipe of one
     octave (a zoom's frames) has no pyramid to anchor: it stays one octave. A MaCo dream's
     network sees only crops, so each of its octaves is a full one (``refine_steps`` after
-    the first, when set)."""
+    the first, when set; the first counts the steps of all its ``starts``)."""
     if recipe.param == "maco":
         sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, min_size)
         later = recipe.refine_steps or recipe.steps
-        return [Octave(size, later if i else recipe.steps) for i, size in enumerate(sizes)]
+        first = recipe.steps + (recipe.starts - 1) * max(1, recipe.steps // 4)  # every start's
+        return [Octave(size, later if i else first) for i, size in enumerate(sizes)]
     if recipe.octaves == 1:
         return [Octave((h, w), recipe.steps)]
     base = base_size(h, w)

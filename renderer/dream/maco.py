@@ -280,7 +280,6 @@ def render_maco(
     pixels on the CPU. The result carries the attribution maps, (N, H, W) in [0, 1]."""
     from .engine import DreamResult, octave_plan, stretch_contrast
 
-    device = model.device
     generator = torch.Generator().manual_seed(seed)
     h, w = size or (recipe.size, recipe.size)
     crop_px = recipe.crop_px or model.spec.input_size
@@ -291,8 +290,12 @@ def render_maco(
     for index, step_plan in enumerate(plan):
         octave = step_plan.size
         magnitude = load_template(recipe.template, *octave)
-        if param is None:
-            param = MacoParam.random(magnitude, batch, *octave, generator, device)
+        steps = step_plan.steps
+        if param is None:  # (octave_plan counts the steps of every start here)
+            param, attribution, steps = _first_phase(
+                model, objective, recipe, magnitude, batch, octave, recipe.steps, crop_px,
+                generator, on_step,
+            )  # fmt: skip
             start = measure(model, objective, param.image().detach()) if measure_objective else []
         else:
             param = param.resized(magnitude, *octave, generator)
@@ -300,7 +303,7 @@ def render_maco(
             model,
             objective,
             param,
-            steps=step_plan.steps,
+            steps=steps,
             lr=recipe.lr,
             spec=crop_spec(recipe, refining=index > 0),
             crop_px=crop_px,
@@ -314,6 +317,57 @@ def render_maco(
     image = stretch_contrast(param.image().detach().clamp(0, 1), recipe.stretch)
     end = measure(model, objective, image) if measure_objective else []
     return DreamResult(image.cpu(), start, end, attribution=normalize_map(attribution).cpu())
+
+
+def _first_phase(
+    model, objective, recipe, magnitude, batch, size, steps, crop_px, generator, on_step
+):
+    """The first octave's random phases; with ``recipe.starts`` > 1, each dream's best of
+    that many: each start climbs a quarter of the octave's steps, then the one with the
+    highest objective on ``VIEWS`` random crops of its picture goes on. Returns the
+    parametrization, the attribution gathered so far (None if nothing was chosen) and the
+    steps left in the octave."""
+    param = MacoParam.random(magnitude, batch, *size, generator, model.device)
+    if recipe.starts == 1:
+        return param, None, steps
+    trial = max(1, steps // 4)
+    spec = crop_spec(recipe)
+    candidates, scores, maps = [], [], []
+    for k in range(recipe.starts):
+        if k:
+            param = MacoParam.random(magnitude, batch, *size, generator, model.device)
+        maps.append(
+            ascend(model, objective, param, steps=trial, lr=recipe.lr, spec=spec,
+                   crop_px=crop_px, generator=generator, on_step=on_step)
+        )  # fmt: skip
+        candidates.append(param)
+        scores.append(
+            view_score(model, objective, param.image().detach(), spec, crop_px, generator)
+        )
+    best = torch.stack(scores).argmax(0)  # (batch,): the start each dream keeps
+    rows = torch.arange(batch, device=best.device)
+    phase = torch.stack([c.leaf for c in candidates])[best, rows]
+    colour = torch.stack([c.colour for c in candidates])[best, rows]
+    chosen = MacoParam(candidates[0].magnitude, phase, colour, candidates[0].w)
+    attribution = torch.stack(maps)[best, rows]
+    return chosen, attribution, steps - trial
+
+
+VIEWS = 8  # random crops a start is judged on
+
+
+@torch.no_grad()
+def view_score(model, objective, images, spec: CropSpec, crop_px: int, generator) -> torch.Tensor:
+    """The objective's mean over ``VIEWS`` random crops (the recipe's boxes, no noise) of
+    each image: how convincing a picture is from anywhere, not from one lucky frame."""
+    n, _, h, w = images.shape
+    views = CropSpec(VIEWS, spec.low, spec.high, spec.spread, 0.0)
+    boxes = random_boxes(views, n, h, w, generator)
+    total = torch.zeros(n, device=images.device)
+    net = dream_network(model, objective.layers)
+    for k in range(VIEWS):
+        total += evaluate(model, objective, crop(images, boxes[k * n : (k + 1) * n], crop_px), net)
+    return total / VIEWS
 
 
 def normalize_map(attribution: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:

@@ -33,11 +33,12 @@ MACO_FIELDS = frozenset(
         "template",
         "refine_steps",
         "refine_crop_min",
+        "starts",
     }
 )
 # Fields added after dreams were first cached: a job key (a hash of ``to_params``) carries
 # them only once they differ from these values, so adding one never re-renders a cache.
-KEYED_WHEN_SET = {"refine_steps": 0, "refine_crop_min": 0.0}
+KEYED_WHEN_SET = {"refine_steps": 0, "refine_crop_min": 0.0, "starts": 1}
 
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)"
@@ -132,6 +133,9 @@ class DreamRecipe:
     # frequencies grow detail instead of staying the template's random-phase grain.
     refine_steps: int = 0
     refine_crop_min: float = 0.0
+    # MaCo: random phases each dream starts from; after a quarter of the first octave's
+    # steps the one the network scores highest on random views goes on, alone
+    starts: int = 1
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -188,6 +192,7 @@ class DreamRecipe:
                 f"crop-px must be 0 (the model's input size) or in [32, 1024], got {self.crop_px}",
             ),
             (0.0 <= self.noise <= 0.5, f"noise must be in [0, 0.5], got {self.noise}"),
+            (1 <= self.starts <= 16, f"starts must be in [1, 16], got {self.starts}"),
             (
                 0 <= self.refine_steps <= 10_000,
                 f"refine-steps must be 0 (= steps) or in [1, 10000], got {self.refine_steps}",
