@@ -50,8 +50,8 @@ def fake_layer_specs(config, model: str):
 
 def fake_class_spec(config):
     if not config.classes:
-        return None
-    return Spec({"classes": config.classes}, {"classes": list(config.classes)})
+        return []
+    return [Spec({"classes": config.classes}, {"classes": list(config.classes)})]
 
 
 def fake_explain_spec(config):
@@ -453,15 +453,32 @@ def test_cli_dry_run_and_exit_codes(setup, monkeypatch):
     assert not [e for e in manifest["entries"] if e["kind"] == "skipped"]
 
 
-def sleepy_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+def _nap() -> None:
+    """A minute's sleep; the worker notes its pid first."""
     Path(os.environ["GALLERY_PIDS"], str(os.getpid())).write_text("")
     import time
 
     time.sleep(60)
+
+
+def sleepy_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+    _nap()
     return fake_dream(job, model, out_dir, command)
 
 
-SLEEPY = Toolkit(PLANNER, {**RUNNERS, "dream": sleepy_dream}, fake_load, fake_weights, fake_device)
+def sleepy_layer(job, model, out_dir: Path, command: str) -> list[Record]:
+    _nap()
+    return fake_layer(job, model, out_dir, command)
+
+
+def sleepy_classes(job, model, out_dir: Path, command: str) -> list[Record]:
+    _nap()
+    return fake_classes(job, model, out_dir, command)
+
+
+# every kind that may run first sleeps (the longest kinds go first)
+SLEEPING = {"dream": sleepy_dream, "layer-dream": sleepy_layer, "class-dream": sleepy_classes}
+SLEEPY = Toolkit(PLANNER, {**RUNNERS, **SLEEPING}, fake_load, fake_weights, fake_device)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -514,6 +531,25 @@ def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(set
     assert not [job for job in plan_build(mine, toolkit).jobs if job.kind == "zoom"]
     listed = plan_build(replace(mine, zoom_photos=("b.png",)), toolkit)
     assert [job.label for job in listed.jobs if job.kind == "zoom"] == ["zoom b.png"]
+
+
+def test_class_dreams_come_in_batches_whose_keys_ignore_the_worker_count(tmp_path):
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
+
+    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    samples = GalleryConfig(samples_dir=tmp_path / "samples", render_dir=tmp_path / "r")
+
+    def class_jobs(config: GalleryConfig):
+        return [j for j in plan_build(config, toolkit).jobs if j.kind == "class-dream"]
+
+    jobs = class_jobs(samples)  # the essay's 11 classes: 6 and 5, all in order
+    assert [j.params["classes"] for j in jobs] == [
+        [1, 33, 77, 207, 254, 761],
+        [771, 783, 817, 883, 963],
+    ]
+    assert [j.key for j in class_jobs(replace(samples, jobs=1))] == [j.key for j in jobs]
+    assert class_jobs(replace(samples, classes=())) == []
 
 
 def test_an_empty_zoom_list_turns_the_sample_zoom_off(tmp_path):

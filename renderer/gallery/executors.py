@@ -2,8 +2,8 @@
 
 Each executor takes jobs from the front of the sorted pending list, through ``run_plan``'s
 ``Feed``, and hands back every outcome; none of them knows the cache's rules. Two rules are
-shared: a heavy job (an explanation holds ~1.7 GB at its peak) waits while another heavy one
-runs on the same machine, and no job starts once the time budget is spent.
+shared: a heavy job (an explanation holds ~1.7 GB at its peak) waits while the machine's
+memory holds no more heavy ones, and no job starts once the time budget is spent.
 
 - ``InProcess``: one job after another, here (the default on one core and on a GPU).
 - ``LocalProcesses``: ``--jobs N`` worker processes, spawned, each with ``cores // N``
@@ -62,6 +62,22 @@ def _quiet_workers() -> dict[str, Any]:
         "distributed.admin.system-monitor.interval": "10s",
         "distributed.nanny.pre-spawn-environ": environ,
     }
+
+
+HEAVY_JOB_BYTES = 2 * 2**30  # an explanation's ~1.7 GB peak, or a MaCo class batch's
+
+
+def local_heavy_slots(workers: int) -> int:
+    """Heavy jobs that may run side by side here: one per 2 GiB of available memory beyond
+    the first (kept for the main process and the lighter jobs), at least one, at most one
+    per worker. On a 4 GB laptop heavy jobs take turns; on 24 GB the batched class dreams
+    no longer hold the explanations back for their whole 8 minutes."""
+    import torch
+
+    from ..dream.memory import available_memory
+
+    spare = available_memory(torch.device("cpu")) // HEAVY_JOB_BYTES - 1
+    return max(1, min(workers, int(spare)))
 
 
 class ClusterError(RendererError):
@@ -180,6 +196,7 @@ class LocalProcesses:
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]:
         spawn = multiprocessing.get_context(self.start_method)
         threads = threads_per_worker(self.workers)
+        heavy_slots = local_heavy_slots(self.workers)
         if _QUIET_TRACKER not in sys.warnoptions:  # passed on to the resource tracker's process
             sys.warnoptions.append(_QUIET_TRACKER)
         pending = list(pending)
@@ -211,7 +228,7 @@ class LocalProcesses:
                         pending,
                         feed,
                         ctx.toolkit.heavy,
-                        lambda: (self.workers, 1),
+                        lambda: (self.workers, heavy_slots),
                         lambda job, pool=pool: _submit_quietly(pool, job, ctx),
                         lambda futures: cf.wait(futures, return_when=cf.FIRST_COMPLETED)[0],
                         outcome,

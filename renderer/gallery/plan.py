@@ -168,7 +168,7 @@ class Spec:
 # How the config becomes job specs; ``kinds.py`` supplies the real ones, tests fake them.
 DreamSpecs = Callable[[Any, str], Spec]  # (config, preset name) -> Spec
 LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(label, Spec)]
-ClassSpecs = Callable[[Any], Spec | None]  # config -> one batched Spec, or None
+ClassSpecs = Callable[[Any], Sequence[Spec] | None]  # config -> batched Specs (None: none)
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
 AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
@@ -192,7 +192,7 @@ def plan_jobs(
     problems: Sequence[Problem] = (),
 ) -> Plan:
     """Expand the config into jobs: photo x preset dreams, photo explanations, layer dreams
-    and one batched class-dream job, each with its content-addressed key."""
+    and the class dreams in batches, each with its content-addressed key."""
     model = config.model
     wsha = weights[model]
     jobs: list[Job] = []
@@ -231,10 +231,9 @@ def plan_jobs(
             add("accentuation", f"accentuate {photo.name}", accent_spec, photo)
     for label, spec in planner.layers(config, model):
         add("layer-dream", f"layer dream {label}", spec, None)
-    class_spec = planner.classes(config)
-    if class_spec is not None:
-        count = len(class_spec.params.get("classes", ())) or "?"
-        add("class-dream", f"class dreams ({count} classes)", class_spec, None)
+    for spec in planner.classes(config) or ():
+        count = len(spec.params.get("classes", ())) or "?"
+        add("class-dream", f"class dreams ({count} classes)", spec, None)
     seen: set[str] = set()
     unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
     return Plan(tuple(unique), tuple(photos), tuple(problems), dict(weights))

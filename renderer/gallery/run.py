@@ -300,6 +300,9 @@ class Executor(Protocol):
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]: ...
 
 
+LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2}  # the rest keep their order
+
+
 def run_plan(
     plan: Plan,
     ctx: WorkerContext,
@@ -321,7 +324,9 @@ def run_plan(
             todo.append(job)
         else:
             report.outcomes.append(found)
-    todo.sort(key=lambda j: j.model)  # stable: each model's jobs run together
+    # stable: each model's jobs run together, the longest kinds first, so no worker idles at
+    # the end while one long job (the batched class dreams: minutes) still runs
+    todo.sort(key=lambda j: (j.model, LONG_FIRST.get(j.kind, len(LONG_FIRST))))
     bad_photos: dict[str, str] = {
         o.photo.sha256: o.reason for o in report.outcomes if o.bad_input and o.photo
     }
