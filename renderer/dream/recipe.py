@@ -274,7 +274,15 @@ class DreamRecipe:
         if self.param == "fft":
             bits.append("FFT colour")
         if self.param == "maco":
-            bits = [f"MaCo · {self.octaves} × {self.steps} steps × {self.crops} crops"]
+            later = self.refine_steps or self.steps
+            steps = (
+                f"{self.octaves} × {self.steps} steps"
+                if later == self.steps
+                else " + ".join([str(self.steps)] + [str(later)] * (self.octaves - 1)) + " steps"
+            )
+            bits = [f"MaCo · {steps} × {self.crops} crops"]
+            if self.starts > 1:
+                bits.append(f"best of {self.starts} starts")
         if self.guide:
             bits.append(f"guided by {PurePath(self.guide).name}")
         bits.append(f"lr {self.lr:g}")
