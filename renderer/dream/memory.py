@@ -10,11 +10,12 @@ seams, fewer small kernels); one that does not is cut into the largest tiles tha
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from ..ram import available_ram
 
 ALIGN = 32  # the network's total stride: tiles cut on its grid see the same sampling phase
 MEMORY_SHARE = 0.25  # of the free memory, for one dream (a gallery runs a few at once)
@@ -39,17 +40,7 @@ def available_memory(device: torch.device) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
+    return available_ram()
 
 
 def default_budget(device: torch.device) -> int:

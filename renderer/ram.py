@@ -1,0 +1,23 @@
+"""The machine's available RAM, without importing torch (the gallery's main process reads
+it before it starts workers, and must stay quick to start and to interrupt)."""
+
+from __future__ import annotations
+
+import os
+
+FALLBACK = 8 * 2**30
+
+
+def available_ram() -> int:
+    """Available bytes: Linux's ``MemAvailable``; elsewhere the free pages, else 8 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return FALLBACK
