@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,14 @@ def _one_thread():
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_it_was():
+    """A command run in-process that meets a Ctrl-C leaves SIGINT ignored, as a real one
+    should while it cleans up and exits; here the next tests' child processes would
+    inherit that and ignore the Ctrl-C they are sent (seen: a start-up test hung)."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    if signal.getsignal(signal.SIGINT) is not handler:
+        signal.signal(signal.SIGINT, handler)
