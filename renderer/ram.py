@@ -1,5 +1,5 @@
-"""The machine's available RAM, without importing torch (the gallery's main process reads
-it before it starts workers, and must stay quick to start and to interrupt)."""
+"""The machine's available RAM: what the dreams' memory budget and the gallery's heavy
+jobs are sized by (no torch needed to read it)."""
 
 from __future__ import annotations
 

@@ -144,8 +144,8 @@ def test_a_start_is_scored_on_random_views_of_its_picture(lite0) -> None:
 
     mean = Objective((), False, lambda acts, _logits: acts["x"].mean((1, 2, 3)))
 
-    def evaluate(_model, _objective, crops, _net=None):
-        return mean.values({"x": crops}, None)
+    def evaluate(_model, objective, crops, _net=None):  # the network left out: pixels
+        return objective.values({"x": crops}, None)
 
     spec = CropSpec(count=1, low=0.3, high=0.8, spread=0.0, noise=0.0)
     pictures = torch.stack([torch.full((3, 64, 64), 0.2), torch.full((3, 64, 64), 0.7)])

@@ -461,23 +461,14 @@ def _nap() -> None:
     time.sleep(60)
 
 
-def sleepy_dream(job, model, out_dir: Path, command: str) -> list[Record]:
+def sleepy(job, model, out_dir: Path, command: str) -> list[Record]:
+    """Any kind's fake runner, after a minute's nap."""
     _nap()
-    return fake_dream(job, model, out_dir, command)
-
-
-def sleepy_layer(job, model, out_dir: Path, command: str) -> list[Record]:
-    _nap()
-    return fake_layer(job, model, out_dir, command)
-
-
-def sleepy_classes(job, model, out_dir: Path, command: str) -> list[Record]:
-    _nap()
-    return fake_classes(job, model, out_dir, command)
+    return RUNNERS[job.kind](job, model, out_dir, command)
 
 
 # every kind that may run first sleeps (the longest kinds go first)
-SLEEPING = {"dream": sleepy_dream, "layer-dream": sleepy_layer, "class-dream": sleepy_classes}
+SLEEPING = dict.fromkeys(("dream", "layer-dream", "class-dream"), sleepy)
 SLEEPY = Toolkit(PLANNER, {**RUNNERS, **SLEEPING}, fake_load, fake_weights, fake_device)
 
 

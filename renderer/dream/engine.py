@@ -142,9 +142,8 @@ def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octa
     the first, when set; the first counts the steps of all its ``starts``)."""
     if recipe.param == "maco":
         sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, min_size)
-        later = recipe.refine_steps or recipe.steps
-        first = recipe.steps + (recipe.starts - 1) * max(1, recipe.steps // 4)  # every start's
-        return [Octave(size, later if i else first) for i, size in enumerate(sizes)]
+        first = recipe.steps + (recipe.starts - 1) * recipe.trial_steps  # every start's
+        return [Octave(size, recipe.refining_steps if i else first) for i, size in enumerate(sizes)]
     if recipe.octaves == 1:
         return [Octave((h, w), recipe.steps)]
     base = base_size(h, w)

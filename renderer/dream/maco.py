@@ -261,7 +261,7 @@ def measure(model: LoadedModel, objective: Objective, images: torch.Tensor) -> l
 
 def crop_spec(recipe, refining: bool = False) -> CropSpec:
     """The recipe's crops; ``refining``: those of the octaves after the first."""
-    low = recipe.refine_crop_min if refining and recipe.refine_crop_min else recipe.crop_min
+    low = recipe.refining_crop_min if refining else recipe.crop_min
     return CropSpec(recipe.crops, low, recipe.crop_max, recipe.crop_spread, recipe.noise)
 
 
@@ -330,7 +330,7 @@ def _first_phase(
     param = MacoParam.random(magnitude, batch, *size, generator, model.device)
     if recipe.starts == 1:
         return param, None, steps
-    trial = max(1, steps // 4)
+    trial = recipe.trial_steps
     spec = crop_spec(recipe)
     candidates, scores, maps = [], [], []
     for k in range(recipe.starts):
@@ -363,10 +363,11 @@ def view_score(model, objective, images, spec: CropSpec, crop_px: int, generator
     n, _, h, w = images.shape
     views = CropSpec(VIEWS, spec.low, spec.high, spec.spread, 0.0)
     boxes = random_boxes(views, n, h, w, generator)
-    total = torch.zeros(n, device=images.device)
     net = dream_network(model, objective.layers)
-    for k in range(VIEWS):
-        total += evaluate(model, objective, crop(images, boxes[k * n : (k + 1) * n], crop_px), net)
+    total = torch.zeros(n, device=images.device)
+    for k0, k1 in _group_chunks(VIEWS, n):  # a few rounds of n crops per forward pass
+        crops = crop(images, boxes[k0 * n : k1 * n], crop_px)
+        total += evaluate(model, per_crop(objective, k1 - k0), crops, net)
     return total / VIEWS
 
 

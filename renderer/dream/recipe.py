@@ -226,6 +226,21 @@ class DreamRecipe:
                 raise RecipeError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
 
     @property
+    def refining_steps(self) -> int:
+        """Steps of each MaCo octave after the first."""
+        return self.refine_steps or self.steps
+
+    @property
+    def refining_crop_min(self) -> float:
+        """The smallest crop of the MaCo octaves after the first."""
+        return self.refine_crop_min or self.crop_min
+
+    @property
+    def trial_steps(self) -> int:
+        """Steps each of several ``starts`` climbs before the best one goes on."""
+        return max(1, self.steps // 4)
+
+    @property
     def terms(self) -> tuple[LayerTerm, ...]:
         """All layer terms of the combined objective."""
         return tuple(t for target in self.layers for t in parse_target(target))
@@ -274,13 +289,12 @@ class DreamRecipe:
         if self.param == "fft":
             bits.append("FFT colour")
         if self.param == "maco":
-            later = self.refine_steps or self.steps
-            steps = (
-                f"{self.octaves} × {self.steps} steps"
-                if later == self.steps
-                else " + ".join([str(self.steps)] + [str(later)] * (self.octaves - 1)) + " steps"
-            )
-            bits = [f"MaCo · {steps} × {self.crops} crops"]
+            later = [self.refining_steps] * (self.octaves - 1)
+            if later and later[0] != self.steps:
+                steps = " + ".join(map(str, [self.steps, *later]))
+            else:
+                steps = f"{self.octaves} × {self.steps}"
+            bits = [f"MaCo · {steps} steps × {self.crops} crops"]
             if self.starts > 1:
                 bits.append(f"best of {self.starts} starts")
         if self.guide:

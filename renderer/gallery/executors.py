@@ -71,8 +71,7 @@ def local_heavy_slots(workers: int) -> int:
     """Heavy jobs that may run side by side here: one per 2 GiB of available memory beyond
     the first (kept for the main process and the lighter jobs), at least one, at most one
     per worker. On a 4 GB laptop heavy jobs take turns; on 24 GB the batched class dreams
-    no longer hold the explanations back for their whole 8 minutes. (No torch here: this
-    process does not import it, so it starts fast and a Ctrl-C always finds it.)"""
+    no longer hold the explanations back for their whole 8 minutes."""
     from ..ram import available_ram
 
     spare = available_ram() // HEAVY_JOB_BYTES - 1
