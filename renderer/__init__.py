@@ -12,8 +12,9 @@ def _quiet_interrupt(kind, value, tb, _previous=_sys.excepthook):
     after its usual clean-up; a second Ctrl-C must not break that clean-up."""
     if issubclass(kind, KeyboardInterrupt):
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-        _sys.stderr.write("interrupted\n")
-        _sys.stderr.flush()
+        from .interrupts import say_interrupted
+
+        say_interrupted()
         return
     _previous(kind, value, tb)
 

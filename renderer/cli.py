@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
-import signal
 import sys
 
 import click
@@ -14,6 +12,7 @@ from . import __version__
 from .clikit import AppState, UserError, configure_logging, error_line
 from .commands import TABLE, load_command
 from .errors import RendererError
+from .interrupts import EXIT_INTERRUPTED, first_ctrl_c_stops, say_interrupted
 from .oserrors import describe
 
 
@@ -45,7 +44,7 @@ class RendererGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
-        with _interrupt_once():
+        with first_ctrl_c_stops():
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context):
@@ -61,8 +60,8 @@ class RendererGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(141)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            say_interrupted()
+            ctx.exit(EXIT_INTERRUPTED)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
@@ -72,30 +71,6 @@ class RendererGroup(click.Group):
             friendly = describe(exc)  # a full disk, a read-only folder: a user's matter
             click.echo(f"error: {friendly}" if friendly else error_line(exc), err=True)
             ctx.exit(1)
-
-
-def _ignore_interrupts(signum: int, frame: object) -> None:
-    """The first Ctrl-C stops the command; later ones must not break its cleanup (ending
-    worker processes, removing staging folders) with a second traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _interrupt_once():
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as `nohup` or `cmd &` ask
-        yield
-        return
-    try:
-        previous = signal.signal(signal.SIGINT, _ignore_interrupts)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        if signal.getsignal(signal.SIGINT) is _ignore_interrupts:  # no Ctrl-C came
-            signal.signal(signal.SIGINT, previous)
 
 
 @click.group(

@@ -1,7 +1,10 @@
-"""Shared fixtures: the embedded model (loaded once) and scikit-image's sample photos."""
+"""Shared fixtures: the embedded model (loaded once) and scikit-image's sample photos; and
+the seal (``sealed.py``): each test runs in its own folder, and the run fails if any test
+touched the repository's gallery, renders or bench results, or the user's home."""
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -9,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from sealed import pytest_sessionfinish, pytest_sessionstart
 
 from renderer.models import LoadedModel, load_model
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+__all__ = ["pytest_sessionfinish", "pytest_sessionstart"]  # the seal's hooks
+ARTIFACTS_ENV = "RENDERER_TEST_ARTIFACTS"  # where screenshots go; default: pytest's basetemp
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +41,19 @@ def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots of the browser tests: ``$RENDERER_TEST_ARTIFACTS``, else a folder in
+    pytest's temporary tree (the last three runs are kept there)."""
+    chosen = os.environ.get(ARTIFACTS_ENV)
+    folder = Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _in_own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder: relative defaults land there, not in the repo."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -21,11 +21,13 @@ from click.testing import CliRunner
 from PIL import Image
 from test_gallery_pipeline import (
     FAKES,
+    NAP_S,
     _all_pngs_whole,
     _build,
     _site_text,
     _statuses,
     _tiny_photo,
+    as_in_a_terminal,
     gallery_setup,
 )
 
@@ -275,8 +277,8 @@ def test_a_kill_inside_the_swap_leaves_a_whole_site(setup, exchange):
         assert _site_whole(setup.site_dir) and "d.png" in _site_text(setup.site_dir)
     else:  # the fallback's moment without a site; the next publish puts the old one back
         assert not setup.site_dir.exists()
-    again = _build(setup)
-    assert "rendered" not in _statuses(again)
+    again = _build(setup)  # the kill came in the first publish, after d.png's first dream
+    assert "dream d.png [gentle]" in _statuses(again)["reused"]
     assert _site_whole(setup.site_dir) and "d.png" in _site_text(setup.site_dir)
     assert not [p for p in setup.site_dir.parent.iterdir() if p.is_dir() and ".site." in p.name]
     assert old_index != (setup.site_dir / "index.html").read_text(encoding="utf-8")
@@ -328,7 +330,9 @@ def test_a_full_render_disk_stops_new_jobs_and_keeps_what_is_done(setup, monkeyp
     def filling(path, data):
         if "/jobs/" in str(path) and str(path).endswith(".png"):
             calls["n"] += 1
-            if calls["n"] > 4:  # the first three jobs (class dreams: 2 PNGs, two layers: 1 each)
+            # the first three jobs: the first photo dream (2 PNGs: the dream and the photo),
+            # then the longest kinds, the class dreams (2) and a layer dream (1)
+            if calls["n"] > 5:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return write(path, data)
 
@@ -419,8 +423,16 @@ def test_photos_whose_names_meet_in_one_page_name_each_get_their_page(setup):
 def test_ctrl_c_while_starting_up_prints_interrupted_without_a_traceback(setup):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     args = [sys.executable, "-m", "renderer", "gallery", "build", "--photos", str(setup.photos)]
+    args += ["--render-dir", str(setup.render_dir), "--site", str(setup.site_dir)]
     for delay in (0.3, 0.8):  # while the modules load (torch alone takes seconds here)
-        proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=setup.photos.parent,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=as_in_a_terminal,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -450,7 +462,11 @@ def test_two_ctrl_c_with_worker_processes_print_one_line(setup):
         "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, start_new_session=True
+        [sys.executable, "-c", code],
+        env=env,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=as_in_a_terminal,
     )
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
@@ -458,7 +474,7 @@ def test_two_ctrl_c_with_worker_processes_print_one_line(setup):
     for _ in range(2):  # a terminal's Ctrl-C reaches the whole process group, twice
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.05)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=NAP_S - 10)  # it does not wait for the jobs' nap
     text = err.decode()
     assert proc.returncode == 130, text
     assert text.strip().splitlines()[-1] == "interrupted"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from ..clikit import app_state, command_line, max_memory_option, progress
 from ..devices import DEVICE_CHOICES
@@ -241,8 +242,8 @@ def build(
     quiet = app_state().quiet
 
     def log(text: str) -> None:
-        if not quiet:
-            click.echo(text, err=True)
+        if not quiet:  # above the progress bar, which stays at the bottom
+            tqdm.write(text, file=sys.stderr)
 
     result = build_gallery(
         config,

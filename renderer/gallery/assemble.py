@@ -94,6 +94,7 @@ def publish_site(
     title: str,
     theme: Path | None = None,
     stamp: str = "",
+    pending: Sequence[Any] = (),
     **options: Any,
 ) -> Any:
     """Build the static site from the render directory (into a temporary folder that is
@@ -103,5 +104,12 @@ def publish_site(
     from ..site.builder import build_site
 
     return build_site(
-        [render_dir], site_dir, title=title, theme=theme, stamp=stamp, strict=True, **options
+        [render_dir],
+        site_dir,
+        title=title,
+        theme=theme,
+        stamp=stamp,
+        strict=True,
+        pending=pending,
+        **options,
     )

@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RecipeError
+from ..errors import RecipeError, RendererError
 from ..files import MB
 from ..imageio import PHOTO_SUFFIXES
 from ..provenance import Record, dumps
@@ -26,6 +26,7 @@ from .config import GalleryConfig
 from .executors import make_executor
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
 from .run import (
+    FIRST_LOOK,
     Outcome,
     RunReport,
     Toolkit,
@@ -183,6 +184,83 @@ def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> lis
     return keys
 
 
+PUBLISH_EVERY_S = 30.0  # early publishes while the jobs run: at most this often
+
+
+def _publish(
+    config: GalleryConfig,
+    plan: Plan,
+    report: RunReport,
+    command: str,
+    log: Callable[[str], None],
+    pending: Sequence[Job] = (),
+) -> Any:
+    """Publish the finished jobs (and, early, say which are still ``pending``), unless the
+    published site is current; returns the site's report, or None when it was current."""
+    from ..site.model import Pending
+
+    cache = JobCache(config.render_dir)
+    keys = _published_keys(plan, report.outcomes, cache)
+    entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
+    to_come = tuple(Pending(j.kind, j.label, j.photo.sha256 if j.photo else "") for j in pending)
+    extra = _site_code_fingerprint(config.theme) + repr(sorted(map(repr, to_come)))
+    stamp = _site_stamp(entries, config.site_dir, config, extra)
+    with site_lock(config.site_dir.resolve()):
+        recover(config.site_dir.resolve())  # what a killed publish left behind
+    damage = site_damage(config.site_dir, stamp)
+    if damage is None:
+        return None
+    if not pending:
+        log(f"publishing the site ({damage}) ...")
+    return publish_site(
+        config.render_dir,
+        config.site_dir,
+        title=config.title,
+        theme=config.theme,
+        stamp=stamp,
+        pending=to_come,
+        **config.site_options,
+    )
+
+
+@dataclass
+class EarlyPublisher:
+    """Publishes the site while the jobs run, so the gallery can be opened long before the
+    build ends: once the first photo dream is done, then at most every ``interval`` seconds
+    (the build publishes once more at the end). Each publish is the same atomic swap as
+    the last one; one that fails costs a line, not the build."""
+
+    config: GalleryConfig
+    plan: Plan
+    command: str
+    log: Callable[[str], None]
+    interval: float = PUBLISH_EVERY_S
+    last: float | None = None
+    count: int = 0
+
+    def __call__(self, report: RunReport, unfinished: list[Job]) -> None:
+        if not unfinished or report.disk_full:  # the final publish comes next
+            return
+        now = time.monotonic()
+        if self.last is None:
+            done = ("rendered", "reused")
+            if not any(o.kind == FIRST_LOOK and o.status in done for o in report.outcomes):
+                return
+        elif now - self.last < self.interval:
+            return
+        self.last = now
+        try:
+            site = _publish(self.config, self.plan, report, self.command, self.log, unfinished)
+        except (RendererError, OSError) as exc:
+            self.log(f"the gallery so far could not be published ({exc}); going on")
+            return
+        if site is not None:
+            self.count += 1
+            done = len(self.plan.jobs) - len(unfinished)
+            index = (self.config.site_dir / "index.html").resolve()
+            self.log(f"the gallery so far: {done} of {len(self.plan.jobs)} jobs -> {index}")
+
+
 def build_gallery(
     config: GalleryConfig,
     *,
@@ -193,8 +271,11 @@ def build_gallery(
     progress: Callable[..., Any] | None = None,
     log: Callable[[str], None] = lambda _: None,
     start_method: str = "spawn",
+    publish_every: float | None = PUBLISH_EVERY_S,
 ) -> BuildResult:
-    """Build the gallery; failures of single photos or jobs never stop the build."""
+    """Build the gallery; failures of single photos or jobs never stop the build. The site
+    is published as jobs finish (``EarlyPublisher``; ``publish_every=None``: only at the
+    end), and once more at the end."""
     clock = time.perf_counter()
     if toolkit is None:
         from .kinds import real_toolkit
@@ -213,6 +294,7 @@ def build_gallery(
 
     site = None
     site_problem = ""
+    index = config.site_dir / "index.html"
     with build_lock(config.render_dir):
         cache.clean_leftovers()
         ctx = WorkerContext(
@@ -223,29 +305,24 @@ def build_gallery(
             command=command,
         )
         max_seconds = None if config.max_minutes is None else float(config.max_minutes) * 60
+        where = index.resolve()
+        log(f"the gallery: {where} (file://{where}), published as the jobs finish")
+        early = None
+        if publish_every is not None:
+            early = EarlyPublisher(config, plan, command, log, publish_every)
         report = run_plan(
-            plan, ctx, executor, force=force, max_seconds=max_seconds, progress=progress
+            plan,
+            ctx,
+            executor,
+            force=force,
+            max_seconds=max_seconds,
+            progress=progress,
+            on_finish=early,
         )
         if report.disk_full:
             site_problem = "not published: the render folder's disk is full (the old site stays)"
         else:
-            keys = _published_keys(plan, report.outcomes, cache)
-            entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
-            fingerprint = _site_code_fingerprint(config.theme)
-            stamp = _site_stamp(entries, config.site_dir, config, fingerprint)
-            with site_lock(config.site_dir.resolve()):
-                recover(config.site_dir.resolve())  # what a killed publish left behind
-            damage = site_damage(config.site_dir, stamp)
-            if damage is not None:
-                log(f"publishing the site ({damage}) ...")
-                site = publish_site(
-                    config.render_dir,
-                    config.site_dir,
-                    title=config.title,
-                    theme=config.theme,
-                    stamp=stamp,
-                    **config.site_options,
-                )
+            site = _publish(config, plan, report, command, log)
     result = BuildResult(
         plan,
         report,
@@ -253,7 +330,7 @@ def build_gallery(
         site is not None,
         site_problem,
         seconds=round(time.perf_counter() - clock, 3),
-        index=config.site_dir / "index.html",
+        index=index,
     )
     result.report.seconds = result.seconds
     return result

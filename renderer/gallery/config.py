@@ -182,7 +182,9 @@ class GalleryConfig:
     photos: Path | None = None
     render_dir: Path = Path("renders/gallery")
     site_dir: Path = Path("gallery")
-    samples_dir: Path = Path("renders/sample-photos")
+    # None: ``sample-photos`` beside the render folder (renders/sample-photos by default), so
+    # a build given its own --render-dir writes nothing where it was started
+    samples_dir: Path | None = None
     title: str = "dreamgallery"
     theme: Path | None = None
     models: tuple[str, ...] = ("efficientnet_lite0",)
@@ -258,6 +260,8 @@ class GalleryConfig:
         for name in ("render_dir", "site_dir"):
             if str(getattr(self, name)) in ("", "."):
                 raise RecipeError(f"gallery: {name} must be a folder of its own, not '.'")
+        if self.samples_dir is None:
+            object.__setattr__(self, "samples_dir", self.render_dir.parent / "sample-photos")
         if self.render_dir.resolve() == self.site_dir.resolve():
             raise RecipeError("gallery: render_dir and site must be different folders")
 

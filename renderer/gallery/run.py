@@ -301,6 +301,17 @@ class Executor(Protocol):
 
 
 LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2}  # the rest keep their order
+FIRST_LOOK = "dream"  # one of these goes first: the site is published once one is done
+
+
+def first_look_first(jobs: Sequence[Job]) -> list[Job]:
+    """The order jobs start in: each model's jobs together, the longest kinds first, so no
+    worker idles at the end while one long job (the batched class dreams: minutes) still
+    runs; but the first photo dream before them all, so there is a gallery to open within
+    a minute or two (it is published as soon as that dream is done)."""
+    ordered = sorted(jobs, key=lambda j: (j.model, LONG_FIRST.get(j.kind, len(LONG_FIRST))))
+    first = next((j for j in ordered if j.kind == FIRST_LOOK), None)
+    return ordered if first is None else [first, *(j for j in ordered if j is not first)]
 
 
 def run_plan(
@@ -311,8 +322,11 @@ def run_plan(
     force: bool = False,
     max_seconds: float | None = None,
     progress: ProgressFactory | None = None,
+    on_finish: Callable[[RunReport, list[Job]], None] | None = None,
 ) -> RunReport:
-    """Reuse or render every job of the plan; returns what happened to each."""
+    """Reuse or render every job of the plan; returns what happened to each. ``on_finish``
+    is called after each job this run finishes, with the report so far and the jobs not
+    finished yet (the build publishes the site early from there)."""
     clock = time.monotonic()
     deadline = None if max_seconds is None else clock + max_seconds
     cache = JobCache(ctx.render_dir)
@@ -324,23 +338,26 @@ def run_plan(
             todo.append(job)
         else:
             report.outcomes.append(found)
-    # stable: each model's jobs run together, the longest kinds first, so no worker idles at
-    # the end while one long job (the batched class dreams: minutes) still runs
-    todo.sort(key=lambda j: (j.model, LONG_FIRST.get(j.kind, len(LONG_FIRST))))
+    todo = first_look_first(todo)
     bad_photos: dict[str, str] = {
         o.photo.sha256: o.reason for o in report.outcomes if o.bad_input and o.photo
     }
 
     bar = progress(total=len(todo), desc="gallery", unit="job") if progress else None
 
+    unfinished = {job.key: job for job in todo}
+
     def finish(outcome: Outcome) -> None:
         report.outcomes.append(outcome)
+        unfinished.pop(outcome.key, None)
         if outcome.disk_full and not report.disk_full:
             report.disk_full = f"no space left on {ctx.render_dir} ({free_space(ctx.render_dir)})"
         if outcome.bad_input and outcome.photo:
             bad_photos[outcome.photo.sha256] = outcome.reason
         if bar is not None:
             bar.update(1)
+        if on_finish is not None:
+            on_finish(report, list(unfinished.values()))
 
     def known_bad(job: Job) -> Outcome | None:
         """A job whose photo already failed to decode fails the same way, at once."""

@@ -349,6 +349,7 @@ def _render_pages(
         bool(gallery.layer_dreams),
         bool(gallery.class_dreams),
         warnings,
+        len(gallery.pending),  # every page says the gallery is still being made
     )
     old = reuse.load_keys(previous.root if previous else None)
     keys: dict[str, str] = {}
@@ -396,6 +397,7 @@ def build_site(
     precompress: bool = False,
     stamp: str = "",
     strict: bool = False,
+    pending: Sequence[vm.Pending] = (),
 ) -> SiteReport:
     """Build the gallery site from render directories into ``out_dir``, atomically.
 
@@ -405,7 +407,8 @@ def build_site(
     ``precompress`` writes a ``.gz`` beside every HTML, CSS and JS file. ``stamp`` names
     what the site is built from (kept in its manifest, so a rebuild can tell whether it is
     current). ``strict``: a figure that cannot be published fails the build instead of
-    costing a warning."""
+    costing a warning. ``pending``: published while a build still runs, the figures it is
+    still making; each page says so in plain words (and nothing of it once it is done)."""
     clock = time.perf_counter()
     dirs = (
         [Path(render_dirs)]
@@ -422,7 +425,7 @@ def build_site(
     env = make_environment(theme)
     sources = read_sources(dirs)
     anchor = dirs[0].resolve().parent
-    gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat)
+    gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat, pending=pending)
     final = out.resolve()
     code = reuse.code_fingerprint((templates_dir(), theme, Path(__file__).parent), __version__)
     options = {"per_page": per_page, "base_url": base_url, "theme": theme, "code": code}
@@ -439,6 +442,7 @@ def build_site(
         base_url,
         precompress,
         strict,
+        sorted(repr(p) for p in pending),
     )
     unchanged = False
     try:

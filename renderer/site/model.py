@@ -24,7 +24,7 @@ from .captions import describe, page_description, percent
 from .provenance import ModelRow, model_rows, provenance_rows, shared_rows
 from .public import public_command, public_text
 
-__all__ = ["Album", "ModelRow", "percent"]
+__all__ = ["Album", "ModelRow", "Pending", "percent"]
 
 GRADCAM_METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam")
 LIME_METHODS = ("lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg")
@@ -165,6 +165,34 @@ SHARED_GROUPS = (
 )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A figure still being made when the site is published during a build: its job's
+    kind and label, and its photo's sha256 when it belongs to one."""
+
+    kind: str
+    label: str
+    sha256: str = ""
+
+    @property
+    def text(self) -> str:
+        """What a visitor reads: "the classic dream", "the explanations"."""
+        found = re.search(r"\[([^\]]+)\]$", self.label)
+        if self.kind == "dream" and found:
+            return f"the {found.group(1)} dream"
+        return PENDING_WORDS.get(self.kind, self.label)
+
+
+PENDING_WORDS = {
+    "dream": "a dream",
+    "zoom": "the zoom animation",
+    "explain": "the explanations",
+    "accentuation": "the feature accentuation",
+    "layer-dream": "a layer dream",
+    "class-dream": "the class dreams",
+}
+
+
 @dataclass
 class PhotoPage:
     key: str
@@ -179,6 +207,7 @@ class PhotoPage:
     robustness: list[Figure] = field(default_factory=list)
     other: list[Figure] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # what is still being made, in words
     folder: tuple[str, ...] = ()  # its album's folders under the photos folder
     album: Album | None = None  # set by ``albums.build_albums``, with its neighbours there
     prev: PhotoPage | None = field(default=None, repr=False)
@@ -308,6 +337,15 @@ class Gallery:
     versions: dict[str, str]
     renders: int
     album: Album = field(default_factory=lambda: Album(()))  # the top of the album tree
+    pending: tuple[Pending, ...] = ()  # published during the build: what is still to come
+
+    @property
+    def pending_layers(self) -> int:
+        return sum(p.kind == "layer-dream" for p in self.pending)
+
+    @property
+    def pending_classes(self) -> bool:
+        return any(p.kind == "class-dream" for p in self.pending)
 
     @property
     def figures(self) -> list[Figure]:
@@ -456,10 +494,12 @@ def build_gallery(
     *,
     photos: Path | str | None = None,
     flat: bool = False,
+    pending: Sequence[Pending] = (),
 ) -> Gallery:
     """Group the records into photo pages, layer dreams and class dreams, and the photo
     pages into albums: one per subfolder of ``photos`` (by default the folder all the
-    photos share), or none when ``flat``."""
+    photos share), or none when ``flat``. ``pending``: the figures a build is still making,
+    each said on its photo's page."""
     photo_records = [s for s in sources if s.kind == "photo" and s.output is not None]
     # A page per file: the same bytes under two names (Cat.jpg, cat.jpg) are two pages.
     pages: dict[tuple[str, str], PhotoPage] = {}
@@ -558,6 +598,10 @@ def build_gallery(
         page.lime.sort(key=lambda f: _index(LIME_METHODS, f.details["method"]))
         page.robustness.sort(key=_robustness_sort_key)
         _one_job_made(page)
+    for item in pending:
+        for (sha, _), page in pages.items():
+            if item.sha256 and sha == item.sha256 and item.text not in page.pending:
+                page.pending.append(item.text)
 
     versions: dict[str, str] = {}
     for src in sources:
@@ -573,6 +617,7 @@ def build_gallery(
         versions=versions,
         renders=sum(1 for s in sources if s.output is not None),
         album=build_albums(ordered, skipped, flat=flat),
+        pending=tuple(pending),
     )
 
 

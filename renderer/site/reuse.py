@@ -79,6 +79,7 @@ def photo_page_key(page: Any, share: Mapping[str, Any], fingerprint: str) -> str
         repr(page.photo),
         [(name, [repr(f) for f in getattr(page, name)]) for name in PAGE_SECTIONS],
         repr(page.skipped),
+        page.pending,
         trail,
         near,
         sorted(share.items()),
