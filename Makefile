@@ -8,7 +8,7 @@ QUICK ?=
 JOBS ?=
 GALLERY_FLAGS := $(if $(PHOTOS),--photos "$(PHOTOS)") $(if $(QUICK),--quick) $(if $(JOBS),--jobs $(JOBS))
 
-.PHONY: gallery test lint bench bench-printsize serve clean venv
+.PHONY: gallery test lint bench bench-printsize stress serve clean venv
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ bench: $(STAMP)
 # picks the sizes.
 bench-printsize: $(STAMP)
 	$(BIN)/python -m renderer.bench --out bench-results --only printsize
+
+# Ctrl-C under load: 40 SIGINTs to real `gallery build`s beside 2 busy processes per core
+# (several minutes; not part of `make test`).
+stress: $(STAMP)
+	$(BIN)/python tests/stress/ctrl_c.py
 
 serve: $(STAMP)
 	$(BIN)/renderer site serve gallery

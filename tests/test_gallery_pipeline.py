@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -607,3 +608,85 @@ def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):
     changed = sorted(label for label in before if before[label] != after[label])
     photos = ("a.png", "b.png", "broken.jpg", "c.png")
     assert changed == [f"dream {name} [guided]" for name in photos]
+
+
+# --------------------------------------------------------------------------- early publishing
+
+
+def _snapshotting(snaps: Path):
+    """A layer-dream runner that first copies the site published so far (the jobs run in
+    this process, so between two publishes) and checks every image of it is whole."""
+
+    def runner(job, model, out_dir: Path, command: str) -> list[Record]:
+        site = Path(os.environ["GALLERY_SITE"])
+        if site.is_dir():
+            snap = snaps / f"{len(list(snaps.iterdir())):02d}"
+            shutil.copytree(site, snap)
+        return fake_layer(job, model, out_dir, command)
+
+    return runner
+
+
+def test_the_site_is_published_early_whole_and_grows_until_the_build_ends(
+    setup, tmp_path, monkeypatch
+):
+    from test_site_build import _check_links
+
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    monkeypatch.setenv("GALLERY_SITE", str(setup.site_dir))
+    toolkit = Toolkit(
+        PLANNER,
+        {**RUNNERS, "layer-dream": _snapshotting(snaps)},
+        fake_load,
+        fake_weights,
+        fake_device,
+    )
+    lines: list[str] = []
+    result = _build(setup, toolkit=toolkit, log=lines.append, publish_every=0.0)
+    first, second = sorted(snaps.iterdir())  # the two layer dreams: two early sites seen
+    # the first dream went first, and its site was published before the next job ran
+    assert result.report.outcomes[0].label == "dream a.png [gentle]"
+    for snap in (first, second):
+        _check_links(snap)
+        assert _all_pngs_whole(snap) > 0
+        assert "still being made" in _site_text(snap)
+    photo_pages = lambda site: sorted((site / "photos").glob("*.html"))  # noqa: E731
+    assert len(photo_pages(first)) == 1  # a.png: its dream is done
+    text = _site_text(first)
+    assert "Still being made: the deep dream, the explanations." in text
+    assert "the gentle dream" not in text
+    final = setup.site_dir
+    _check_links(final)
+    assert len(photo_pages(final)) == 3 and "still being made" not in _site_text(final).lower()
+    assert sum(1 for _ in (final / "media").rglob("*.png")) > sum(
+        1 for _ in (first / "media").rglob("*.png")
+    )
+    assert result.early is not None and result.early.count >= 2
+    assert any(line.startswith("the gallery: ") and "file://" in line for line in lines)
+
+
+def test_early_publishes_wait_for_a_photo_dream_and_the_interval(setup, monkeypatch):
+    import renderer.gallery.build as build
+    from renderer.gallery.plan import Job, Plan
+    from renderer.gallery.run import Outcome, RunReport
+
+    published: list[int] = []
+    monkeypatch.setattr(build, "_publish", lambda *a: published.append(len(a[-1])) or None)
+
+    def job(kind: str) -> Job:
+        return Job(kind, kind, kind, "m", {}, None, None)
+
+    clock = [1000.0]
+    monkeypatch.setattr(build.time, "monotonic", lambda: clock[0])
+    early = build.EarlyPublisher(setup, Plan((), (), (), {}), "", print, interval=30.0)
+    report = RunReport(outcomes=[Outcome.of(job("layer-dream"), "rendered")])
+    early(report, [job("dream"), job("explain")])  # no photo dream yet: nothing to show
+    report.outcomes.append(Outcome.of(job("dream"), "rendered"))
+    early(report, [job("explain")])  # the first photo dream: published
+    clock[0] += 29.0
+    early(report, [job("zoom")])  # within 30 s of the last: not again
+    clock[0] += 1.0
+    early(report, [job("zoom")])  # 30 s on: again
+    early(report, [])  # nothing left: the build's own last publish comes next
+    assert published == [1, 1]

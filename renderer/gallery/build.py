@@ -52,6 +52,7 @@ class BuildResult:
     dry_run: list[tuple[Job, bool]] = field(default_factory=list)  # (job, reused?)
     seconds: float = 0.0
     index: Path | None = None
+    early: EarlyPublisher | None = None
 
     @property
     def exit_code(self) -> int:
@@ -60,7 +61,13 @@ class BuildResult:
         return EXIT_OK if self.report.ok and not self.site_problem else EXIT_SOME_FAILED
 
     def summary(self) -> list[str]:
-        return format_summary(self.report) if self.report else []
+        lines = format_summary(self.report) if self.report else []
+        if self.early is not None and self.early.count:
+            lines.append(
+                f"  published while building: {self.early.count} times, "
+                f"{self.early.cpu_seconds:.1f} CPU-s"
+            )
+        return lines
 
 
 MAX_AUTO_WORKERS = 4
@@ -237,6 +244,7 @@ class EarlyPublisher:
     interval: float = PUBLISH_EVERY_S
     last: float | None = None
     count: int = 0
+    cpu_seconds: float = 0.0  # this process's CPU time in early publishes (threads too)
 
     def __call__(self, report: RunReport, unfinished: list[Job]) -> None:
         if not unfinished or report.disk_full:  # the final publish comes next
@@ -249,11 +257,14 @@ class EarlyPublisher:
         elif now - self.last < self.interval:
             return
         self.last = now
+        cpu = time.process_time()
         try:
             site = _publish(self.config, self.plan, report, self.command, self.log, unfinished)
         except (RendererError, OSError) as exc:
             self.log(f"the gallery so far could not be published ({exc}); going on")
             return
+        finally:
+            self.cpu_seconds += time.process_time() - cpu
         if site is not None:
             self.count += 1
             done = len(self.plan.jobs) - len(unfinished)
@@ -331,6 +342,7 @@ def build_gallery(
         site_problem,
         seconds=round(time.perf_counter() - clock, 3),
         index=index,
+        early=early,
     )
     result.report.seconds = result.seconds
     return result

@@ -39,6 +39,7 @@ from .images import (
     publish_animation,
     publish_image,
 )
+from .mediastore import MediaStore
 from .pages import page_specs, sitemap, write_precompressed
 from .publish import (
     PreviousSite,
@@ -157,8 +158,10 @@ def _publish_all(
     previous: PreviousSite | None,
     warnings: list[str],
     strict: bool = False,
+    store: MediaStore | None = None,
 ) -> tuple[int, int]:
-    """Publish every figure's images (threads: Pillow releases the GIL while it encodes)."""
+    """Publish every figure's images (threads: Pillow releases the GIL while it encodes),
+    each linked from the previous site or the media ``store`` when it is there."""
     figures = gallery.figures
     for page in gallery.photos:
         for fig in page.figures:
@@ -174,16 +177,25 @@ def _publish_all(
         stem = slug(fig.src.stem.replace("+", "-plus"))
         source = Picture.read(fig.src)  # read and hashed once, for the poster and animation
         cap = PHOTO_MAX_SIDE if fig.kind == "photo" else None
-        pub = publish_image(source, site, fig.group, stem, previous_site=previous, max_side=cap)
+        pub = publish_image(
+            source, site, fig.group, stem, previous_site=previous, max_side=cap, store=store
+        )
         fig.image = pub.image
         written, reused = pub.written, pub.reused
         if fig.legend_src is not None and fig.legend_src.is_file():
-            leg = publish_image(fig.legend_src, site, fig.group, "legend", (), previous)
+            leg = publish_image(
+                fig.legend_src, site, fig.group, "legend", (), previous, store=store
+            )
             fig.legend_image = leg.image
             written, reused = written + leg.written, reused + leg.reused
         if fig.alternate is not None and fig.alternate.is_file():
             alt = publish_image(
-                fig.alternate, site, fig.group, f"{stem}-attribution", previous_site=previous
+                fig.alternate,
+                site,
+                fig.group,
+                f"{stem}-attribution",
+                previous_site=previous,
+                store=store,
             )
             fig.alternate_image = alt.image
             written, reused = written + alt.written, reused + alt.reused
@@ -197,12 +209,13 @@ def _publish_all(
                     f"{stem}-frame-{i}",
                     FRAME_WIDTHS,
                     previous,
+                    store=store,
                 )
                 frames.append(pub.image)
                 written, reused = written + pub.written, reused + pub.reused
         fig.frame_images = frames
         if fig.kind in ANIMATED_KINDS:
-            fig.animation, again = publish_animation(source, site, fig.group, stem, previous)
+            fig.animation, again = publish_animation(source, site, fig.group, stem, previous, store)
             written, reused = written + (not again), reused + again
         return written, reused
 
@@ -252,6 +265,19 @@ def _drop_missing(gallery: vm.Gallery) -> None:
 
 
 # --------------------------------------------------------------------------- templates
+
+
+_ENVIRONMENTS: dict[tuple[str, str], jinja2.Environment] = {}
+
+
+def environment_for(theme: Path | None, code: str) -> jinja2.Environment:
+    """``make_environment(theme)``, made once per process for templates whose bytes hash to
+    ``code``: a build that publishes every 30 s compiles its templates once."""
+    key = (str(theme or ""), code)
+    if key not in _ENVIRONMENTS:
+        _ENVIRONMENTS.clear()  # the templates changed: the old ones are of no more use
+        _ENVIRONMENTS[key] = make_environment(theme)
+    return _ENVIRONMENTS[key]
 
 
 def make_environment(theme: Path | None = None) -> jinja2.Environment:
@@ -422,13 +448,19 @@ def build_site(
     base_url = _check_base_url(base_url)
     out = Path(out_dir)
     check_out_dir(dirs, out)
-    env = make_environment(theme)
+    code = reuse.code_fingerprint((templates_dir(), theme, Path(__file__).parent), __version__)
+    env = environment_for(theme, code)
     sources = read_sources(dirs)
     anchor = dirs[0].resolve().parent
     gallery = vm.build_gallery(sources, anchor, photos=photos, flat=flat, pending=pending)
     final = out.resolve()
-    code = reuse.code_fingerprint((templates_dir(), theme, Path(__file__).parent), __version__)
-    options = {"per_page": per_page, "base_url": base_url, "theme": theme, "code": code}
+    options = {
+        "per_page": per_page,
+        "base_url": base_url,
+        "theme": theme,
+        "code": code,
+        "store": MediaStore.beside(dirs[0]),
+    }
     inputs = reuse.inputs_key(
         dirs,
         gallery,
@@ -509,7 +541,8 @@ def _build_into(
     warnings: list[str] = []
     try:
         previous = PreviousSite(out) if (out / MARKER).exists() else None
-        written, reused = _publish_all(gallery, tmp, previous, warnings, strict)
+        store = options["store"]
+        written, reused = _publish_all(gallery, tmp, previous, warnings, strict, store)
         _copy_static(tmp, options["theme"])
         pages, _ = _render_pages(
             env, gallery, tmp, title, warnings, {**options, "previous": previous}
@@ -524,6 +557,8 @@ def _build_into(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if store is not None:
+        store.retain(p.name for p in (out / "media").rglob("*") if p.is_file())
     return pages, written, reused, index_bytes, warnings
 
 

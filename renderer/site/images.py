@@ -5,6 +5,9 @@ lets the browser fetch no more than its slot needs, from a 72 px inset to the li
 large screen; the PNG is the "Download full size" file. An original photo is published at
 ``PHOTO_MAX_SIDE`` at most, never the artist's 12 MP file.
 
+Each file is encoded once: a rebuild links it from the previous site, and a site built anew
+from the media store beside the render folder (``mediastore``).
+
 File names carry a hash of the source bytes, so a rebuild reuses the previous site's
 thumbnails only when the source is unchanged, and browsers may cache them forever.
 Everything is re-encoded from pixels or checked first, so no EXIF or GPS gets published.
@@ -25,6 +28,7 @@ from typing import Any
 from PIL import Image, ImageSequence
 
 from ..imageio import encode_animation, encode_image, to_rgb8, write_bytes_atomic
+from .mediastore import MediaStore
 from .publish import PreviousSite
 
 THUMB_WIDTHS = (120, 240, 480, 960, 1600)  # and always the full width
@@ -137,11 +141,19 @@ def encode_thumbnail(img: Image.Image, width: int) -> tuple[bytes, int, int]:
     return data, width, height
 
 
-def _place(target: Path, previous: Path | None, make: Callable[[], bytes]) -> bool:
-    """Write ``target``, copying it from the previous site when it is there. True if reused."""
+def _place(
+    target: Path,
+    previous: Path | None,
+    make: Callable[[], bytes],
+    store: MediaStore | None = None,
+) -> bool:
+    """Write ``target``, linking it from the previous site when it is there, else from the
+    media store; a file made anew joins the store. True if reused."""
     if target.exists():  # the same picture twice in one site: one file serves both
         return True
     target.parent.mkdir(parents=True, exist_ok=True)
+    if (previous is None or not previous.is_file()) and store is not None:
+        previous = store.find(target.name)
     if previous is not None and previous.is_file():
         try:
             os.link(previous, target)
@@ -152,6 +164,8 @@ def _place(target: Path, previous: Path | None, make: Callable[[], bytes]) -> bo
                 shutil.copyfile(previous, target)
         return True
     write_bytes_atomic(target, make())
+    if store is not None:
+        store.keep(target)
     return False
 
 
@@ -212,6 +226,7 @@ def publish_image(
     widths: tuple[int, ...] = THUMB_WIDTHS,
     previous_site: Path | PreviousSite | None = None,
     max_side: int | None = None,
+    store: MediaStore | None = None,
 ) -> Published:
     """Publish ``source`` under ``site/folder``: ``<stem>-<hash>.png`` and ``<hash>-<width>.webp``
     for each width narrower than the picture by more than ``NEAR_FULL``, plus its full width
@@ -228,7 +243,7 @@ def publish_image(
     def place(rel: str, make) -> None:
         nonlocal written, reused
         old = previous.file(rel) if previous else None
-        if _place(site / rel, old, make):
+        if _place(site / rel, old, make, store):
             reused += 1
         else:
             written += 1
@@ -268,6 +283,7 @@ def publish_animation(
     folder: str,
     stem: str,
     previous_site: Path | PreviousSite | None = None,
+    store: MediaStore | None = None,
 ) -> tuple[Variant, bool]:
     """Publish an animation itself as ``<stem>-<hash>.webp``: a clean animated WebP is
     copied byte for byte, anything else re-encoded. Returns it and whether it was reused.
@@ -280,5 +296,5 @@ def publish_animation(
     old = previous.file(rel) if previous else None
     clean = _clean_animation(img)
     make = (lambda: picture.data) if clean else (lambda: encode_clean_animation(img))
-    reused = _place(site / rel, old, make)
+    reused = _place(site / rel, old, make, store)
     return Variant(rel, img.width, img.height, (site / rel).stat().st_size), reused
