@@ -45,5 +45,5 @@ serve: $(STAMP)
 	$(BIN)/renderer site serve gallery
 
 clean:
-	rm -rf renders bench-results test-artifacts .pytest_cache .ruff_cache
+	rm -rf renders bench-results .pytest_cache .ruff_cache
 	find gallery -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

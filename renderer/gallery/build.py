@@ -317,7 +317,7 @@ def build_gallery(
         )
         max_seconds = None if config.max_minutes is None else float(config.max_minutes) * 60
         where = index.resolve()
-        log(f"the gallery: {where} (file://{where}), published as the jobs finish")
+        announce = f"the gallery: {where} (file://{where}), published as jobs finish"
         early = None
         if publish_every is not None:
             early = EarlyPublisher(config, plan, command, log, publish_every)
@@ -328,6 +328,7 @@ def build_gallery(
             force=force,
             max_seconds=max_seconds,
             progress=progress,
+            on_start=lambda: log(announce),
             on_finish=early,
         )
         if report.disk_full:

@@ -322,11 +322,13 @@ def run_plan(
     force: bool = False,
     max_seconds: float | None = None,
     progress: ProgressFactory | None = None,
+    on_start: Callable[[], None] | None = None,
     on_finish: Callable[[RunReport, list[Job]], None] | None = None,
 ) -> RunReport:
-    """Reuse or render every job of the plan; returns what happened to each. ``on_finish``
-    is called after each job this run finishes, with the report so far and the jobs not
-    finished yet (the build publishes the site early from there)."""
+    """Reuse or render every job of the plan; returns what happened to each. ``on_start``
+    is called once the executor has taken its first job (it could reach its workers);
+    ``on_finish`` after each job this run finishes, with the report so far and the jobs
+    not finished yet (the build publishes the site early from there)."""
     clock = time.monotonic()
     deadline = None if max_seconds is None else clock + max_seconds
     cache = JobCache(ctx.render_dir)
@@ -367,7 +369,13 @@ def run_plan(
         cache_skip(cache, job, reason, ctx.command)
         return Outcome.of(job, "failed", reason=reason, bad_input=True)
 
+    started = False
+
     def show(jobs: list[Job]) -> None:
+        nonlocal started
+        if not started and jobs and on_start is not None:
+            started = True
+            on_start()
         if bar is not None:
             bar.set_postfix_str(" | ".join(j.label for j in jobs), refresh=True)
 
