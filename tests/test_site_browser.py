@@ -40,6 +40,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "site"
 
 
+@pytest.fixture(scope="module")
+def building(site: Path) -> Path:
+    """The same gallery published while a build still runs: a class batch and one of
+    chelsea's dreams are still being made."""
+    from renderer.site import model as vm
+    from renderer.site.builder import read_sources
+
+    render = site.parent / "render"
+    chelsea = next(
+        p for p in vm.build_gallery(read_sources([render])).photos if "chelsea" in p.name
+    )
+    pending = [
+        vm.Pending("class-dream", "class dreams (6 classes)"),
+        vm.Pending("dream", "dream chelsea.jpg [deep]", chelsea.sha256),
+    ]
+    out = site.parent / "building"
+    build_site(render, out, title="dreamgallery", photos=site.parent / "photos", pending=pending)
+    return out
+
+
 # Images whose smallest srcset candidate is wider than twice their box, or without a size.
 OVERSIZED = """[...document.images].filter(i => i.clientWidth > 0).filter(i => {
   const ws = (i.getAttribute('srcset') || '').split(',').map(c => parseInt(c.trim().split(' ')[1]));
@@ -166,6 +186,27 @@ def test_axe_finds_no_violation_on_any_kind_of_page_light_or_dark_wide_or_narrow
                     found[(kind, scheme, width)] = result.generate_report()
             page.close()
     assert runs == 32 and not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+def test_a_gallery_still_being_made_says_so_plainly_and_passes_axe(building, browser) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    photo = next((building / "photos").glob("chelsea-*"))
+    for scheme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        for path in (building / "index.html", photo, building / "classes.html"):
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            banner = page.locator("p.building[role=status]")
+            assert banner.count() == 1 and "still being made" in banner.inner_text()
+            broken = page.evaluate("[...document.images].filter(i => !i.naturalWidth).length")
+            assert broken == 0
+            result = axe.run(page)
+            assert not result.violations_count, result.generate_report()
+        page.goto(photo.as_uri())
+        assert "Still being made: the deep dream." in page.locator("p.pending").inner_text()
+        page.close()
 
 
 def test_no_page_scrolls_sideways_at_320_px_and_dark_mode_holds(site, browser, artifacts) -> None:

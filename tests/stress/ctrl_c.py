@@ -9,8 +9,10 @@ start, for the default build and for ``--jobs 2``. Each build re-renders real jo
 (``--quick --force``) over a copy of a finished gallery, so there is an old site and a cache to
 lose. An outcome is good when, within ``--grace`` seconds, the build printed ``interrupted``
 as its last line and nothing else alarming, exited 130, left no process of its group
-behind a second later, and left the old site and every finished job whole. Prints one line
-per trial and the counts; exits 1 if any trial went wrong.
+behind a second later, and left the old site and every finished job whole. A SIGINT that
+reaches the interpreter before it runs any of the program (the first ~0.1 s) kills it as it
+would any program; such a trial is counted apart. Prints one line per trial and the counts;
+exits 1 if any trial went wrong.
 """
 
 from __future__ import annotations
@@ -85,11 +87,15 @@ def damage(render_dir: Path, site: Path) -> str | None:
     return None
 
 
+def program() -> list[str]:
+    """The ``renderer`` program as users start it: the venv's script (``make gallery``)."""
+    script = Path(sys.executable).with_name("renderer")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "renderer"]
+
+
 def build_command(render_dir: Path, site: Path, extra: list[str]) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "renderer",
+        *program(),
         "gallery",
         "build",
         "--quick",
@@ -129,6 +135,10 @@ def trial(base: Path, work: Path, delay: float, extra: list[str], grace: float) 
         return f"LOST: still running {grace:.0f} s after the Ctrl-C"
     took = time.monotonic() - sent
     text = err.decode(errors="replace")
+    if proc.returncode == -signal.SIGINT and not text.strip():
+        # Python itself had not started the program yet (it installs no handler before its
+        # own start-up): it died of the signal, as any program does. Not lost; said apart.
+        return f"DIED before the program started (stopped in {took:.1f} s)"
     lines = [line for line in text.strip().splitlines() if line.strip()]
     problems = []
     if proc.returncode != 130:
@@ -177,12 +187,14 @@ def main() -> int:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
     trials = [o for rows in results.values() for _, o in rows]
-    bad = [o for o in trials if o is not None and not o.startswith("finished before")]
+    early = ("finished before", "DIED before")
+    bad = [o for o in trials if o is not None and not o.startswith(early)]
     lost = [o for o in bad if o.startswith("LOST")]
     summary = {
         "trials": len(trials),
         "ok": trials.count(None),
         "finished_before": sum(1 for o in trials if o and o.startswith("finished before")),
+        "died_before_start": sum(1 for o in trials if o and o.startswith("DIED before")),
         "bad": len(bad),
         "lost": len(lost),
         "load": args.load,
