@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import shutil
 import threading
 import urllib.request
 from pathlib import Path
@@ -655,3 +656,28 @@ def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_p
     fourth = pages()
     assert any(fourth[p] != third[p] for p in photo_pages)
     _check_links(site)
+
+
+def test_a_site_built_anew_links_its_media_from_the_store_unless_one_was_edited(
+    tmp_path: Path,
+) -> None:
+    from renderer.site.mediastore import MediaStore
+
+    render = make_render_dir(tmp_path)
+    first = build_site(render, tmp_path / "one")
+    assert first.reused < first.images  # the first site encoded its media
+    again = build_site(render, tmp_path / "two")  # another --out: nothing to encode
+    assert again.reused == again.images == first.images
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one/media").rglob("*"))
+    two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two/media").rglob("*"))
+    assert one == two
+    # a site file edited in place edits its stored hard link too: that one is made anew
+    edited = next((tmp_path / "two/media").rglob("*.webp"))
+    edited.write_bytes(b"not a webp")
+    store = MediaStore.beside(render)
+    assert store.find(edited.name) is None
+    shutil.rmtree(tmp_path / "one")
+    third = build_site(render, tmp_path / "one")
+    assert third.reused == third.images - 1
+    remade = tmp_path / "one" / edited.relative_to(tmp_path / "two")
+    assert remade.read_bytes()[:4] == b"RIFF"

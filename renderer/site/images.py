@@ -152,8 +152,9 @@ def _place(
     if target.exists():  # the same picture twice in one site: one file serves both
         return True
     target.parent.mkdir(parents=True, exist_ok=True)
-    if (previous is None or not previous.is_file()) and store is not None:
-        previous = store.find(target.name)
+    stored = store.find(target.name) if store is not None else None
+    if previous is None or not previous.is_file():
+        previous = stored
     if previous is not None and previous.is_file():
         try:
             os.link(previous, target)
@@ -162,6 +163,8 @@ def _place(
         except OSError:
             with contextlib.suppress(shutil.SameFileError):
                 shutil.copyfile(previous, target)
+        if store is not None and stored is None:  # a site from before the store
+            store.keep(target)
         return True
     write_bytes_atomic(target, make())
     if store is not None:
