@@ -135,10 +135,14 @@ def trial(base: Path, work: Path, delay: float, extra: list[str], grace: float) 
         return f"LOST: still running {grace:.0f} s after the Ctrl-C"
     took = time.monotonic() - sent
     text = err.decode(errors="replace")
-    if proc.returncode == -signal.SIGINT and not text.strip():
-        # Python itself had not started the program yet (it installs no handler before its
-        # own start-up): it died of the signal, as any program does. Not lost; said apart.
-        return f"DIED before the program started (stopped in {took:.1f} s)"
+    python_own = "KeyboardInterrupt" in text and "/renderer/" not in text
+    if (proc.returncode == -signal.SIGINT and not text.strip()) or python_own:
+        # Python itself had not started the program yet (no handler of the program's is in
+        # place before then): it died of the signal, or printed its own KeyboardInterrupt
+        # from its start-up (site, .pth files), as any Python program does. Not lost: said
+        # apart, with where it was.
+        where = " | ".join(text.strip().splitlines()[-2:])
+        return f"DIED before the program started: {where or 'no output'} (stopped in {took:.1f} s)"
     lines = [line for line in text.strip().splitlines() if line.strip()]
     problems = []
     if proc.returncode != 130:
