@@ -377,6 +377,7 @@ def render(
     frames: bool = False,
     measure: bool = True,
     max_memory: float | None = None,
+    mask: torch.Tensor | None = None,
 ) -> DreamResult:
     """Dream ``batch`` images of ``size`` (H, W).
 
@@ -387,6 +388,9 @@ def render(
     forward passes that cost a short dream much (a zoom frame at 384 px: 0.84 s -> 0.62 s).
     ``max_memory`` bounds one gradient step's bytes (None: a share of the free memory);
     a step that fits runs on the whole image, one that does not in tiles.
+    ``mask`` (1, 1, H, W) in [0, 1] confines a photo dream: every step and the detail
+    carried up each octave are weighted by it (at that octave's size), and the result is
+    the photo where it is 0, the dream where it is 1 and a blend on its soft edge.
     """
     if recipe.param == "maco":
         from .maco import render_maco
@@ -421,6 +425,10 @@ def render(
         model, objective, recipe, generator, use_channels_last(device), use_bf16(device), max_memory
     )
 
+    if mask is not None:
+        if base is None:
+            raise ValueError("a mask confines photo dreams; give a photo")
+        mask = mask.to(device).float()
     if base is not None:
         first = base  # each octave starts from the photo at its size, below
     elif start is not None:
@@ -443,6 +451,7 @@ def render(
         elif level > 0:
             image = grow(image, octave.size)
         param = make_param(recipe.param, image)
+        weight = None if mask is None else shrink(mask, octave.size)
         if param.spatial:
             ascent.plan_tiles(image)
         for _ in range(octave.steps):
@@ -451,6 +460,8 @@ def render(
             grad, values = ascent.gradient(param)
             _check_finite(values, grad, where=f"at octave {level + 1}")
             step = ascent.regularize(grad, param.spatial, octave.bands)
+            if weight is not None:
+                step = step * weight
             param.leaf = param.leaf + recipe.lr * step
             param.after_step()
             if on_step is not None:
@@ -458,10 +469,12 @@ def render(
         image = param.image().detach()
         _check_finite(image, where=f"in the image at octave {level + 1}")
         if base is not None:
-            detail = image - here
+            detail = image - here if weight is None else (image - here) * weight
         if frames:
             kept.append(stretch_contrast(image, recipe.stretch).cpu())
     image = stretch_contrast(image.clamp(0, 1), recipe.stretch)
+    if mask is not None:
+        image = base * (1.0 - mask) + image * mask
     objective_end = ascent.measure(image) if measure else []
     _check_finite(torch.tensor(objective_end), where="in the final objective")
     return DreamResult(image.cpu(), objective_start, objective_end, kept)
