@@ -100,6 +100,9 @@ def measure_photo(model: LoadedModel, folder: Path, name: str, function: str) ->
         bottom = cam <= torch.quantile(cam.flatten(), 0.5)
         moved = change(dream, image)
         inside, outside = float(moved[top].mean()), float(moved[bottom].mean())
+        figures[f"{mode}_change_top20"] = round(inside, 5)
+        figures[f"{mode}_change_bottom50"] = round(outside, 5)
+        figures[f"{mode}_coverage"] = mask.source["coverage"]
         if mode == "subject":
             figures["subject_top20_over_bottom50"] = ratio(inside, outside)
         else:
@@ -145,6 +148,7 @@ def measure_half(model: LoadedModel, folder: Path, photo, image, plain) -> dict:
         )
         tag = "feathered" if feather else "hard"
         figures[f"half_{tag}_left_over_right"] = ratio(on_left, on_right)
+        figures[f"half_{tag}_left_change"] = round(on_left, 5)
         figures[f"half_{tag}_right_change"] = round(on_right, 6)
         figures[f"half_{tag}_seam_gradient_ratio"] = seam
     return figures

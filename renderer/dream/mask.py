@@ -37,6 +37,7 @@ SIDECAR_SUFFIX = ".mask.png"
 # A Gaussian's 2%-98% ramp spans about 4.1 sigma: sigma = feather / 4 makes ``feather`` px
 # the visible width of the soft edge.
 RAMP_SIGMAS = 4.0
+SNAP = 1e-5  # below 1/255 of a grey level, so the snap never shows
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,14 @@ def fit(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def feather(mask: torch.Tensor, px: float) -> torch.Tensor:
-    """A soft edge ``px`` wide (Gaussian blur, reflected borders); 0 keeps it hard."""
-    return reg.blur(mask, px / RAMP_SIGMAS).clamp(0, 1) if px > 0 else mask
+    """A soft edge ``px`` wide (Gaussian blur, reflected borders); 0 keeps it hard. Values
+    within ``SNAP`` of 0 or 1 become exactly that: the kernel's weights sum to 1 only up to
+    rounding, and a white mask must dream exactly as no mask, a black one keep the photo."""
+    if px <= 0:
+        return mask
+    soft = reg.blur(mask, px / RAMP_SIGMAS).clamp(0, 1)
+    soft = torch.where(soft > 1.0 - SNAP, torch.ones_like(soft), soft)
+    return torch.where(soft < SNAP, torch.zeros_like(soft), soft)
 
 
 def threshold(cam: torch.Tensor, level: float) -> torch.Tensor:

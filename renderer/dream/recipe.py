@@ -45,7 +45,7 @@ KEYED_WHEN_SET = {
     "mask": "",
     "mask_feather": 16.0,
     "mask_invert": False,
-    "mask_threshold": 0.5,
+    "mask_threshold": 0.4,
     "mask_class": -1,
 }
 # Where a photo dream may grow: the network's own explanation of the photo, or a picture.
@@ -154,7 +154,7 @@ class DreamRecipe:
     mask: str = ""
     mask_feather: float = 16.0
     mask_invert: bool = False
-    mask_threshold: float = 0.5
+    mask_threshold: float = 0.4
     mask_class: int = -1
 
     def __post_init__(self) -> None:

@@ -1,0 +1,276 @@
+"""Masked dreams and the layer atlas: exact pixels at the mask's ends, the map a subject
+mask comes from, bad input as one line before any work, and the atlas's order and page."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from renderer.cli import main
+from renderer.dream import atlas as atlas_module
+from renderer.dream.engine import render
+from renderer.dream.mask import build_mask, check_mask, feather, fit, sidecar_for, threshold
+from renderer.dream.objectives import layer_objective, resolve_terms
+from renderer.dream.recipe import DreamRecipe
+from renderer.errors import BadInputError, RecipeError, UnknownNameError
+from renderer.explain.cam import class_activation_map
+from renderer.imageio import pil_to_tensor, tensor_to_pil
+from renderer.models import get_spec, list_layers
+from renderer.photos import prepare_photo
+
+TINY = DreamRecipe(layers=("blocks.3",), octaves=2, steps=3, lr=0.05, size=96)
+
+
+def _dream(model, recipe, photo, mask=None):
+    objective = layer_objective(resolve_terms(model, recipe.terms))
+    return render(model, objective, recipe, seed=1, photo=photo, measure=False, mask=mask).images
+
+
+@pytest.fixture(scope="module")
+def cat(photo_dir):
+    return prepare_photo(photo_dir / "chelsea.jpg", TINY.size)
+
+
+# ---------------------------------------------------------------- the mask's two ends
+
+
+@pytest.mark.slow
+def test_a_mask_of_zeros_gives_back_the_photo_and_of_ones_the_plain_dream(lite0, cat) -> None:
+    photo = pil_to_tensor(cat.image)
+    h, w = photo.shape[-2:]
+    plain = _dream(lite0, TINY, photo)
+    assert (plain - photo).abs().mean() > 0.02  # the plain dream did change the photo
+    zeros = _dream(lite0, TINY, photo, torch.zeros(1, 1, h, w))
+    assert tensor_to_pil(zeros).tobytes() == cat.image.tobytes()
+    ones = _dream(lite0, TINY, photo, torch.ones(1, 1, h, w))
+    assert torch.equal(ones, plain)
+
+
+@pytest.mark.slow
+def test_a_half_mask_leaves_the_far_side_exactly_the_photo(lite0, cat) -> None:
+    photo = pil_to_tensor(cat.image)
+    h, w = photo.shape[-2:]
+    hard = torch.zeros(1, 1, h, w)
+    hard[..., : w // 2] = 1.0
+    soft = feather(hard, 8.0)  # sigma 2 px: its kernel reaches 6 px
+    dream = _dream(lite0, TINY, photo, soft)
+    right = slice(w // 2 + 7, None)
+    assert torch.equal(dream[..., right], photo[..., right])
+    left = (dream - photo)[..., : w // 2 - 7].abs().mean()
+    assert left > 0.02
+
+
+def test_feather_is_a_soft_edge_of_the_asked_width() -> None:
+    hard = torch.zeros(1, 1, 64, 64)
+    hard[..., :32] = 1.0
+    soft = feather(hard, 16.0)[0, 0, 0]
+    ramp = ((soft > 0.02) & (soft < 0.98)).sum().item()
+    assert 14 <= ramp <= 18  # the 2-98% ramp spans the feather, 16 px
+    assert soft[0] == 1.0 and soft[-1] == 0.0
+    assert torch.equal(feather(hard, 0.0), hard)
+
+
+# ---------------------------------------------------------------- keys and recipe
+
+
+def test_mask_fields_key_a_recipe_only_once_set() -> None:
+    plain = DreamRecipe().to_params()
+    assert not {k for k in plain if k.startswith("mask")}
+    masked = DreamRecipe(mask="background", mask_feather=24.0).to_params()
+    assert masked["mask"] == "background" and masked["mask_feather"] == 24.0
+    with pytest.raises(RecipeError, match="mask-feather must be in"):
+        DreamRecipe(mask="subject", mask_feather=-1.0)
+    with pytest.raises(RecipeError, match="mask_invert must be true or false"):
+        DreamRecipe.from_mapping({"mask_invert": "yes"})
+    with pytest.raises(RecipeError, match="pixel photo dreams"):
+        DreamRecipe(mask="subject", param="fft")
+
+
+# ---------------------------------------------------------------- files and sidecars
+
+
+def test_check_mask_names_what_is_wrong(tmp_path) -> None:
+    assert check_mask("background") == "background"
+    with pytest.raises(UnknownNameError, match="closest: subject"):
+        check_mask("subjct")
+    with pytest.raises(BadInputError, match="mask file not found"):
+        check_mask(str(tmp_path / "missing.png"))
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(BadInputError, match=r"notes\.png: not an image"):
+        check_mask(str(text))
+    good = tmp_path / "m.png"
+    Image.new("L", (8, 8), 255).save(good)
+    assert check_mask(str(good)) == str(good)
+
+
+def test_a_mask_file_of_another_size_is_resized(lite0, cat, tmp_path) -> None:
+    picture = Image.new("L", (40, 10), 0)
+    picture.paste(255, (0, 0, 20, 10))  # white on the left half
+    path = tmp_path / "left.png"
+    picture.save(path)
+    h, w = cat.image.height, cat.image.width
+    mask = build_mask(lite0, cat.path, (h, w), TINY.replace(mask=str(path), mask_feather=0.0))
+    assert mask.weights.shape == (1, 1, h, w)
+    assert mask.weights[0, 0, :, : w // 2 - 2].min() == 1.0
+    assert mask.weights[0, 0, :, w // 2 + 2 :].max() == 0.0
+    assert mask.source["map"] == "file" and mask.inputs[0].path == str(path)
+    assert sidecar_for(cat.path).name == "chelsea.mask.png"
+
+
+@pytest.mark.slow
+def test_subject_with_a_target_uses_that_class_map(lite0, photo_dir, cat) -> None:
+    h, w = cat.image.height, cat.image.width
+    top = build_mask(lite0, cat.path, (h, w), TINY.replace(mask="subject"))
+    retriever = build_mask(
+        lite0, cat.path, (h, w), TINY.replace(mask="subject", mask_class=207, mask_feather=0.0)
+    )
+    assert retriever.source["class_index"] == 207
+    assert top.source["class_index"] != 207
+    # the map of class 207 itself, on the photo at the explanation size
+    small = pil_to_tensor(prepare_photo(photo_dir / "chelsea.jpg", 256).image)
+    cam = class_activation_map(lite0.net, lite0.normalize(small), 207, lite0.spec.default_layer)
+    expected = threshold(fit(cam.maps[:1, None], (h, w)), 0.4)
+    assert torch.equal(retriever.hard, expected)
+    assert not torch.equal(top.hard, retriever.hard)
+    background = build_mask(lite0, cat.path, (h, w), TINY.replace(mask="background"))
+    assert torch.equal(background.hard, 1.0 - top.hard)
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def _one_line_error(args, tmp_path) -> str:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [*args, "-o", str(out)])
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), lines
+    assert not out.exists()  # nothing was done
+    return lines[0]
+
+
+def test_mask_mistakes_are_one_line_before_any_work(photo_dir, tmp_path) -> None:
+    cat = str(photo_dir / "chelsea.jpg")
+    assert "closest: subject" in _one_line_error(["dream", cat, "--mask", "subjct"], tmp_path)
+    missing = str(tmp_path / "nowhere.png")
+    assert "nowhere.png: mask file not found" in _one_line_error(
+        ["dream", cat, "--mask", missing], tmp_path
+    )
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x00" * 100)
+    assert "junk.png: not an image" in _one_line_error(
+        ["dream", cat, "--mask", str(junk)], tmp_path
+    )
+    assert "--mask-feather must be >= 0" in _one_line_error(
+        ["dream", cat, "--mask", "subject", "--mask-feather", "-3"], tmp_path
+    )
+
+
+@pytest.mark.slow
+def test_the_cli_writes_a_masked_dream_its_mask_and_its_source(lite0, photo_dir, tmp_path) -> None:
+    out = tmp_path / "out"
+    args = ["--quiet", "dream", str(photo_dir / "chelsea.jpg"), "-o", str(out), "--size", "96"]
+    args += ["--octaves", "2", "--steps", "2", "--mask", "background", "--target", "tabby"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    entries = json.loads((out / "manifest.json").read_text())["entries"]
+    dream = next(e for e in entries if e["kind"] == "dream")
+    assert dream["output"].endswith("/dream-classic-background.png")
+    source = dream["extra"]["mask"]
+    assert source["mode"] == "background" and source["class_index"] == 281
+    assert source["map"] == "gradcam" and source["threshold"] == 0.4
+    assert dream["params"]["mask"] == "background" and dream["params"]["mask_class"] == 281
+    assert "around what Grad-CAM sees" in dream["extra"]["caption"]
+    assert Image.open(out / source["image"]).mode == "L"
+
+
+# ---------------------------------------------------------------- the atlas
+
+
+def _layers_json(model: str) -> list[str]:
+    result = CliRunner().invoke(main, ["layers", "--model", model, "--json"])
+    return [row["name"] for row in json.loads(result.output)]
+
+
+def test_atlas_layers_are_the_stages_in_the_order_of_renderer_layers() -> None:
+    lite = atlas_module.model_atlas_layers("efficientnet_lite0")
+    assert [a.name for a in lite] == [f"blocks.{i}" for i in range(7)]
+    listed = _layers_json("efficientnet_lite0")
+    assert [a.name for a in lite] == [n for n in listed if n in {a.name for a in lite}]
+    vgg = atlas_module.model_atlas_layers("vgg16")
+    assert [a.alias for a in vgg] == [f"conv{i}" for i in range(1, 14)]
+    assert [a.name for a in vgg] == [n for n in _layers_json("vgg16") if n in {a.name for a in vgg}]
+    assert [a.depth for a in vgg] == list(range(13))
+
+
+def test_an_atlas_of_a_model_without_dreamable_layers_is_one_line(
+    photo_dir, tmp_path, monkeypatch
+) -> None:
+    spec = get_spec("efficientnet_lite0")
+    monkeypatch.setattr(atlas_module, "STAGES", re.compile("nothing"))
+    with pytest.raises(RecipeError, match="no dreamable layers"):
+        atlas_module.atlas_layers(spec, list_layers(spec.name))
+    line = _one_line_error(["atlas", str(photo_dir / "chelsea.jpg")], tmp_path)
+    assert "efficientnet_lite0 has no dreamable layers" in line
+
+
+class _Tiles(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.codes: list[str] = []
+        self.names: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+        self._in = tag
+
+    def handle_data(self, data) -> None:
+        if self._in == "code":
+            self.codes.append(data)
+        if self._in == "b":
+            self.names.append(data)
+
+    def handle_endtag(self, tag) -> None:
+        self._in = None
+
+
+@pytest.mark.slow
+def test_the_atlas_page_holds_one_linked_tile_per_layer_shallow_to_deep(
+    lite0, photo_dir, tmp_path
+) -> None:
+    small = tmp_path / "small.png"
+    Image.open(photo_dir / "chelsea.jpg").resize((72, 48)).save(small)
+    out = tmp_path / "atlas"
+    result = CliRunner().invoke(
+        main, ["--quiet", "atlas", str(small), "-o", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    page = _Tiles()
+    page.feed((out / "atlas.html").read_text())
+    assert len(page.links) == 7
+    assert all((out / link).is_file() for link in page.links)
+    assert [n.split(". ", 1)[1] for n in page.names] == [f"blocks.{i}" for i in range(7)]
+    assert page.codes[3] == 'presets = ["classic@blocks.3"]  # in [dreams]'
+    tiles = json.loads((out / "manifest.json").read_text())["entries"]
+    assert sorted(e["extra"]["depth"] for e in tiles) == list(range(7))
+    assert {(e["params"]["steps"], e["params"]["lr"]) for e in tiles} == {(10, 0.025)}
+
+
+@pytest.mark.slow
+def test_a_white_mask_file_dreams_exactly_as_no_mask(lite0, cat, tmp_path) -> None:
+    white = tmp_path / "white.png"
+    Image.new("L", (30, 20), 255).save(white)
+    h, w = cat.image.height, cat.image.width
+    mask = build_mask(lite0, cat.path, (h, w), TINY.replace(mask=str(white)))
+    photo = pil_to_tensor(cat.image)
+    assert torch.equal(_dream(lite0, TINY, photo, mask.weights), _dream(lite0, TINY, photo))
