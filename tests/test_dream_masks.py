@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,13 +16,14 @@ from PIL import Image
 from renderer.cli import main
 from renderer.dream import atlas as atlas_module
 from renderer.dream.engine import render
-from renderer.dream.mask import build_mask, check_mask, feather, fit, sidecar_for, threshold
+from renderer.dream.mask import build_mask, check_mask, feather, fit, threshold
 from renderer.dream.objectives import layer_objective, resolve_terms
 from renderer.dream.recipe import DreamRecipe
 from renderer.errors import BadInputError, RecipeError, UnknownNameError
 from renderer.explain.cam import class_activation_map
 from renderer.imageio import pil_to_tensor, tensor_to_pil
 from renderer.models import get_spec, list_layers
+from renderer.naming import mask_sidecar
 from renderer.photos import prepare_photo
 
 TINY = DreamRecipe(layers=("blocks.3",), octaves=2, steps=3, lr=0.05, size=96)
@@ -121,7 +123,7 @@ def test_a_mask_file_of_another_size_is_resized(lite0, cat, tmp_path) -> None:
     assert mask.weights[0, 0, :, : w // 2 - 2].min() == 1.0
     assert mask.weights[0, 0, :, w // 2 + 2 :].max() == 0.0
     assert mask.source["map"] == "file" and mask.inputs[0].path == str(path)
-    assert sidecar_for(cat.path).name == "chelsea.mask.png"
+    assert mask_sidecar(cat.path).name == "chelsea.mask.png"
 
 
 @pytest.mark.slow
@@ -274,3 +276,86 @@ def test_a_white_mask_file_dreams_exactly_as_no_mask(lite0, cat, tmp_path) -> No
     mask = build_mask(lite0, cat.path, (h, w), TINY.replace(mask=str(white)))
     photo = pil_to_tensor(cat.image)
     assert torch.equal(_dream(lite0, TINY, photo, mask.weights), _dream(lite0, TINY, photo))
+
+
+# ---------------------------------------------------------------- the gallery
+
+
+def _plan(tmp_path, config, names=("chelsea.jpg", "coffee.jpg")):
+    from renderer.gallery.kinds import PLANNER
+    from renderer.gallery.plan import plan_jobs, scan_photos
+
+    photos, problems = scan_photos(tmp_path / "photos")
+    assert sorted(p.name for p in photos) == sorted(names)  # a sidecar is never a photo
+    return plan_jobs(config, photos, PLANNER, {"efficientnet_lite0": "9" * 64}, problems)
+
+
+@pytest.fixture
+def gallery_photos(photo_dir, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        (folder / name).write_bytes((photo_dir / name).read_bytes())
+    return folder
+
+
+def test_the_gallery_plans_masked_dreams_and_the_atlas_without_rekeying(
+    gallery_photos, tmp_path
+) -> None:
+    from renderer.gallery import GalleryConfig
+
+    base = GalleryConfig(
+        photos=gallery_photos, render_dir=tmp_path / "r", site_dir=tmp_path / "s", size=512
+    )
+    plain = _plan(tmp_path, base)
+    assert not {"atlas-tile"} & {j.kind for j in plain.jobs}
+    assert not any(j.kind == "dream" and j.payload.recipe.mask for j in plain.jobs)
+    config = base.replace(
+        masks=("chelsea.jpg:background", "subject"), atlas_photos=("chelsea.jpg",)
+    )
+    both = _plan(tmp_path, config)
+    assert plain.keys < both.keys  # nothing that was there re-renders
+    extra = [j for j in both.jobs if j.key not in plain.keys]
+    masked = sorted((j.photo.name, j.payload.recipe.mask) for j in extra if j.kind == "dream")
+    assert masked == [
+        ("chelsea.jpg", "background"),
+        ("chelsea.jpg", "subject"),
+        ("coffee.jpg", "subject"),
+    ]
+    # a mask's map is made from the photo the explanation sees, so it is the panel's map
+    explain = next(j for j in both.jobs if j.kind == "explain")
+    assert {j.payload.map_size for j in extra if j.kind == "dream"} == {explain.payload.size}
+    tiles = [j for j in extra if j.kind == "atlas-tile"]
+    assert [j.payload.layer.name for j in tiles] == [f"blocks.{i}" for i in range(7)]
+    assert {j.payload.recipe.size for j in tiles} == {256}
+    # the sample gallery's default: the cat's background and subject dreams, and its atlas
+    sample = GalleryConfig(render_dir=tmp_path / "r", site_dir=tmp_path / "s")
+    assert sample.mask_list == (("chelsea.jpg", "background"), ("chelsea.jpg", "subject"))
+    assert sample.atlases == ("chelsea.jpg",)
+    with pytest.raises(UnknownNameError, match="closest: subject"):
+        base.replace(masks=("subjekt",))
+
+
+def test_a_sidecar_mask_is_used_resized_and_a_bad_one_is_named(gallery_photos, tmp_path) -> None:
+    from renderer.gallery import GalleryConfig
+
+    config = GalleryConfig(
+        photos=gallery_photos, render_dir=tmp_path / "r", site_dir=tmp_path / "s", size=512
+    )
+    Image.new("L", (17, 9), 255).save(gallery_photos / "chelsea.mask.png")  # another size
+    (gallery_photos / "coffee.mask.png").write_text("not a picture")
+    plan = _plan(tmp_path, config)
+    masked = [j for j in plan.jobs if j.kind == "dream" and j.payload.recipe.mask]
+    assert [(j.photo.name, Path(j.payload.recipe.mask).name) for j in masked] == [
+        ("chelsea.jpg", "chelsea.mask.png")
+    ]
+    assert masked[0].params["recipe"]["mask"] == "chelsea.mask.png"  # not where it lies
+    assert len(masked[0].params["recipe"]["pictures"]["mask"]) == 64  # but its bytes
+    assert [(p.path.name, p.reason) for p in plan.problems] == [
+        (
+            "coffee.mask.png",
+            "not an image, or a format that cannot be read; coffee.jpg dreams unmasked",
+        )
+    ]
+    coffee = [j for j in plan.jobs if j.kind == "dream" and j.photo.name == "coffee.jpg"]
+    assert len(coffee) == len(config.presets)  # its unmasked dreams all go on

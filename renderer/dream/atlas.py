@@ -21,6 +21,7 @@ from ..errors import RecipeError
 from ..imageio import write_text_atomic
 from ..models import LayerInfo, LoadedModel, ModelSpec, get_spec, list_layers
 from ..naming import slug
+from ..photos import WorkingPhoto
 from ..provenance import Record, publish
 from .recipe import DreamRecipe
 
@@ -82,7 +83,7 @@ def tile_stem(photo_key: str, layer: AtlasLayer) -> str:
 
 def dream_tile(
     model: LoadedModel,
-    photo_path: Path,
+    photo: WorkingPhoto,
     layer: AtlasLayer,
     recipe: DreamRecipe,
     out_dir: Path,
@@ -91,15 +92,13 @@ def dream_tile(
     seed: int,
     command: str,
 ) -> Record:
-    """One tile: the photo at the tile size, dreamt at ``layer``; published with its record."""
+    """One tile: the photo (at the tile size) dreamt at ``layer``; published with its record."""
     from ..imageio import pil_to_tensor
-    from ..photos import prepare_photo
     from .engine import render
     from .jobs import _bar, _save
     from .objectives import layer_objective, resolve_terms
 
     clock = Stopwatch()
-    photo = prepare_photo(photo_path, recipe.size, model.spec.min_size)
     terms = resolve_terms(model, recipe.terms)
     size = (photo.image.height, photo.image.width)
     with _bar(model, recipe, f"{photo.path.name} {layer.name}", size) as step:
@@ -183,15 +182,17 @@ def atlas_photo(
     page: bool = True,
 ) -> list[Record]:
     """Every tile of the photo's atlas, then ``atlas.html`` beside them."""
+    from ..photos import prepare_photo
     from .presets import get_preset
 
     out_dir = Path(out_dir)
     layers = model_atlas_layers(model.name)
     base = base or get_preset(preset).recipe
+    photo = prepare_photo(photo_path, tile_recipe(base, "x").size, model.spec.min_size)
     records = [
         dream_tile(
             model,
-            Path(photo_path),
+            photo,
             layer,
             tile_recipe(base, layer.name),
             out_dir,

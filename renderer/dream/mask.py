@@ -33,7 +33,6 @@ from .recipe import MASK_MODES, DreamRecipe
 
 MAP_SIZE = 256  # px: the gallery's explanation size (kinds.EXPLAIN_SIZE)
 LIME_TOP = 10  # superpixels a lime mask opens
-SIDECAR_SUFFIX = ".mask.png"
 # A Gaussian's 2%-98% ramp spans about 4.1 sigma: sigma = feather / 4 makes ``feather`` px
 # the visible width of the soft edge.
 RAMP_SIGMAS = 4.0
@@ -70,15 +69,6 @@ def check_mask(text: str) -> str:
         raise UnknownNameError("mask mode", value, MASK_MODES)
     read_mask_picture(path)
     return str(path)
-
-
-def sidecar_for(photo: Path) -> Path:
-    """``NAME.mask.png`` beside ``NAME.jpg``."""
-    return photo.with_name(photo.name.rsplit(".", 1)[0] + SIDECAR_SUFFIX)
-
-
-def is_sidecar(path: Path) -> bool:
-    return path.name.lower().endswith(SIDECAR_SUFFIX)
 
 
 def read_mask_picture(path: str | Path) -> tuple[torch.Tensor, str]:
@@ -246,7 +236,8 @@ def mask_label(recipe: DreamRecipe) -> str:
 
     if not recipe.mask:
         return ""
-    base = recipe.mask if is_mode(recipe.mask) else "mask-" + slug(Path(recipe.mask).name)
+    stem = Path(recipe.mask).name.split(".", 1)[0]
+    base = recipe.mask if is_mode(recipe.mask) else "mask-" + slug(stem)
     return base + ("-inverted" if recipe.mask_invert else "")
 
 
