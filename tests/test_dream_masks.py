@@ -359,3 +359,68 @@ def test_a_sidecar_mask_is_used_resized_and_a_bad_one_is_named(gallery_photos, t
     ]
     coffee = [j for j in plan.jobs if j.kind == "dream" and j.photo.name == "coffee.jpg"]
     assert len(coffee) == len(config.presets)  # its unmasked dreams all go on
+
+
+# ---------------------------------------------------------------- the site
+
+
+class _Page(HTMLParser):
+    """The figures of a page in order: (section id, figure id, links, caption text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict] = []
+        self.section = ""
+        self._caption = False
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.section = a.get("id") or a.get("aria-label") or ""
+        if tag == "figure":
+            self.figures.append({"section": self.section, "id": a.get("id"), "links": []})
+        if tag == "a" and self.figures and a.get("href"):
+            self.figures[-1]["links"].append(a["href"])
+        if tag == "figcaption":
+            self._caption = True
+            self.figures[-1].setdefault("caption", "")
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "figcaption":
+            self._caption = False
+
+    def handle_data(self, data) -> None:
+        if self._caption and self.figures:
+            self.figures[-1]["caption"] += data
+
+
+@pytest.mark.slow
+def test_the_site_shows_a_masked_dream_beside_its_gradcam_and_the_atlas_on_the_layers_page(
+    lite0, photo_dir, tmp_path
+) -> None:
+    photo = tmp_path / "cat.png"
+    Image.open(photo_dir / "chelsea.jpg").resize((96, 64)).save(photo)
+    renders, site = tmp_path / "renders", tmp_path / "site"
+    quick = ["--octaves", "2", "--steps", "2"]
+    for args in (
+        ["explain", str(photo), "-o", str(renders), "--methods", "gradcam", "--size", "96"],
+        ["dream", str(photo), "-o", str(renders), "--mask", "background", *quick],
+        ["atlas", str(photo), "-o", str(renders)],
+        ["site", "build", "--from", str(renders), "--out", str(site)],
+    ):
+        result = CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    page = _Page()
+    page.feed(next(site.rglob("cat-*.html")).read_text(encoding="utf-8"))
+    looks = [f for f in page.figures if f["section"] == "looks"]
+    assert [f["id"] for f in looks][:2] == ["explain-gradcam", "dream-classic-background"]
+    assert "dreamt around what Grad-CAM sees" in looks[1]["caption"]
+    layers = _Page()
+    layers.feed((site / "layers.html").read_text(encoding="utf-8"))
+    tiles = [f for f in layers.figures if "cat.png" in f["section"]]
+    assert len(tiles) == 7
+    for depth, tile in enumerate(tiles):
+        assert f"\nblocks.{depth} · output " in tile["caption"]
+        assert f'presets = ["classic@blocks.{depth}"]' in tile["caption"]
+        assert all((site / link).is_file() for link in tile["links"] if not link.startswith("#"))
+        assert any(link.endswith(".png") for link in tile["links"])

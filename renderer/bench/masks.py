@@ -163,7 +163,7 @@ def measure_atlas(model: LoadedModel, folder: Path, out: Path, one_dream_cpu: fl
     )
     cpu = time.process_time() - start
     return {
-        "atlas_tiles": len([r for r in records if r.kind == "atlas-tile"]),
+        "atlas_tiles": len([r for r in records if r.extra.get("atlas")]),
         "atlas_cpu_s": round(cpu, 1),
         "atlas_over_one_masked_dream": ratio(cpu, one_dream_cpu),
     }

@@ -113,8 +113,10 @@ def dream_tile(
         )
     output = f"{tile_stem(photo.key, layer)}.png"
     _save(result.images, out_dir, output)
+    name = layer.alias or layer.name
+    shape = f"{layer.shape_text} at {model.spec.input_size} px"
     record = model.record(
-        "atlas-tile",
+        "layer-dream",  # a layer dream of a photo: the site's layers page groups them by photo
         output,
         command,
         inputs=(photo.input,),
@@ -122,7 +124,9 @@ def dream_tile(
         seed=seed,
         wall_time_s=clock.seconds,
         extra={
+            "atlas": True,
             "photo_key": photo.key,
+            "layers": [layer.name],
             "layer": layer.name,
             "alias": layer.alias,
             "depth": layer.depth,
@@ -130,7 +134,7 @@ def dream_tile(
             "input_size": model.spec.input_size,
             "preset": preset,
             "toml": toml_line(preset, layer),
-            "caption": f"{layer.alias or layer.name} · {preset} · {recipe.describe()}",
+            "caption": f"{name} · output {shape} · gallery.toml: {toml_line(preset, layer)}",
         },
     )
     publish(out_dir, [record])
@@ -140,7 +144,7 @@ def dream_tile(
 def atlas_page(records: Sequence[Record], title: str) -> str:
     """One page: the tiles shallow to deep, each with its layer, shapes and gallery.toml
     line, linked to its full-size image (relative links: it works from ``file://``)."""
-    tiles = sorted((r for r in records if r.kind == "atlas-tile"), key=lambda r: r.extra["depth"])
+    tiles = sorted((r for r in records if r.extra.get("atlas")), key=lambda r: r.extra["depth"])
     items = []
     for r in tiles:
         e = r.extra

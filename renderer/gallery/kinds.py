@@ -120,13 +120,17 @@ def preset_recipe(
     name: str, config: Any, quick_size: int = QUICK_SIZE, size: int | str | None = None
 ) -> Any:
     """The preset's recipe at ``size`` (a setting: "auto", "full" or px; None: pixels of
-    ``config.size`` only, so noise dreams keep their own size under "auto")."""
+    ``config.size`` only, so noise dreams keep their own size under "auto"). ``NAME@LAYER``
+    is the preset dreamt at another layer (the line a layer atlas tile shows)."""
     from ..dream.presets import get_preset
     from ..sizes import size_cap
 
+    name, _, layer = name.partition("@")  # "classic@blocks.3": the preset at that layer
     if config.quick:
         name = QUICK_PRESETS.get(name, name)
     recipe = _recipe_of(get_preset(name, config.preset_file))
+    if layer:
+        recipe = recipe.replace(layers=(layer_name(config.model, layer.strip()),))
     if size is None and isinstance(config.size, int):
         size = config.size
     if size is not None:
