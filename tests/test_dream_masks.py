@@ -15,7 +15,7 @@ from PIL import Image
 
 from renderer.cli import main
 from renderer.dream import atlas as atlas_module
-from renderer.dream.engine import render
+from renderer.dream.engine import masked_step, render
 from renderer.dream.mask import build_mask, check_mask, feather, fit, threshold
 from renderer.dream.objectives import layer_objective, resolve_terms
 from renderer.dream.recipe import DreamRecipe
@@ -76,6 +76,24 @@ def test_feather_is_a_soft_edge_of_the_asked_width() -> None:
     assert 14 <= ramp <= 18  # the 2-98% ramp spans the feather, 16 px
     assert soft[0] == 1.0 and soft[-1] == 0.0
     assert torch.equal(feather(hard, 0.0), hard)
+
+
+def test_a_masked_step_is_raised_to_a_plain_steps_size_inside_its_mask() -> None:
+    def step(*values):
+        return torch.tensor(values).view(1, 1, 1, -1)
+
+    # |step| averages 2 over the image and 1 inside the mask: twice as large there
+    assert torch.equal(masked_step(step(1.0, -1, 3, 3), step(1.0, 1, 0, 0)), step(2.0, -2, 0, 0))
+    # larger inside than outside: never lowered
+    assert torch.equal(masked_step(step(1.0, 1, 3, -3), step(0.0, 0, 1, 1)), step(0.0, 0, 3, -3))
+    # a quiet region is raised at most 3 times
+    got = masked_step(step(0.1, 0.1, 10, 10), step(1.0, 1, 0, 0))
+    assert torch.allclose(got, step(0.3, 0.3, 0, 0))
+    ones = step(1.0, 2, 3, 4)
+    assert masked_step(ones, torch.ones_like(ones)) is ones
+    assert torch.equal(
+        masked_step(step(1.0, 2, 3, 4), torch.zeros_like(ones)), torch.zeros_like(ones)
+    )
 
 
 # ---------------------------------------------------------------- keys and recipe

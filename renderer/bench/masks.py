@@ -8,7 +8,7 @@ The bars of issue 25, on the sample cat and astronaut with the ``classic`` prese
   50% (bar >= 4); ``background`` the reverse (bar >= 4);
 - no seam: across the mask's edge, the masked dream's mean image gradient over the
   unmasked dream's at the same pixels (bar <= 1.5); a hard mask (feather 0) is measured
-  beside it, to show what a seam scores;
+  beside it, and, stricter, the gradient on the edge over that 6-10 px beside it;
 - the atlas of the cat: its tiles and its CPU seconds against one masked dream's.
 
 It also writes ``masks-<photo>.png`` (photo, subject, background) for the README.
@@ -55,6 +55,15 @@ def edge_band(hard: torch.Tensor, width: int) -> torch.Tensor:
     grown = F.max_pool2d(m, k, stride=1, padding=width)
     shrunk = -F.max_pool2d(-m, k, stride=1, padding=width)
     return (grown - shrunk)[0, 0] > 0
+
+
+def edge_excess(image: torch.Tensor, hard: torch.Tensor) -> float:
+    """The image gradient on the mask's edge (within 1 px) over that 6-10 px away from it:
+    about 1 where nothing marks the edge, more where a seam does (a stricter test than the
+    bar's, whose reference, the plain dream, is busy everywhere)."""
+    grad = gradient_magnitude(image)
+    near = edge_band(hard, 10) & ~edge_band(hard, 5)
+    return ratio(float(grad[edge_band(hard, 1)].mean()), float(grad[near].mean()))
 
 
 def ratio(a: float, b: float) -> float:
@@ -151,6 +160,8 @@ def measure_half(model: LoadedModel, folder: Path, photo, image, plain) -> dict:
         figures[f"half_{tag}_left_change"] = round(on_left, 5)
         figures[f"half_{tag}_right_change"] = round(on_right, 6)
         figures[f"half_{tag}_seam_gradient_ratio"] = seam
+        figures[f"half_{tag}_edge_excess"] = edge_excess(dream, mask.hard)
+    figures["half_plain_edge_excess"] = edge_excess(plain, mask.hard)
     return figures
 
 
