@@ -377,6 +377,14 @@ def test_a_sidecar_mask_is_used_resized_and_a_bad_one_is_named(gallery_photos, t
     ]
     coffee = [j for j in plan.jobs if j.kind == "dream" and j.photo.name == "coffee.jpg"]
     assert len(coffee) == len(config.presets)  # its unmasked dreams all go on
+    # a cluster job carries the sidecar's bytes, not the driver's path to it
+    from renderer.gallery.kinds import relocate
+
+    moved = relocate(masked[0], lambda path: "inputs/" + Path(path).name)
+    assert moved.payload.recipe.mask == "inputs/chelsea.mask.png"
+    subject = [j for j in _plan(tmp_path, config.replace(masks=("subject",))).jobs]
+    plain = next(j for j in subject if j.kind == "dream" and j.payload.recipe.mask == "subject")
+    assert relocate(plain, lambda path: "elsewhere").payload.recipe.mask == "subject"
 
 
 # ---------------------------------------------------------------- the site
