@@ -343,6 +343,9 @@ def test_the_gallery_plans_masked_dreams_and_the_atlas_without_rekeying(
     # a mask's map is made from the photo the explanation sees, so it is the panel's map
     explain = next(j for j in both.jobs if j.kind == "explain")
     assert {j.payload.map_size for j in extra if j.kind == "dream"} == {explain.payload.size}
+    # each mode mask may read its photo's explanation instead of computing the map again
+    keys = {j.photo.name: j.key for j in both.jobs if j.kind == "explain"}
+    assert all(j.reuse == keys[j.photo.name] for j in extra if j.kind == "dream")
     tiles = [j for j in extra if j.kind == "atlas-tile"]
     assert [j.payload.layer.name for j in tiles] == [f"blocks.{i}" for i in range(7)]
     assert {j.payload.recipe.size for j in tiles} == {256}
@@ -450,3 +453,41 @@ def test_the_site_shows_a_masked_dream_beside_its_gradcam_and_the_atlas_on_the_l
         assert f'presets = ["classic@blocks.{depth}"]' in tile["caption"]
         assert all((site / link).is_file() for link in tile["links"] if not link.startswith("#"))
         assert any(link.endswith(".png") for link in tile["links"])
+
+
+@pytest.mark.slow
+def test_a_mask_reads_the_map_a_raw_explanation_kept(lite0, photo_dir, tmp_path) -> None:
+    import numpy as np
+
+    out = tmp_path / "out"
+    cat = str(photo_dir / "chelsea.jpg")
+    args = ["explain", cat, "-o", str(out), "--methods", "gradcam", "--raw", "--size", "256"]
+    result = CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    raw = next(out.glob("chelsea-*/explain-gradcam.npy"))
+    h, w = np.load(raw).shape
+    # computed or read, a subject mask's map is the very map of the explanation's panel
+    from renderer.dream.mask import subject_map
+
+    small = pil_to_tensor(prepare_photo(cat, 256).image)
+    computed, _source = subject_map(lite0, small, -1)
+    assert torch.equal(computed[0, 0], torch.from_numpy(np.load(raw)))
+    # the kept map, replaced by one of our own: the mask must follow it, not a new Grad-CAM
+    ours = np.zeros((h, w), np.float32)
+    ours[:, : w // 2] = 1.0
+    np.save(raw, ours)
+    photo = prepare_photo(cat, 96)
+    size = (photo.image.height, photo.image.width)
+    recipe = TINY.replace(mask="subject", mask_feather=0.0)
+    mask = build_mask(lite0, photo.path, size, recipe, explained=(out,), sha256=photo.sha256)
+    assert mask.source["reused"].endswith("/explain-gradcam.png")
+    assert torch.equal(mask.hard, threshold(fit(torch.from_numpy(ours)[None, None], size), 0.4))
+    # another map size, another class or no folder: computed as before
+    for kwargs in ({"map_size": 128}, {"explained": ()}):
+        fresh = build_mask(
+            lite0, photo.path, size, recipe, sha256=photo.sha256, **{"explained": (out,), **kwargs}
+        )
+        assert "reused" not in fresh.source and not torch.equal(fresh.hard, mask.hard)
+    other = recipe.replace(mask_class=207)
+    fresh = build_mask(lite0, photo.path, size, other, explained=(out,), sha256=photo.sha256)
+    assert "reused" not in fresh.source and fresh.source["class_index"] == 207

@@ -387,6 +387,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
             command=command,
             frames=params["frames"],
             max_memory=gigabytes(params["max_memory"]),
+            explained=(params["out_dir"],),  # a raw explanation there gives the mask's map
         ),
     )
 

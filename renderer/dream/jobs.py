@@ -147,11 +147,13 @@ def dream_photo(
     frames: bool = False,
     max_memory: float | None = None,
     map_size: int | None = None,
+    explained: Sequence[Path] = (),
 ) -> list[Record]:
     """DeepDream on one photo: ``<key>/photo.png`` and ``<key>/dream-<preset>.png``;
     ``max_memory`` bounds a gradient step's bytes (see ``render``). A masked recipe writes
     ``dream-<preset>-<mask>.png`` and the mask beside it; its map is made from the photo at
-    ``map_size`` px (None: ``mask.MAP_SIZE``, the gallery's explanation size)."""
+    ``map_size`` px (None: ``mask.MAP_SIZE``, the gallery's explanation size), or read from
+    a raw explanation of the photo in one of the ``explained`` render folders."""
     from .mask import MAP_SIZE, build_mask, mask_image, mask_label
 
     clock = Stopwatch()
@@ -161,7 +163,16 @@ def dream_photo(
     size = (photo.image.height, photo.image.width)
     mask = None
     if recipe.mask:
-        mask = build_mask(model, photo.path, size, recipe, seed=seed, map_size=map_size or MAP_SIZE)
+        mask = build_mask(
+            model,
+            photo.path,
+            size,
+            recipe,
+            seed=seed,
+            map_size=map_size or MAP_SIZE,
+            explained=explained,
+            sha256=photo.sha256,
+        )
     with _bar(model, recipe, photo.path.name, (photo.image.height, photo.image.width)) as step:
         result = render(
             model,

@@ -15,6 +15,7 @@ and the detail carried between octaves by the mask and composites the result wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,58 @@ def lime_map(
     return opened[None, None], source
 
 
+def explained_map(
+    folders: Sequence[Path], sha256: str, mode: str, map_size: int, wanted: int, layer: str
+) -> tuple[torch.Tensor, dict[str, Any]] | None:
+    """The map a finished explanation of this photo kept (``renderer explain --raw``,
+    ``[explain] raw = true``), from the first of ``folders`` (render directories) that holds
+    one made at ``map_size`` px for the class asked (any, when ``wanted`` is -1): the very
+    map of its panel, not computed twice. None when there is none."""
+    from ..explain.surrogate import top_segments
+    from ..provenance import read_manifest
+
+    method = "gradcam" if mode in ("subject", "background") else "lime-top5"
+    for folder in folders:
+        try:
+            entries = read_manifest(folder)
+        except (OSError, ValueError):
+            continue
+        for e in entries:
+            extra, params = e.get("extra") or {}, e.get("params") or {}
+            inputs = e.get("inputs") or [{}]
+            target = int((extra.get("target") or {}).get("index", -2))
+            if (
+                e.get("kind") != "explain"
+                or extra.get("method") != method
+                or not extra.get("raw")
+                or inputs[0].get("sha256") != sha256
+                or params.get("size") != map_size
+                or (wanted >= 0 and target != wanted)
+                or (method == "gradcam" and extra.get("layer") != layer)
+            ):
+                continue
+            path = Path(folder) / str(extra["raw"])
+            try:
+                if method == "gradcam":
+                    found = torch.from_numpy(np.load(path).astype(np.float32))[None, None]
+                else:
+                    with np.load(path) as data:
+                        chosen = top_segments(data["weights"], LIME_TOP)
+                        opened = np.isin(data["segments"], chosen).astype(np.float32)
+                    found = torch.from_numpy(opened)[None, None]
+            except (OSError, ValueError, KeyError):
+                continue  # damaged: compute it instead
+            name = str((extra.get("target") or {}).get("name", "?"))
+            source = {"map": "gradcam" if method == "gradcam" else "lime", "class_index": target}
+            source.update(class_name=name, reused=str(e.get("output")))
+            if method == "gradcam":
+                source["layer"] = layer
+            else:
+                source["superpixels"] = LIME_TOP
+            return found, source
+    return None
+
+
 def _caption(recipe: DreamRecipe, source: dict[str, Any]) -> str:
     mode = source["mode"]
     if mode in ("subject", "background"):
@@ -200,20 +253,30 @@ def build_mask(
     *,
     seed: int = 0,
     map_size: int = MAP_SIZE,
+    explained: Sequence[Path] = (),
+    sha256: str = "",
 ) -> Mask:
-    """The recipe's mask for the photo at ``photo_path``, at the dream's ``size`` (H, W)."""
+    """The recipe's mask for the photo at ``photo_path``, at the dream's ``size`` (H, W).
+    A map is read from a raw explanation of the photo (sha256 ``sha256``) in one of the
+    ``explained`` render folders when one fits (``explained_map``), else computed."""
     mode = recipe.mask
     inputs: tuple[InputFile, ...] = ()
+    kept = None
+    if is_mode(mode) and sha256:
+        layer = model.spec.default_layer
+        kept = explained_map(explained, sha256, mode, map_size, recipe.mask_class, layer)
     if mode in ("subject", "background"):
-        cam, source = subject_map(model, _map_photo(photo_path, model, map_size), recipe.mask_class)
+        if kept is None:
+            kept = subject_map(model, _map_photo(photo_path, model, map_size), recipe.mask_class)
+        cam, source = kept
         hard = threshold(fit(cam, size), recipe.mask_threshold)
         source["threshold"] = recipe.mask_threshold
         if mode == "background":
             hard = 1.0 - hard
     elif mode == "lime":
-        opened, source = lime_map(
-            model, _map_photo(photo_path, model, map_size), recipe.mask_class, seed
-        )
+        if kept is None:
+            kept = lime_map(model, _map_photo(photo_path, model, map_size), recipe.mask_class, seed)
+        opened, source = kept
         hard = (fit(opened, size) >= 0.5).float()
     else:
         picture, digest = read_mask_picture(mode)

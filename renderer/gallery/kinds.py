@@ -292,11 +292,10 @@ def mask_specs(config: Any, photo: PhotoSource) -> tuple[list[tuple[str, Spec]],
         payload = DreamPayload(preset, recipe, config.seed, False, Limits.of(config), map_size)
         params = {"preset": preset, "recipe": recipe_params(recipe), "seed": config.seed}
         if mask == str(sidecar):
-            label = f"{preset}, mask {sidecar.name}"
-        else:
-            label = f"{preset}, {mask}"
+            specs.append((f"{preset}, mask {sidecar.name}", Spec(payload, params)))
+        else:  # its map may come from the photo's explanation job, when that kept it
             params["map_size"] = map_size
-        specs.append((label, Spec(payload, params)))
+            specs.append((f"{preset}, {mask}", Spec(payload, params, reuses="explain")))
     return specs, problems
 
 
@@ -417,6 +416,8 @@ def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Rec
         frames=p.frames,
         max_memory=p.limits.max_memory if p.limits else None,
         map_size=p.map_size,
+        # a job renders in a staging folder beside the finished ones (``cache.JobCache``)
+        explained=(Path(out_dir).parent / job.reuse,) if job.reuse else (),
     )
 
 

@@ -60,6 +60,9 @@ class Job:
     params: Mapping[str, Any]
     photo: PhotoSource | None = None
     payload: Any = None
+    # The key of a job of the same photo whose finished outputs this one may read instead of
+    # computing them again (a masked dream, its photo's explanation); never part of the key.
+    reuse: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class Spec:
 
     payload: Any
     params: Mapping[str, Any]
+    reuses: str = ""  # a kind of job of the same photo whose outputs this one may read
 
 
 # How the config becomes job specs; ``kinds.py`` supplies the real ones, tests fake them.
@@ -207,7 +211,9 @@ def plan_jobs(
     wsha = weights[model]
     jobs: list[Job] = []
 
-    def add(kind: str, label: str, spec: Spec, photo: PhotoSource | None) -> None:
+    def add(
+        kind: str, label: str, spec: Spec, photo: PhotoSource | None, reuse: str | None = None
+    ) -> str:
         # The file name is part of the key: outputs are named after it (``photo_key``).
         params = {**spec.params, "photo_name": photo.name} if photo else spec.params
         key = job_key(
@@ -217,7 +223,8 @@ def plan_jobs(
             weights_sha256=wsha,
             input_sha256=photo.sha256 if photo else None,
         )
-        jobs.append(Job(kind, key, label, model, params, photo, spec.payload))
+        jobs.append(Job(kind, key, label, model, params, photo, spec.payload, reuse))
+        return key
 
     # A preview (--quick) dreams only the first preset on each photo.
     presets = config.presets[:1] if config.quick else config.presets
@@ -242,15 +249,17 @@ def plan_jobs(
             add("dream", f"dream {photo.name} [{name}]", spec, photo)
         if zoom_spec is not None and photo.name in zoomed:
             add("zoom", f"zoom {photo.name}", zoom_spec, photo)
+        made: dict[str, str] = {}
         if explain_spec is not None:
-            add("explain", f"explain {photo.name}", explain_spec, photo)
+            made["explain"] = add("explain", f"explain {photo.name}", explain_spec, photo)
         if accent_spec is not None:
             add("accentuation", f"accentuate {photo.name}", accent_spec, photo)
         if planner.masks is not None:
             mask_specs, mask_problems = planner.masks(config, photo)
             problems.extend(mask_problems)
             for label, spec in mask_specs:
-                add("dream", f"dream {photo.name} [{label}]", spec, photo)
+                reuse = made.get(spec.reuses)
+                add("dream", f"dream {photo.name} [{label}]", spec, photo, reuse)
         if photo.name in config.atlases:
             for label, spec in atlas_specs:
                 add("atlas-tile", f"atlas {photo.name} [{label}]", spec, photo)
