@@ -190,10 +190,10 @@ class PhotoPage:
 
     @property
     def cover(self) -> Figure | None:
-        """The dream that best stands for the photo on the index."""
+        """The dream that best stands for the photo on the index (a whole one, not masked)."""
         for preset in COVER_PRESETS:
             for fig in self.dreams:
-                if fig.details.get("preset") == preset:
+                if fig.details.get("preset") == preset and not fig.details.get("mask"):
                     return fig
         return self.dreams[0] if self.dreams else self.photo
 
