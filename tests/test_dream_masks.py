@@ -355,6 +355,11 @@ def test_the_gallery_plans_masked_dreams_and_the_atlas_without_rekeying(
     assert sample.atlases == ("chelsea.jpg",)
     with pytest.raises(UnknownNameError, match="closest: subject"):
         base.replace(masks=("subjekt",))
+    # the line an atlas tile shows dreams every photo at that tile's layer
+    tile = _plan(tmp_path, base.replace(presets=("classic@blocks.3",))).jobs
+    assert {j.payload.recipe.layers for j in tile if j.kind == "dream"} == {("blocks.3",)}
+    with pytest.raises(UnknownNameError, match=r"closest: blocks\.3"):
+        _plan(tmp_path, base.replace(presets=("classic@blocks.33",)))
 
 
 def test_a_sidecar_mask_is_used_resized_and_a_bad_one_is_named(gallery_photos, tmp_path) -> None:
