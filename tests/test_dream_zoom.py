@@ -250,9 +250,10 @@ def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
     zoomed = plan_jobs(base.replace(zoom_photos=("chelsea.jpg",)), photos, PLANNER, weights)
     assert "zoom" not in {job.kind for job in plain.jobs}  # off by default for your photos
     # the sample gallery (no photos folder) zooms into chelsea.jpg unless told otherwise
-    sample = plan_jobs(base.replace(photos=None), photos, PLANNER, weights)
+    alone = {"masks": (), "atlas_photos": ()}  # the sample gallery's masked dreams and atlas off
+    sample = plan_jobs(base.replace(photos=None, **alone), photos, PLANNER, weights)
     assert sample.keys == zoomed.keys
-    off = plan_jobs(base.replace(photos=None, zoom_photos=()), photos, PLANNER, weights)
+    off = plan_jobs(base.replace(photos=None, zoom_photos=(), **alone), photos, PLANNER, weights)
     assert off.keys == plain.keys
     extra = [job for job in zoomed.jobs if job.key not in plain.keys]
     assert [(job.kind, job.photo.name) for job in extra] == [("zoom", "chelsea.jpg")]

@@ -33,6 +33,7 @@ TABLE: dict[str, tuple[str, str]] = {
         "Dream an ImageNet class from noise by raising its logit; all classes in one batch.",
     ),
     "presets": ("dream", "List the dream presets with all their values."),
+    "atlas": ("atlas", "Dream one photo at every dreamable layer of a model, shallow to deep."),
     "accentuate": (
         "accentuate",
         "Accentuate a class in your photos: what the network would need to see more of.",

@@ -247,6 +247,68 @@ guide_option = click.option(
 )
 
 
+def mask_options(func: Callable) -> Callable:
+    """``--mask MODE`` and how it acts; the values are recipe fields (a preset may set them)."""
+    options = [
+        click.option(
+            "--mask",
+            default=None,
+            metavar="MODE",
+            help="Where the dream grows: subject (what Grad-CAM sees for the top class), "
+            "background (the rest), lime (LIME's top superpixels) or FILE.png (white dreams, "
+            "black stays; resized to the photo).",
+        ),
+        click.option(
+            "--mask-feather",
+            type=float,
+            default=None,
+            metavar="PX",
+            help="Width of the mask's soft edge in px (default 16; 0 = hard).",
+        ),
+        click.option(
+            "--mask-invert",
+            is_flag=True,
+            default=None,
+            help="Swap where the mask dreams and where the photo stays.",
+        ),
+        click.option(
+            "--mask-threshold",
+            type=float,
+            default=None,
+            help="subject/background: the share of the Grad-CAM range that is the subject "
+            "(default 0.4; the Grad-CAM paper localizes at 0.15).",
+        ),
+        click.option(
+            "--target",
+            default=None,
+            metavar="CLASS",
+            help="subject/background/lime: the class whose map places the mask (index or "
+            "name; default: the photo's top class).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def mask_values(params: dict) -> dict:
+    """The mask's recipe values from the flags, each checked before any work."""
+    from ..dream.mask import check_mask
+
+    values: dict = {}
+    target = params.pop("target")
+    if params.get("mask") is not None:
+        params["mask"] = check_mask(params["mask"])
+    if target is not None:
+        if params.get("mask") not in ("subject", "background", "lime"):
+            raise click.UsageError("--target places a subject, background or lime --mask")
+        values["mask_class"] = resolve_class(target).index
+    feather = params.get("mask_feather")
+    if feather is not None and feather < 0:
+        raise RecipeError(f"--mask-feather must be >= 0 px, got {feather:g}")
+    return values
+
+
 def build_recipe(
     kind: str, preset_name: str | None, presets_file: Path | None, **values
 ) -> tuple[str, DreamRecipe]:
@@ -279,6 +341,7 @@ def _split(params: dict) -> dict:
 )
 @recipe_options(noise=False)
 @guide_option
+@mask_options
 @model_options
 @max_pixels_option
 @max_memory_option
@@ -295,10 +358,14 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
       renderer dream photos/*.jpg -o renders/ --layer blocks.4 --layer blocks.5:0.5 --lr 0.03
       renderer dream cat.jpg -o renders/ --guide flowers.jpg
       renderer dream big-photo.jpg -o renders/ --size 2048 --max-memory 1.5
+      renderer dream cat.jpg -o renders/ --mask background
+      renderer dream cat.jpg -o renders/ --mask subject --target "tiger cat" --mask-feather 24
+      renderer dream cat.jpg -o renders/ --mask cat.mask.png
     """
     from ..dream.jobs import dream_photo
 
-    values = _split(params)
+    masks = mask_values(params)
+    values = {**_split(params), **masks}
     if layers:
         values["layers"] = tuple(layers)
     name, recipe = build_recipe(
@@ -320,6 +387,7 @@ def dream(ctx: click.Context, photos: tuple[Path, ...], layers: tuple[str, ...],
             command=command,
             frames=params["frames"],
             max_memory=gigabytes(params["max_memory"]),
+            explained=(params["out_dir"],),  # a raw explanation there gives the mask's map
         ),
     )
 

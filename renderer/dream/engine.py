@@ -177,6 +177,35 @@ def enlarge(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
 
 
+def mask_at(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A mask brought down to an octave's ``size`` by area averaging: a mean of ones is
+    exactly one and of zeros exactly zero, so a mask's two ends stay exact at every octave
+    (a bilinear filter's weights can sum to 0.99999994)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask, size=size, mode="area")
+
+
+# The most a masked step is raised: a mask over a flat, dark region (a black helmet) would
+# otherwise ask for a step many times a plain one, and grow noise there.
+MAX_MASK_GAIN = 3.0
+
+
+def masked_step(step: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The step weighted by the octave's mask, raised (up to ``MAX_MASK_GAIN``) so that
+    inside the mask it is as large on average as over the whole image: a normalized step
+    is large where the gradient is, and a mask on a quiet part of the photo (the network
+    looking at a helmet while the gradient lives in the faces) dreamt it only faintly.
+    A mask of ones returns the step itself, exactly."""
+    if bool((weight >= 1.0).all()):
+        return step
+    size = step.abs().mean(dim=(1, 2, 3))
+    area = (weight.sum() * step.shape[1]).clamp(min=1e-12)  # an empty mask: no step at all
+    inside = (step.abs() * weight).sum(dim=(1, 2, 3)) / area
+    gain = (size / inside.clamp(min=1e-12)).clamp(1.0, MAX_MASK_GAIN)
+    return step.mul_(weight).mul_(gain.view(-1, 1, 1, 1))  # in place: the layout stays
+
+
 def use_channels_last(device: torch.device) -> bool:
     """channels_last measured faster for Lite0 on the CPU (a cut forward+backward at
     512x340 px, one thread: 0.445 s against 0.467 s) and is the native layout of CUDA
@@ -377,6 +406,7 @@ def render(
     frames: bool = False,
     measure: bool = True,
     max_memory: float | None = None,
+    mask: torch.Tensor | None = None,
 ) -> DreamResult:
     """Dream ``batch`` images of ``size`` (H, W).
 
@@ -387,6 +417,9 @@ def render(
     forward passes that cost a short dream much (a zoom frame at 384 px: 0.84 s -> 0.62 s).
     ``max_memory`` bounds one gradient step's bytes (None: a share of the free memory);
     a step that fits runs on the whole image, one that does not in tiles.
+    ``mask`` (1, 1, H, W) in [0, 1] confines a photo dream: every step and the detail
+    carried up each octave are weighted by it (at that octave's size), and the result is
+    the photo where it is 0, the dream where it is 1 and a blend on its soft edge.
     """
     if recipe.param == "maco":
         from .maco import render_maco
@@ -421,6 +454,10 @@ def render(
         model, objective, recipe, generator, use_channels_last(device), use_bf16(device), max_memory
     )
 
+    if mask is not None:
+        if base is None:
+            raise ValueError("a mask confines photo dreams; give a photo")
+        mask = mask.to(device).float()
     if base is not None:
         first = base  # each octave starts from the photo at its size, below
     elif start is not None:
@@ -443,6 +480,7 @@ def render(
         elif level > 0:
             image = grow(image, octave.size)
         param = make_param(recipe.param, image)
+        weight = None if mask is None else mask_at(mask, octave.size)
         if param.spatial:
             ascent.plan_tiles(image)
         for _ in range(octave.steps):
@@ -451,6 +489,8 @@ def render(
             grad, values = ascent.gradient(param)
             _check_finite(values, grad, where=f"at octave {level + 1}")
             step = ascent.regularize(grad, param.spatial, octave.bands)
+            if weight is not None:
+                step = masked_step(step, weight)
             param.leaf = param.leaf + recipe.lr * step
             param.after_step()
             if on_step is not None:
@@ -458,10 +498,12 @@ def render(
         image = param.image().detach()
         _check_finite(image, where=f"in the image at octave {level + 1}")
         if base is not None:
-            detail = image - here
+            detail = image - here if weight is None else (image - here).mul_(weight)
         if frames:
             kept.append(stretch_contrast(image, recipe.stretch).cpu())
     image = stretch_contrast(image.clamp(0, 1), recipe.stretch)
+    if mask is not None:
+        image = base * (1.0 - mask) + image * mask
     objective_end = ascent.measure(image) if measure else []
     _check_finite(torch.tensor(objective_end), where="in the final objective")
     return DreamResult(image.cpu(), objective_start, objective_end, kept)

@@ -146,13 +146,33 @@ def dream_photo(
     command: str,
     frames: bool = False,
     max_memory: float | None = None,
+    map_size: int | None = None,
+    explained: Sequence[Path] = (),
 ) -> list[Record]:
     """DeepDream on one photo: ``<key>/photo.png`` and ``<key>/dream-<preset>.png``;
-    ``max_memory`` bounds a gradient step's bytes (see ``render``)."""
+    ``max_memory`` bounds a gradient step's bytes (see ``render``). A masked recipe writes
+    ``dream-<preset>-<mask>.png`` and the mask beside it; its map is made from the photo at
+    ``map_size`` px (None: ``mask.MAP_SIZE``, the gallery's explanation size), or read from
+    a raw explanation of the photo in one of the ``explained`` render folders."""
+    from .mask import MAP_SIZE, build_mask, mask_image, mask_label
+
     clock = Stopwatch()
     out_dir = Path(out_dir)
     terms = resolve_terms(model, recipe.terms)
     objective, guide = dream_objective(model, recipe, terms)
+    size = (photo.image.height, photo.image.width)
+    mask = None
+    if recipe.mask:
+        mask = build_mask(
+            model,
+            photo.path,
+            size,
+            recipe,
+            seed=seed,
+            map_size=map_size or MAP_SIZE,
+            explained=explained,
+            sha256=photo.sha256,
+        )
     with _bar(model, recipe, photo.path.name, (photo.image.height, photo.image.width)) as step:
         result = render(
             model,
@@ -163,8 +183,10 @@ def dream_photo(
             on_step=step,
             frames=frames,
             max_memory=max_memory,
+            mask=None if mask is None else mask.weights,
         )
-    stem = f"{photo.key}/dream-{slug(preset)}{guided_suffix(recipe)}"
+    label = f"-{mask_label(recipe)}" if mask else ""
+    stem = f"{photo.key}/dream-{slug(preset)}{guided_suffix(recipe)}{label}"
     output = f"{stem}.png"
     picture = _save(result.images, out_dir, output)
     frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
@@ -177,6 +199,10 @@ def dream_photo(
         "predictions": [p.to_dict() for p in classify_whole_picture(model, picture, top=5)],
         "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()}",
     }
+    if mask is not None:
+        save_image_atomic(mask_image(mask), out_dir / f"{stem}-mask.png")
+        extra["mask"] = {**mask.source, "image": f"{stem}-mask.png"}
+        extra["caption"] += f" · {mask.caption}"
     if frame_paths:
         extra["frames"] = frame_paths
     photo_record = publish_photo(out_dir, photo, model, command)
@@ -184,7 +210,7 @@ def dream_photo(
         "dream",
         output,
         command,
-        inputs=(photo.input, *guide),
+        inputs=(photo.input, *guide, *(mask.inputs if mask else ())),
         params=recipe.to_params(),
         seed=seed,
         wall_time_s=clock.seconds,

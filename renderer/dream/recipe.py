@@ -38,7 +38,18 @@ MACO_FIELDS = frozenset(
 )
 # Fields added after dreams were first cached: a job key (a hash of ``to_params``) carries
 # them only once they differ from these values, so adding one never re-renders a cache.
-KEYED_WHEN_SET = {"refine_steps": 0, "refine_crop_min": 0.0, "starts": 1}
+KEYED_WHEN_SET = {
+    "refine_steps": 0,
+    "refine_crop_min": 0.0,
+    "starts": 1,
+    "mask": "",
+    "mask_feather": 16.0,
+    "mask_invert": False,
+    "mask_threshold": 0.4,
+    "mask_class": -1,
+}
+# Where a photo dream may grow: the network's own explanation of the photo, or a picture.
+MASK_MODES = ("subject", "background", "lime")
 
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)"
@@ -136,6 +147,15 @@ class DreamRecipe:
     # MaCo: random phases each dream starts from; after a quarter of the first octave's
     # steps the one the network scores highest on random views goes on, alone
     starts: int = 1
+    # Photo dreams: where the dream grows (``mask.py``): "" (everywhere), subject,
+    # background, lime or a greyscale picture (white dreams, black stays); the width in px
+    # of the soft edge; whether to swap dreaming and staying; the share of the Grad-CAM
+    # range that counts as the subject; the class whose map places it (-1: the top class).
+    mask: str = ""
+    mask_feather: float = 16.0
+    mask_invert: bool = False
+    mask_threshold: float = 0.4
+    mask_class: int = -1
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -201,6 +221,22 @@ class DreamRecipe:
                 self.refine_crop_min == 0.0 or 0.0 < self.refine_crop_min <= self.crop_max,
                 f"refine-crop-min must be 0 (= crop-min) or in (0, crop-max = {self.crop_max}], "
                 f"got {self.refine_crop_min}",
+            ),
+            (
+                0.0 <= self.mask_feather <= 1024.0,
+                f"mask-feather must be in [0, 1024] px, got {self.mask_feather}",
+            ),
+            (
+                0.0 < self.mask_threshold < 1.0,
+                f"mask-threshold must be in (0, 1), got {self.mask_threshold}",
+            ),
+            (
+                -1 <= self.mask_class < 1000,
+                f"mask-class must be -1 (the top class) or a class index, got {self.mask_class}",
+            ),
+            (
+                not self.mask or self.param == "pixel",
+                f"a mask shapes pixel photo dreams, not {self.param!r} ones",
             ),
         ]
         if self.param == "maco":
@@ -277,6 +313,8 @@ class DreamRecipe:
                 raise RecipeError(f"{where}: {name} must be a number, got {value!r}")
             if kind == "float":
                 clean[name] = float(value)
+            if kind == "bool" and not isinstance(value, bool):
+                raise RecipeError(f"{where}: {name} must be true or false, got {value!r}")
             if kind == "str" and not isinstance(value, str):
                 raise RecipeError(f"{where}: {name} must be text, got {value!r}")
         return cls(**clean)

@@ -125,6 +125,10 @@ SCHEMA: dict[tuple[str, str], Setting] = {
     ("dreams", "presets"): Setting("presets", *_NAMES),
     ("dreams", "preset_file"): Setting("preset_file", *_PATH),
     ("dreams", "frames"): Setting("frames", *_BOOL),
+    ("dreams", "masks"): Setting(
+        "masks", "a list of subject, background or lime, each as MODE or PHOTO:MODE", _names
+    ),
+    ("atlas", "photos"): Setting("atlas_photos", *_NAMES),
     ("layers", "layers"): Setting("layers", *_NAMES),
     ("layers", "preset"): Setting("layer_preset", *_TEXT),
     ("classes", "classes"): Setting(
@@ -172,7 +176,7 @@ def _explain_setting(name: str) -> Setting | None:
     return Setting(name, *_TEXT)
 
 
-_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster")
+_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster", "atlas")
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,13 @@ class GalleryConfig:
     zoom_photos: tuple[str, ...] | None = None
     zoom_preset: str = DEFAULT_ZOOM_PRESET
     zoom_frames: int = DEFAULT_ZOOM_FRAMES
+    # Masked dreams with the first preset: "MODE" on every photo or "PHOTO:MODE" on one.
+    # None: the default (``SAMPLE_MASKS`` for the sample gallery, none for your photos); a
+    # sidecar NAME.mask.png beside a photo always adds one.
+    masks: tuple[str, ...] | None = None
+    # File names of the photos whose layer atlas the site shows. None: the sample
+    # gallery's ``SAMPLE_ATLAS``, none of your own.
+    atlas_photos: tuple[str, ...] | None = None
     cluster: str | None = None  # a Dask scheduler (tcp://host:8786), or local / local:N
     albums: bool = True  # each subfolder of the photos folder is an album; False flattens
     per_page: int = DEFAULT_PER_PAGE  # photos on one index page at most
@@ -229,7 +240,15 @@ class GalleryConfig:
             value = getattr(self, name)
             if value is not None:  # "~/pictures" arrives unexpanded through make's quotes
                 object.__setattr__(self, name, Path(str(value)).expanduser())
-        for name in ("models", "presets", "classes", "layers", "zoom_photos"):
+        for name in (
+            "models",
+            "presets",
+            "classes",
+            "layers",
+            "zoom_photos",
+            "masks",
+            "atlas_photos",
+        ):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -248,6 +267,12 @@ class GalleryConfig:
             object.__setattr__(self, "size", parse_size(self.size, "gallery: size"))
         if self.cluster is not None:
             object.__setattr__(self, "cluster", self.cluster.strip())
+        for entry in self.masks or ():
+            from ..dream.recipe import MASK_MODES
+
+            mode = entry.rsplit(":", 1)[-1].strip()
+            if mode not in MASK_MODES:
+                raise UnknownNameError("mask mode in [dreams] masks", mode, MASK_MODES)
         if self.base_url is not None:
             object.__setattr__(self, "base_url", self.base_url.strip())
         if self.explain_settings:
@@ -292,6 +317,28 @@ class GalleryConfig:
             from .samples import SAMPLE_ZOOMS
 
             return SAMPLE_ZOOMS
+        return ()
+
+    @property
+    def mask_list(self) -> tuple[tuple[str, str], ...]:
+        """(photo file name or "" for every photo, mode) for each masked dream asked for."""
+        masks = self.masks
+        if masks is None:
+            from .samples import SAMPLE_MASKS
+
+            masks = SAMPLE_MASKS if self.photos is None else ()
+        pairs = (m.rsplit(":", 1) if ":" in m else ("", m) for m in masks)
+        return tuple((photo.strip(), mode.strip()) for photo, mode in pairs)
+
+    @property
+    def atlases(self) -> tuple[str, ...]:
+        """The photos whose layer atlas is made: those listed, else the sample gallery's."""
+        if self.atlas_photos is not None:
+            return self.atlas_photos
+        if self.photos is None:
+            from .samples import SAMPLE_ATLAS
+
+            return SAMPLE_ATLAS
         return ()
 
     @property
@@ -457,6 +504,10 @@ presets = {presets}
 # A TOML file with your own presets, next to the built-in ones.
 # preset_file = "my-presets.toml"
 frames = false           # also keep each octave's frame (a small-multiples strip)
+# Masked dreams with the first preset: "subject" (dream where Grad-CAM looks), "background"
+# (dream around it) or "lime", on every photo, or "PHOTO:MODE" on one. A NAME.mask.png
+# beside NAME.jpg (white dreams, black stays) adds a masked dream of that photo by itself.
+# masks = ["cat.jpg:background"]
 
 [layers]
 # Layer dreams from noise, shallow to deep. Leave `layers` out for the model's own choice.
@@ -483,6 +534,12 @@ enabled = true
 # photos = {sample_zoom_list}
 preset = "{zoom_preset}"
 frames = {zoom_frames}
+
+[atlas]
+# A layer atlas of each photo named here: the photo dreamt at every layer of the model, shallow
+# to deep, at 256 px (each tile costs about a third of a dream). Left out, the sample
+# gallery makes the cat's; your own photos get none.
+# photos = ["cat.jpg"]
 
 [cluster]
 # Run the jobs on a Dask cluster (pip install 'dreamgallery[cluster]'): a scheduler's

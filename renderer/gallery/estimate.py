@@ -127,9 +127,9 @@ def duration(seconds: float) -> str:
 
 def known_jobs(jobs: Sequence[Job]) -> list[Job]:
     """The jobs whose payloads are the real kinds' (a test's fake toolkit has others)."""
-    from .kinds import ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
+    from .kinds import AtlasPayload, ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
 
-    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload)
+    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload, AtlasPayload)
     return [job for job in jobs if isinstance(job.payload, kinds)]
 
 

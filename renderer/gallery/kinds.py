@@ -16,7 +16,7 @@ from typing import Any
 
 from ..photos import WorkingPhoto, prepare_photo
 from ..provenance import Record
-from .plan import Job, Planner, Spec
+from .plan import Job, PhotoSource, Planner, Problem, Spec
 from .run import Toolkit
 
 # Working-photo sizes (long side, px) for explanations; dreams use their recipe's size.
@@ -53,6 +53,16 @@ class DreamPayload:
     recipe: Any  # DreamRecipe
     seed: int
     frames: bool
+    limits: Limits | None = None
+    map_size: int | None = None  # px of the photo a subject/background/lime mask is made at
+
+
+@dataclass(frozen=True)
+class AtlasPayload:
+    layer: Any  # atlas.AtlasLayer
+    preset: str
+    recipe: Any  # DreamRecipe
+    seed: int
     limits: Limits | None = None
 
 
@@ -110,13 +120,17 @@ def preset_recipe(
     name: str, config: Any, quick_size: int = QUICK_SIZE, size: int | str | None = None
 ) -> Any:
     """The preset's recipe at ``size`` (a setting: "auto", "full" or px; None: pixels of
-    ``config.size`` only, so noise dreams keep their own size under "auto")."""
+    ``config.size`` only, so noise dreams keep their own size under "auto"). ``NAME@LAYER``
+    is the preset dreamt at another layer (the line a layer atlas tile shows)."""
     from ..dream.presets import get_preset
     from ..sizes import size_cap
 
+    name, _, layer = name.partition("@")  # "classic@blocks.3": the preset at that layer
     if config.quick:
         name = QUICK_PRESETS.get(name, name)
     recipe = _recipe_of(get_preset(name, config.preset_file))
+    if layer:
+        recipe = recipe.replace(layers=(layer_name(config.model, layer.strip()),))
     if size is None and isinstance(config.size, int):
         size = config.size
     if size is not None:
@@ -145,7 +159,12 @@ def recipe_params(recipe: Any) -> dict[str, Any]:
     from ..imageio import sha256_file_cached
 
     params = recipe.to_params()
+    from ..dream.recipe import MASK_MODES
+
     named = {"guide": recipe.guide, "init": "" if recipe.init in BUILTIN_INITS else recipe.init}
+    if recipe.mask and recipe.mask not in MASK_MODES:
+        named["mask"] = recipe.mask
+        params["mask"] = Path(recipe.mask).name  # its bytes key it, not where it lies
     pictures = {}
     for role, path in named.items():
         if path:
@@ -237,6 +256,69 @@ def class_specs(config: Any) -> list[Spec]:
     return specs
 
 
+def explain_size(config: Any) -> int:
+    """The long side of the photo the gallery explains (and makes masks' maps from)."""
+    pixels = config.size if isinstance(config.size, int) else None
+    size = pixels or (QUICK_SIZE if config.quick else EXPLAIN_SIZE)
+    return min(size, QUICK_SIZE) if config.quick else size
+
+
+def mask_specs(config: Any, photo: PhotoSource) -> tuple[list[tuple[str, Spec]], list[Problem]]:
+    """The photo's masked dreams, with the first preset: each ``[dreams] masks`` entry for it
+    and its sidecar ``NAME.mask.png``; a sidecar that is not an image is a problem (one
+    line naming it) and the photo keeps its unmasked dreams."""
+    from ..naming import mask_sidecar
+
+    wanted = [mode for name, mode in config.mask_list if name in ("", photo.name)]
+    sidecar = mask_sidecar(photo.path)
+    problems = []
+    if sidecar.is_file():
+        from ..dream.mask import read_mask_picture
+        from ..errors import BadInputError
+
+        try:
+            read_mask_picture(sidecar)
+            wanted.append(str(sidecar))
+        except BadInputError as exc:
+            problems.append(Problem(sidecar, f"{exc.reason}; {photo.name} dreams unmasked"))
+    if not wanted:
+        return [], problems
+    preset = config.presets[0]
+    base = preset_recipe(preset, config, size=config.dream_size)
+    map_size = explain_size(config)
+    specs = []
+    for mask in dict.fromkeys(wanted):
+        recipe = base.replace(mask=mask)
+        payload = DreamPayload(preset, recipe, config.seed, False, Limits.of(config), map_size)
+        params = {"preset": preset, "recipe": recipe_params(recipe), "seed": config.seed}
+        if mask == str(sidecar):
+            specs.append((f"{preset}, mask {sidecar.name}", Spec(payload, params)))
+        else:  # its map may come from the photo's explanation job, when that kept it
+            params["map_size"] = map_size
+            specs.append((f"{preset}, {mask}", Spec(payload, params, reuses="explain")))
+    return specs, problems
+
+
+def atlas_specs(config: Any, model: str) -> list[tuple[str, Spec]]:
+    """One tile per dreamable layer of ``model``, with the first preset made small."""
+    from ..dream.atlas import model_atlas_layers, tile_recipe
+
+    preset = config.presets[0]
+    base = preset_recipe(preset, config)
+    specs = []
+    for layer in model_atlas_layers(model):
+        recipe = tile_recipe(base, layer.name)
+        payload = AtlasPayload(layer, preset, recipe, config.seed, Limits.of(config))
+        params = {
+            "preset": preset,
+            "recipe": recipe_params(recipe),
+            "seed": config.seed,
+            "depth": layer.depth,
+        }
+        specs.append((layer.name, Spec(payload, params)))
+    return specs
+
+
 def explain_spec(config: Any) -> Spec | None:
     from ..explain.settings import METHODS, ExplainSettings
 
@@ -247,10 +329,7 @@ def explain_spec(config: Any) -> Spec | None:
         values.update(lime_samples=QUICK_LIME_SAMPLES, faithfulness_steps=QUICK_FAITHFULNESS_STEPS)
     values.update(config.explain_settings)
     settings = ExplainSettings(**values)
-    pixels = config.size if isinstance(config.size, int) else None
-    size = pixels or (QUICK_SIZE if config.quick else EXPLAIN_SIZE)
-    if config.quick:
-        size = min(size, QUICK_SIZE)
+    size = explain_size(config)
     payload = ExplainPayload(settings, size, Limits.of(config))
     return Spec(payload, {"settings": settings.params(), "size": size})
 
@@ -299,6 +378,8 @@ PLANNER = Planner(
     explain=explain_spec,
     zoom=zoom_spec,
     accentuate=accentuate_spec,
+    masks=mask_specs,
+    atlas=atlas_specs,
 )
 
 
@@ -334,7 +415,21 @@ def run_dream(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Rec
         command=command,
         frames=p.frames,
         max_memory=p.limits.max_memory if p.limits else None,
+        map_size=p.map_size,
+        # a job renders in a staging folder beside the finished ones (``cache.JobCache``)
+        explained=(Path(out_dir).parent / job.reuse,) if job.reuse else (),
     )
+
+
+def run_atlas_tile(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..dream.atlas import dream_tile
+
+    p: AtlasPayload = job.payload
+    photo = working_photo(job, model, p.recipe.size, p.limits)
+    record = dream_tile(
+        model, photo, p.layer, p.recipe, out_dir, preset=p.preset, seed=p.seed, command=command
+    )
+    return [record]
 
 
 def run_zoom(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
@@ -396,13 +491,14 @@ RUNNERS = {
     "class-dream": run_class_dreams,
     "explain": run_explain,
     "accentuation": run_accentuation,
+    "atlas-tile": run_atlas_tile,
 }
 
 
 def relocate(job: Job, where: Callable[[str], str]) -> Job:
     """The job with the pictures its recipe names (a guide, a photo to start from) at
     ``where(path)``: a cluster job carries their bytes, not the driver's paths."""
-    from ..dream.recipe import BUILTIN_INITS
+    from ..dream.recipe import BUILTIN_INITS, MASK_MODES
 
     recipe = getattr(job.payload, "recipe", None)
     if recipe is None:
@@ -412,6 +508,8 @@ def relocate(job: Job, where: Callable[[str], str]) -> Job:
         changes["guide"] = where(recipe.guide)
     if recipe.init and recipe.init not in BUILTIN_INITS:
         changes["init"] = where(recipe.init)
+    if recipe.mask and recipe.mask not in MASK_MODES:  # a mask picture
+        changes["mask"] = where(recipe.mask)
     if not changes:
         return job
     payload = dataclasses.replace(job.payload, recipe=recipe.replace(**changes))

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import BadInputError, UnknownNameError
 from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
 from ..imageio import is_photo_name
+from ..naming import is_mask_sidecar
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -59,6 +60,9 @@ class Job:
     params: Mapping[str, Any]
     photo: PhotoSource | None = None
     payload: Any = None
+    # The key of a job of the same photo whose finished outputs this one may read instead of
+    # computing them again (a masked dream, its photo's explanation); never part of the key.
+    reuse: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,11 @@ def scan_photos(
     found: list[Path] = []
     for here, dirs, files in os.walk(folder):
         top = Path(here)
-        found.extend(top / name for name in files if is_photo_name(top / name))
+        found.extend(
+            top / name
+            for name in files
+            if is_photo_name(top / name) and not is_mask_sidecar(top / name)
+        )
         found.extend(top / d for d in dirs if is_photo_name(top / d))  # "x.jpg/", a problem
         dirs[:] = [d for d in dirs if not d.startswith(".") and not is_photo_name(top / d)]
     return hash_photo_files(sorted(found, key=lambda p: p.relative_to(folder).parts), max_bytes)
@@ -163,6 +171,7 @@ class Spec:
 
     payload: Any
     params: Mapping[str, Any]
+    reuses: str = ""  # a kind of job of the same photo whose outputs this one may read
 
 
 # How the config becomes job specs; ``kinds.py`` supplies the real ones, tests fake them.
@@ -172,6 +181,9 @@ ClassSpecs = Callable[[Any], Sequence[Spec] | None]  # config -> batched Specs (
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
 AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
+# (config, photo) -> the photo's masked dreams [(label, Spec)] and its unusable mask files
+MaskSpecs = Callable[[Any, PhotoSource], tuple[Sequence[tuple[str, Spec]], Sequence[Problem]]]
+AtlasSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(layer, Spec)]
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,8 @@ class Planner:
     explain: ExplainSpecs
     zoom: ZoomSpecs
     accentuate: AccentSpecs | None = None  # feature accentuation of each photo
+    masks: MaskSpecs | None = None  # masked dreams of a photo
+    atlas: AtlasSpecs | None = None  # the layer atlas's tiles, for each photo in config.atlases
 
 
 def plan_jobs(
@@ -197,7 +211,9 @@ def plan_jobs(
     wsha = weights[model]
     jobs: list[Job] = []
 
-    def add(kind: str, label: str, spec: Spec, photo: PhotoSource | None) -> None:
+    def add(
+        kind: str, label: str, spec: Spec, photo: PhotoSource | None, reuse: str | None = None
+    ) -> str:
         # The file name is part of the key: outputs are named after it (``photo_key``).
         params = {**spec.params, "photo_name": photo.name} if photo else spec.params
         key = job_key(
@@ -207,7 +223,8 @@ def plan_jobs(
             weights_sha256=wsha,
             input_sha256=photo.sha256 if photo else None,
         )
-        jobs.append(Job(kind, key, label, model, params, photo, spec.payload))
+        jobs.append(Job(kind, key, label, model, params, photo, spec.payload, reuse))
+        return key
 
     # A preview (--quick) dreams only the first preset on each photo.
     presets = config.presets[:1] if config.quick else config.presets
@@ -216,19 +233,36 @@ def plan_jobs(
     zoom_spec = planner.zoom(config)
     accent_spec = planner.accentuate(config) if planner.accentuate else None
     zoomed = set(config.zooms) if zoom_spec is not None else set()
+    masked = {name for name, _mode in config.mask_list if name} if planner.masks else set()
     names = {p.name for p in photos} | {p.path.name for p in problems}
     unknown = sorted(zoomed - names)
     if unknown:
         raise UnknownNameError("photo in [zoom] photos", unknown[0], sorted(names))
+    atlas_specs = planner.atlas(config, model) if planner.atlas and config.atlases else ()
+    for label, wanted in (("[atlas] photos", set(config.atlases)), ("[dreams] masks", masked)):
+        unknown = sorted(wanted - names)
+        if unknown:
+            raise UnknownNameError(f"photo in {label}", unknown[0], sorted(names))
+    problems = list(problems)
     for photo in photos:
         for name, spec in dream_specs:
             add("dream", f"dream {photo.name} [{name}]", spec, photo)
         if zoom_spec is not None and photo.name in zoomed:
             add("zoom", f"zoom {photo.name}", zoom_spec, photo)
+        made: dict[str, str] = {}
         if explain_spec is not None:
-            add("explain", f"explain {photo.name}", explain_spec, photo)
+            made["explain"] = add("explain", f"explain {photo.name}", explain_spec, photo)
         if accent_spec is not None:
             add("accentuation", f"accentuate {photo.name}", accent_spec, photo)
+        if planner.masks is not None:
+            mask_specs, mask_problems = planner.masks(config, photo)
+            problems.extend(mask_problems)
+            for label, spec in mask_specs:
+                reuse = made.get(spec.reuses)
+                add("dream", f"dream {photo.name} [{label}]", spec, photo, reuse)
+        if photo.name in config.atlases:
+            for label, spec in atlas_specs:
+                add("atlas-tile", f"atlas {photo.name} [{label}]", spec, photo)
     for label, spec in planner.layers(config, model):
         add("layer-dream", f"layer dream {label}", spec, None)
     for spec in planner.classes(config) or ():

@@ -23,6 +23,10 @@ SAMPLES = (
 
 # The sample gallery's zoom animations unless gallery.toml lists its own (config.zooms).
 SAMPLE_ZOOMS = ("chelsea.jpg",)
+# Its masked dreams (config.mask_list) and its layer atlas (config.atlases), unless
+# gallery.toml names its own: the cat dreamt around what Grad-CAM sees, and on it.
+SAMPLE_MASKS = ("chelsea.jpg:background", "chelsea.jpg:subject")
+SAMPLE_ATLAS = ("chelsea.jpg",)
 
 
 def write_sample_photos(folder: str | Path) -> list[Path]:

@@ -138,6 +138,13 @@ def describe(src: Source, name: str) -> Description:
         alt = f"DeepDream of {name} at layer {layers or '?'}, preset {preset}"
         caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
         fid = f"dream-{preset}"
+        mask = extra.get("mask") or {}
+        if mask:  # a masked dream: named by its mask, placed beside the map it came from
+            label = str(mask.get("file") or mask.get("mode") or "mask")
+            details["mask"] = str(mask.get("map", ""))
+            title = f"{title} · {label}"
+            alt += f", dreamt only through its mask ({label})"
+            fid = f"{fid}-{slug(label)}"
     elif kind == "zoom":
         preset = str(extra.get("preset") or stem.removeprefix("zoom-"))
         count = extra.get("frame_count") or params.get("frames")

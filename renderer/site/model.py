@@ -12,7 +12,7 @@ import functools
 import os
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -219,10 +219,10 @@ class PhotoPage:
 
     @property
     def cover(self) -> Figure | None:
-        """The dream that best stands for the photo on the index."""
+        """The dream that best stands for the photo on the index (a whole one, not masked)."""
         for preset in COVER_PRESETS:
             for fig in self.dreams:
-                if fig.details.get("preset") == preset:
+                if fig.details.get("preset") == preset and not fig.details.get("mask"):
                     return fig
         return self.dreams[0] if self.dreams else self.photo
 
@@ -478,6 +478,9 @@ def section_of(fig: Figure) -> str:
             return "lime"
         if method.startswith("robustness-"):
             return "robustness"
+    mask = fig.details.get("mask") if fig.kind == "dream" else None
+    if mask in ("gradcam", "lime"):  # a dream masked by an explanation sits beside it
+        return str(mask)
     return KIND_SECTIONS.get(fig.kind, "other")
 
 
@@ -593,9 +596,10 @@ def build_gallery(
     ]
     for page in pages.values():
         page.layer_dreams.sort(key=depth)
-        # accentuations (no method) follow the Grad-CAM panels
-        page.gradcam.sort(key=lambda f: _index(GRADCAM_METHODS, f.details.get("method", "")))
-        page.lime.sort(key=lambda f: _index(LIME_METHODS, f.details["method"]))
+        # accentuations (no method) follow the Grad-CAM panels; a masked dream follows the
+        # first panel, the map it came from
+        page.gradcam.sort(key=_panel_order(GRADCAM_METHODS))
+        page.lime.sort(key=_panel_order(LIME_METHODS))
         page.robustness.sort(key=_robustness_sort_key)
         _one_job_made(page)
     for item in pending:
@@ -631,6 +635,17 @@ def _one_job_made(page: PhotoPage) -> None:
     span = f"{min(made)} to {max(made)}"
     for fig in figs:
         fig.provenance = [(k, span if k == "Made" else v) for k, v in fig.provenance]
+
+
+def _panel_order(methods: Sequence[str]) -> Callable[[Figure], float]:
+    """A section's sort key: its methods' order, a masked dream just after the first."""
+
+    def key(fig: Figure) -> float:
+        if fig.details.get("mask"):
+            return 0.5
+        return _index(methods, str(fig.details.get("method", "")))
+
+    return key
 
 
 def _int(value: Any) -> int:
