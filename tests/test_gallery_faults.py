@@ -331,9 +331,9 @@ def test_a_full_render_disk_stops_new_jobs_and_keeps_what_is_done(setup, monkeyp
     def filling(path, data):
         if "/jobs/" in str(path) and str(path).endswith(".png"):
             calls["n"] += 1
-            # the first three jobs: the first photo dream (2 PNGs: the dream and the photo),
-            # then the longest kinds, the class dreams (2) and a layer dream (1)
-            if calls["n"] > 5:
+            # the first three jobs: a photo dream (2 PNGs: the dream and the photo), the class
+            # dreams (2), the next photo dream (2)
+            if calls["n"] > 6:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return write(path, data)
 

@@ -381,9 +381,9 @@ def test_killed_build_resumes_without_rerendering_or_truncated_files(setup, tmp_
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     jobs = setup.render_dir / "jobs"
     finished = {p.parent.name for p in jobs.glob("*/done.json")}
-    # the first photo dream, then the longest kinds (the class dreams, two layer dreams);
-    # the kill comes in the second photo dream
-    assert len(finished) == 4
+    # one photo dream, one long job (the class dreams), the next photo dream; the kill comes
+    # in the third
+    assert len(finished) == 3
     assert list(jobs.glob(".tmp-*/half.png"))  # the kill left a half-written staging folder
     # the site published after the first dream is whole, and says what was still to come
     from renderer.site.publish import read_site_files, site_damage
@@ -396,7 +396,7 @@ def test_killed_build_resumes_without_rerendering_or_truncated_files(setup, tmp_
     reused = {o.key for o in resumed.report.outcomes if o.status == "reused"}
     rendered = {o.key for o in resumed.report.outcomes if o.status == "rendered"}
     assert reused == finished
-    assert len(rendered) == 12 - 4
+    assert len(rendered) == 12 - 3
     assert "still being made" not in _site_text(setup.site_dir)
     assert not list(jobs.glob(".tmp-*")) and not list(jobs.rglob("half.png"))
     assert _all_pngs_whole(setup.render_dir, setup.site_dir) > 20
@@ -613,18 +613,18 @@ def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):
 # --------------------------------------------------------------------------- early publishing
 
 
-def _snapshotting(snaps: Path):
-    """A layer-dream runner that first copies the site published so far (the jobs run in
-    this process, so between two publishes) and checks every image of it is whole."""
+def _snapshotting(snaps: Path, runner):
+    """``runner``, after copying the site published so far (the jobs run in this process,
+    so between two publishes)."""
 
-    def runner(job, model, out_dir: Path, command: str) -> list[Record]:
+    def snapshot_first(job, model, out_dir: Path, command: str) -> list[Record]:
         site = Path(os.environ["GALLERY_SITE"])
         if site.is_dir():
             snap = snaps / f"{len(list(snaps.iterdir())):02d}"
             shutil.copytree(site, snap)
-        return fake_layer(job, model, out_dir, command)
+        return runner(job, model, out_dir, command)
 
-    return runner
+    return snapshot_first
 
 
 def test_the_site_is_published_early_whole_and_grows_until_the_build_ends(
@@ -635,24 +635,22 @@ def test_the_site_is_published_early_whole_and_grows_until_the_build_ends(
     snaps = tmp_path / "snaps"
     snaps.mkdir()
     monkeypatch.setenv("GALLERY_SITE", str(setup.site_dir))
-    toolkit = Toolkit(
-        PLANNER,
-        {**RUNNERS, "layer-dream": _snapshotting(snaps)},
-        fake_load,
-        fake_weights,
-        fake_device,
-    )
+    watched = ("class-dream", "layer-dream")
+    runners = {kind: _snapshotting(snaps, RUNNERS[kind]) for kind in watched}
+    toolkit = Toolkit(PLANNER, {**RUNNERS, **runners}, fake_load, fake_weights, fake_device)
     lines: list[str] = []
     result = _build(setup, toolkit=toolkit, log=lines.append, publish_every=0.0)
-    first, second = sorted(snaps.iterdir())  # the two layer dreams: two early sites seen
-    # the first dream went first, and its site was published before the next job ran
+    first, *_, last = sorted(snaps.iterdir())  # the class dreams', then each layer dream's
+    # one photo dream went first, and its site was published before the next job ran
     assert result.report.outcomes[0].label == "dream a.png [gentle]"
-    for snap in (first, second):
+    assert result.report.outcomes[1].kind == "class-dream"
+    for snap in (first, last):
         _check_links(snap)
         assert _all_pngs_whole(snap) > 0
         assert "still being made" in _site_text(snap)
     photo_pages = lambda site: sorted((site / "photos").glob("*.html"))  # noqa: E731
     assert len(photo_pages(first)) == 1  # a.png: its dream is done
+    assert len(photo_pages(last)) == 3  # every photo dream went before the layer dreams
     text = _site_text(first)
     assert "Still being made: the deep dream, the explanations." in text
     assert "the gentle dream" not in text

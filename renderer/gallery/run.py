@@ -301,17 +301,26 @@ class Executor(Protocol):
 
 
 LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2}  # the rest keep their order
-FIRST_LOOK = "dream"  # one of these goes first: the site is published once one is done
+FIRST_LOOK = "dream"  # the photo dreams: what a visitor of the gallery looks at first
 
 
 def first_look_first(jobs: Sequence[Job]) -> list[Job]:
-    """The order jobs start in: each model's jobs together, the longest kinds first, so no
-    worker idles at the end while one long job (the batched class dreams: minutes) still
-    runs; but the first photo dream before them all, so there is a gallery to open within
-    a minute or two (it is published as soon as that dream is done)."""
-    ordered = sorted(jobs, key=lambda j: (j.model, LONG_FIRST.get(j.kind, len(LONG_FIRST))))
-    first = next((j for j in ordered if j.kind == FIRST_LOOK), None)
-    return ordered if first is None else [first, *(j for j in ordered if j is not first)]
+    """The order jobs start in, each model's jobs together: one photo dream (the site is
+    published as soon as it is done), one of the longest jobs (the batched class dreams take
+    minutes), then the other photo dreams, so the gallery fills within minutes while that
+    long job runs, then the other long ones and the rest. The long jobs still start early
+    enough that no worker idles at the end while one of them runs."""
+    ordered: list[Job] = []
+    for model in dict.fromkeys(j.model for j in jobs):
+        mine = sorted(
+            (j for j in jobs if j.model == model),
+            key=lambda j: LONG_FIRST.get(j.kind, len(LONG_FIRST)),
+        )
+        looks = [j for j in mine if j.kind == FIRST_LOOK]
+        longs = [j for j in mine if j.kind in LONG_FIRST]
+        rest = [j for j in mine if j.kind != FIRST_LOOK and j.kind not in LONG_FIRST]
+        ordered += looks[:1] + longs[:1] + looks[1:] + longs[1:] + rest
+    return ordered
 
 
 def run_plan(
