@@ -377,6 +377,8 @@ def render(
     frames: bool = False,
     measure: bool = True,
     max_memory: float | None = None,
+    detail: torch.Tensor | None = None,
+    finest: int = 0,
 ) -> DreamResult:
     """Dream ``batch`` images of ``size`` (H, W).
 
@@ -387,6 +389,9 @@ def render(
     forward passes that cost a short dream much (a zoom frame at 384 px: 0.84 s -> 0.62 s).
     ``max_memory`` bounds one gradient step's bytes (None: a share of the free memory);
     a step that fits runs on the whole image, one that does not in tiles.
+    ``finest`` > 0 dreams only that many of the finest octaves, and ``detail`` (with a
+    photo) is the ``dream - photo`` the first of them starts from: a video frame goes on
+    from the previous frame's dream, warped onto it.
     """
     if recipe.param == "maco":
         from .maco import render_maco
@@ -416,6 +421,8 @@ def render(
         size = (recipe.size, recipe.size)
     h, w = size
     octaves = octave_plan(h, w, recipe, model.spec.min_size)
+    if finest > 0:
+        octaves = octaves[-finest:]
     sizes = [o.size for o in octaves]
     ascent = _Ascent(
         model, objective, recipe, generator, use_channels_last(device), use_bf16(device), max_memory
@@ -431,7 +438,8 @@ def render(
         first = resize(image, size)
     objective_start = ascent.measure(first) if measure else []
 
-    detail: torch.Tensor | None = None
+    if detail is not None and base is not None:
+        detail = shrink(detail.to(device).float(), sizes[0])
     kept: list[torch.Tensor] = []
     photo_at_base = shrink(base, base_size(h, w)) if base is not None else None
     for level, octave in enumerate(octaves):
