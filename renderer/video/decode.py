@@ -11,8 +11,9 @@ or drops frames, it does not speed up or slow down).
 Colour: SDR frames (8 or 10 bit) go to 8-bit sRGB through swscale with their own matrix
 and range (BT.709 for untagged HD, BT.601 below 720 rows, as players guess). HDR frames
 (PQ or HLG transfer) are tone-mapped, not clipped: BT.2408's reference white (203 nits)
-becomes sRGB white, highlights above it roll off on luminance by an extended Reinhard curve
-reaching white at 4x reference white, then BT.2020 primaries go to BT.709 and sRGB's curve.
+is SDR white; up to ``KNEE`` of it light stays linear, above it highlights roll off
+exponentially towards white (reference white lands at 93%, 1000 nits at 100%), on
+luminance so hues keep; then BT.2020 primaries go to BT.709 and sRGB's curve.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, RendererError
 from ..files import MB, open_regular
 from .settings import VideoSettings
 
@@ -37,7 +38,7 @@ MAX_VIDEO_MB = 8192  # a phone's 4K minute is ~400 MB; a longer clip is cut, not
 MIN_SIDE = 32  # the model's smallest input
 _TRC_PQ, _TRC_HLG = 16, 18  # AVColorTransferCharacteristic
 _REFERENCE_WHITE_NITS = 203.0
-_HIGHLIGHT_WHITE = 4.0
+KNEE = 0.8
 _BT2020_TO_709 = np.array(
     [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]],
     dtype=np.float32,
@@ -45,8 +46,12 @@ _BT2020_TO_709 = np.array(
 
 
 def _av():
-    import av
-
+    try:
+        import av
+    except ImportError:
+        raise RendererError(
+            "video needs PyAV: pip install 'dreamgallery[video]' (or pip install av)"
+        ) from None
     return av
 
 
@@ -323,8 +328,8 @@ def tone_map(signal: np.ndarray, trc: int) -> np.ndarray:
         scene = np.where(x <= 0.5, x * x / 3, (np.exp((x - c) / a) + b) / 12)
         linear = scene / 0.26496256
     luma = linear @ np.array([0.2627, 0.6780, 0.0593], dtype=np.float32)
-    w2 = _HIGHLIGHT_WHITE**2
-    mapped = luma * (1 + luma / w2) / (1 + luma)
+    over = np.maximum(luma - KNEE, 0.0) / (1 - KNEE)
+    mapped = np.where(luma <= KNEE, luma, KNEE + (1 - KNEE) * (1 - np.exp(-over)))
     gain = np.where(luma > 1e-6, mapped / np.maximum(luma, 1e-6), 1.0)
     rgb709 = np.clip((linear * gain[..., None]) @ _BT2020_TO_709.T, 0.0, 1.0)
     srgb = np.where(rgb709 <= 0.0031308, 12.92 * rgb709, 1.055 * rgb709 ** (1 / 2.4) - 0.055)

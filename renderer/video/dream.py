@@ -12,7 +12,7 @@ carried: those pixels start from the source and dream only a little, in those fe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ class TemporalDreamer:
     recipe: DreamRecipe
     settings: VideoSettings
     seed: int
-    flow: fl.FlowSettings = fl.FlowSettings()
+    flow: fl.FlowSettings = field(default_factory=fl.FlowSettings)
     on_step: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:

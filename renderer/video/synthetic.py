@@ -47,7 +47,9 @@ class Camera:
 def _sample(photo: torch.Tensor, ys: np.ndarray, xs: np.ndarray) -> torch.Tensor:
     h, w = photo.shape[-2:]
     grid = torch.from_numpy(np.stack([xs / (w - 1) * 2 - 1, ys / (h - 1) * 2 - 1], -1)).float()
-    out = F.grid_sample(photo, grid[None], mode="bicubic", padding_mode="border", align_corners=True)
+    out = F.grid_sample(
+        photo, grid[None], mode="bicubic", padding_mode="border", align_corners=True
+    )
     return out.clamp(0, 1)
 
 
