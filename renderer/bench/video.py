@@ -30,6 +30,7 @@ from ..models import load_model
 from ..video import flow as fl
 from ..video.decode import ClipFrame
 from ..video.dream import TemporalDreamer, to_rgb, to_tensor
+from ..video.segments import join, plan_segments
 from ..video.settings import VideoSettings
 from ..video.synthetic import Camera, disc_mask, render_clip, sample_camera
 
@@ -60,11 +61,12 @@ def _valid(camera: Camera, t: int, frames: int) -> np.ndarray:
     return keep & (grown == 0)
 
 
-def flicker(camera: Camera, frames: np.ndarray) -> float:
-    """Mean |frame t - frame t-1 aligned by the true motion| over the valid pixels, in [0, 1]."""
+def flicker(camera: Camera, frames: np.ndarray, steps: range | None = None) -> float:
+    """Mean |frame t - frame t-1 aligned by the true motion| over the valid pixels, in [0, 1],
+    over the transitions ``steps`` (all by default)."""
     changes = []
     n = len(frames)
-    for t in range(1, n):
+    for t in steps or range(1, n):
         aligned = fl.warp(to_tensor(frames[t - 1]), camera.flow(t))
         diff = (to_tensor(frames[t]) - aligned).abs().mean(1)[0].numpy()
         changes.append(float(diff[_valid(camera, t, n)].mean()))
@@ -116,13 +118,35 @@ def run(out: Path) -> dict:
         independent_cpu.append(time.process_time() - start)
         independent.append(to_rgb(result.images))
 
-    dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
-    temporal, temporal_cpu, trusted = [], [], []
-    for t, frame in enumerate(clip):
-        start = time.process_time()
-        temporal.append(dreamer.dream(ClipFrame(t, t / 12, frame)))
-        temporal_cpu.append(time.process_time() - start)
-        trusted.append(dreamer.trusted)
+    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES):
+        dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
+        dreams, cpu, trusted = [], [], []
+        for t in range(first, stop):
+            start = time.process_time()
+            dreams.append(dreamer.dream(ClipFrame(t, t / 12, clip[t])))
+            cpu.append(time.process_time() - start)
+            trusted.append(dreamer.trusted)
+        return dreams, cpu, trusted
+
+    temporal, temporal_cpu, trusted = chain(settings)
+    # other refinements: (octaves, steps) of each frame after the first
+    for octaves, steps in ((2, 2), (1, 4), (3, 3)):
+        other = VideoSettings(refine_octaves=octaves, refine_steps=steps)
+        dreams, cpu, _ = chain(other)
+        tag = f"refine {octaves} octaves x {steps} steps"
+        results[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
+            1e-9, flicker(camera, np.stack(independent))
+        )
+        results[f"{tag}: strength ratio"] = strength(np.stack(dreams), clip) / strength(
+            np.stack(independent), clip
+        )
+        results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
+    # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
+    segments = plan_segments(FRAMES, FRAMES // 2, 3)
+    spans = [chain(settings, s.start, s.stop)[0] for s in segments]
+    joined = np.stack(list(join(segments, spans)))
+    fade_from = segments[1].start
+    across = range(fade_from, min(FRAMES, segments[1].start + segments[1].fade + 1))
 
     independent_a, temporal_a = np.stack(independent), np.stack(temporal)
     flicker_ind = flicker(camera, independent_a)
@@ -137,6 +161,10 @@ def run(out: Path) -> dict:
             "flicker independent": flicker_ind,
             "flicker temporal": flicker_tmp,
             "flicker ratio (goal <= 0.3)": flicker_tmp / flicker_ind,
+            "segments": f"{[(s.start, s.stop) for s in segments]}",
+            "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
+            "flicker ratio across the boundary": flicker(camera, joined, across)
+            / flicker(camera, independent_a, across),
             "strength independent": strength_ind,
             "strength temporal": strength_tmp,
             "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,

@@ -8,7 +8,7 @@ frame, also the still shown to visitors who prefer reduced motion).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from ..provenance import InputFile, Record, publish
 from .decode import MAX_VIDEO_MB, ClipInfo, probe, read_frames
 from .dream import TemporalDreamer, fit_recipe
 from .encode import ClipWriter
+from .segments import SEGMENT_FILE, Segment, join, plan_segments, read_segment, write_frames
 from .settings import VideoSettings
 
 
@@ -56,11 +57,62 @@ def prepare_clip(path: str | Path, settings: VideoSettings) -> WorkingClip:
 
 def dream_span(
     dreamer: TemporalDreamer, info: ClipInfo, start: int = 0, stop: int | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(source, dream) frames ``start`` to ``stop`` of a clip, ``start`` dreamt like a photo."""
+) -> Iterator[np.ndarray]:
+    """Dream frames ``start`` to ``stop`` of a clip, ``start`` dreamt like a photo."""
     dreamer.reset()
-    for frame, dream in dreamer.frames(read_frames(info, start, stop)):
-        yield frame.rgb, dream
+    for _frame, dream in dreamer.frames(read_frames(info, start, stop)):
+        yield dream
+
+
+def clip_dreamer(
+    model: LoadedModel,
+    info: ClipInfo,
+    recipe: DreamRecipe,
+    settings: VideoSettings,
+    seed: int,
+    on_frame: Callable[[], None] | None = None,
+) -> tuple[TemporalDreamer, tuple[InputFile, ...], list[str]]:
+    """The clip's dreamer (its recipe fitted to the clip's size), the guide picture it
+    reads if any, and the resolved layer names."""
+    terms = resolve_terms(model, recipe.terms)
+    objective, guide = dream_objective(model, recipe, terms)
+    fitted = fit_recipe(recipe, info.height, info.width, model.spec.min_size)
+    dreamer = TemporalDreamer(model, objective, fitted, settings, seed)
+    return dreamer, guide, [str(t) for t in terms]
+
+
+def clip_segments(info: ClipInfo, settings: VideoSettings) -> list[Segment]:
+    return plan_segments(info.frames, settings.segment_frames(float(info.rate)), settings.overlap)
+
+
+def dream_segment_file(
+    model: LoadedModel,
+    clip: WorkingClip,
+    recipe: DreamRecipe,
+    settings: VideoSettings,
+    segment: Segment,
+    out_dir: Path,
+    *,
+    seed: int,
+) -> Path:
+    """One segment's dream frames, losslessly, as ``<out_dir>/segment.mkv`` (a gallery job)."""
+    info = clip.info
+    dreamer, _guide, _layers = clip_dreamer(model, info, recipe, settings, seed)
+    bar = progress(total=segment.stop - segment.start, desc=info.path.name, unit="frame")
+    path = Path(out_dir) / SEGMENT_FILE
+    try:
+        write_frames(
+            path, _counted(dream_span(dreamer, info, segment.start, segment.stop), bar), info.rate
+        )
+    finally:
+        bar.close()
+    return path
+
+
+def _counted(frames: Iterable[np.ndarray], bar) -> Iterator[np.ndarray]:
+    for rgb in frames:
+        yield rgb
+        bar.update()
 
 
 def dream_clip(
@@ -73,39 +125,21 @@ def dream_clip(
     preset: str,
     seed: int,
     command: str,
+    segment_files: Sequence[Path] | None = None,
 ) -> list[Record]:
-    """Dream a whole clip in one job; returns the published records (source and dream)."""
+    """Dream a clip (its segments one after another, or joined from ``segment_files``
+    rendered apart) and write its videos, posters and records; returns the records."""
     clock = Stopwatch()
     out_dir = Path(out_dir)
     info = clip.info
-    terms = resolve_terms(model, recipe.terms)
-    objective, guide = dream_objective(model, recipe, terms)
-    fitted = fit_recipe(recipe, info.height, info.width, model.spec.min_size)
-    dreamer = TemporalDreamer(model, objective, fitted, settings, seed)
+    dreamer, guide, layers = clip_dreamer(model, info, recipe, settings, seed)
+    segments = clip_segments(info, settings)
+    if segment_files is not None:
+        spans: list[Iterable[np.ndarray]] = [read_segment(Path(p)) for p in segment_files]
+    else:
+        spans = [dream_span(dreamer, info, s.start, s.stop) for s in segments]
     stem = f"{clip.key}/dream-{slug(preset)}{guided_suffix(recipe)}"
-    dream_paths = {"mp4": out_dir / f"{stem}.mp4", "webm": out_dir / f"{stem}.webm"}
-    source_paths = {"mp4": out_dir / f"{clip.key}/source.mp4"}
-    audio = info.path if info.has_audio else None
-    size, rate = (info.width, info.height), info.rate
-    bar = progress(total=info.frames, desc=info.path.name, unit="frame", leave=False)
-    trusted = []
-    try:
-        with (
-            ClipWriter(dream_paths, *size, rate, audio, info.start, info.seconds) as dreams,
-            ClipWriter(source_paths, *size, rate, audio, info.start, info.seconds) as sources,
-        ):
-            for i, (source, dream) in enumerate(dream_span(dreamer, info)):
-                if i == 0:
-                    save_image_atomic(Image.fromarray(source), out_dir / f"{clip.key}/poster.png")
-                    save_image_atomic(Image.fromarray(dream), out_dir / f"{stem}-poster.png")
-                else:
-                    trusted.append(dreamer.trusted)
-                dreams.write(dream)
-                sources.write(source)
-                bar.update()
-    finally:
-        bar.close()
-    layers = [str(t) for t in terms]
+    write_clip_files(clip, join(segments, spans), out_dir, stem)
     facts = clip_facts(info)
     source_record = model.record(
         "video",
@@ -128,7 +162,7 @@ def dream_clip(
             "layers": layers,
             "webm": f"{stem}.webm",
             "poster": f"{stem}-poster.png",
-            "flow_trusted": round(float(np.mean(trusted)), 4) if trusted else 1.0,
+            "segments": len(segments),
             "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()} · "
             f"{info.frames} frames at {float(info.rate):g} fps",
             **facts,
@@ -137,6 +171,35 @@ def dream_clip(
     records = [source_record, dream_record]
     publish(out_dir, records)
     return records
+
+
+def write_clip_files(
+    clip: WorkingClip, dreams: Iterable[np.ndarray], out_dir: Path, stem: str
+) -> None:
+    """The dream's MP4, WebM and poster, and the working source's MP4 and poster, with
+    the clip's sound; one progress bar counts the frames."""
+    info = clip.info
+    audio = info.path if info.has_audio else None
+    size, rate = (info.width, info.height), info.rate
+    dream_paths = {"mp4": out_dir / f"{stem}.mp4", "webm": out_dir / f"{stem}.webm"}
+    source_paths = {"mp4": out_dir / f"{clip.key}/source.mp4"}
+    bar = progress(total=info.frames, desc=info.path.name, unit="frame", leave=False)
+    try:
+        with (
+            ClipWriter(dream_paths, *size, rate, audio, info.start, info.seconds) as dream_out,
+            ClipWriter(source_paths, *size, rate, audio, info.start, info.seconds) as source_out,
+        ):
+            for i, (frame, dream) in enumerate(zip(read_frames(info), dreams, strict=True)):
+                if i == 0:
+                    save_image_atomic(
+                        Image.fromarray(frame.rgb), out_dir / f"{clip.key}/poster.png"
+                    )
+                    save_image_atomic(Image.fromarray(dream), out_dir / f"{stem}-poster.png")
+                dream_out.write(dream)
+                source_out.write(frame.rgb)
+                bar.update()
+    finally:
+        bar.close()
 
 
 def video_params(settings: VideoSettings) -> dict[str, object]:

@@ -8,6 +8,7 @@ from ..errors import RecipeError
 
 FPS_CAP = 30.0
 QUICK_SIZE = 256
+GALLERY_SEGMENT_SECONDS = 4.0
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv"})
 
 
@@ -27,8 +28,8 @@ class VideoSettings:
     fps: float = 0.0
     refine_octaves: int = 2
     refine_steps: int = 3
-    segment_seconds: float = 4.0
-    overlap: int = 4
+    segment_seconds: float = 0.0
+    overlap: int = 6
 
     def __post_init__(self) -> None:
         checks = [
@@ -47,14 +48,19 @@ class VideoSettings:
                 f"refine_steps must be in [1, 100], got {self.refine_steps}",
             ),
             (
-                0.5 <= self.segment_seconds <= 600,
-                f"segment_seconds must be in [0.5, 600], got {self.segment_seconds}",
+                self.segment_seconds == 0 or 0.5 <= self.segment_seconds <= 600,
+                f"segment_seconds must be 0 (one segment) or in [0.5, 600], "
+                f"got {self.segment_seconds}",
             ),
             (0 <= self.overlap <= 30, f"overlap must be in [0, 30] frames, got {self.overlap}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise RecipeError(message)
+
+    def segment_frames(self, rate: float) -> int:
+        """Frames per segment at ``rate`` (0: the whole clip is one)."""
+        return round(self.segment_seconds * rate) if self.segment_seconds else 0
 
     def rate(self, source_fps: float) -> float:
         """Frames per second of the dream: ``fps``, or the source's capped at ``FPS_CAP``."""
