@@ -288,7 +288,7 @@ def test_video_keeps_its_sound_and_a_silent_clip_gets_none(tmp_path, frames):
         assert container.streams.video[0].codec_context.name == "vp9"
         assert container.streams.audio[0].codec_context.name == "opus"
     record = json.loads((loud_dir / "dream-classic.json").read_text())
-    assert record["kind"] == "video-dream" and record["extra"]["frames"] == 6
+    assert record["kind"] == "video-dream" and record["extra"]["frame_count"] == 6
 
 
 def test_equal_seeds_give_byte_identical_frames_and_the_dream_moves(clip, lite0):
@@ -311,3 +311,41 @@ def test_equal_seeds_give_byte_identical_frames_and_the_dream_moves(clip, lite0)
     assert any(a.tobytes() != b.tobytes() for a, b in zip(first, other, strict=True))
     for dream, source in zip(first, sources, strict=True):  # every frame is dreamt
         assert np.abs(dream.astype(int) - source.astype(int)).mean() > 8
+
+
+def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
+    """Two segments rendered as separate jobs (lossless files) and joined give the frames a
+    single job makes, exactly; outside the cross-fade each is its own segment's frame."""
+    from renderer.dream.presets import get_preset
+    from renderer.video.jobs import (
+        clip_dreamer,
+        clip_segments,
+        dream_segment_file,
+        dream_span,
+        prepare_clip,
+    )
+    from renderer.video.segments import join, read_segment
+
+    settings = VideoSettings(size=64, segment_seconds=0.5, overlap=2)
+    working = prepare_clip(clip, settings)
+    recipe = get_preset("classic").recipe
+    segments = clip_segments(working.info, settings)
+    assert [(s.start, s.stop, s.fade) for s in segments] == [(0, 6, 0), (4, 12, 2)]
+    files = []
+    for segment in segments:
+        folder = tmp_path / f"job-{segment.index}"
+        files.append(dream_segment_file(lite0, working, recipe, settings, segment, folder, seed=1))
+    apart = list(join(segments, [list(read_segment(f)) for f in files]))
+    dreamer, _, _ = clip_dreamer(lite0, working.info, recipe, settings, 1)
+    spans = [list(dream_span(dreamer, working.info, s.start, s.stop)) for s in segments]
+    together = list(join(segments, spans))
+    assert len(apart) == len(together) == 12
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(apart, together, strict=True))
+    first, second = spans
+    assert together[3].tobytes() == first[3].tobytes()  # before the fade: segment 0's
+    assert together[6].tobytes() == second[2].tobytes()  # after it: segment 1's
+    for i, j in ((4, 0), (5, 1)):  # in the fade: between the two
+        lo = np.minimum(first[i], second[j]).astype(int) - 1
+        hi = np.maximum(first[i], second[j]).astype(int) + 1
+        assert ((together[i] >= lo) & (together[i] <= hi)).all()
+        assert together[i].tobytes() not in (first[i].tobytes(), second[j].tobytes())

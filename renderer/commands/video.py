@@ -37,6 +37,13 @@ from .dream import build_recipe, out_option, presets_file_option
     help="Steps per fine octave of each frame after the first.  [default: 3]",
 )
 @click.option(
+    "--segment-seconds",
+    type=float,
+    default=None,
+    help="Dream in segments of about this long, each from its own first frame, cross-faded "
+    "where they overlap (as the gallery's jobs do); 0 = one chain.  [default: 0]",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Equal seeds give equal frames."
 )
 @click.option("--dry-run", is_flag=True, help="Check the clips and estimate each one's time.")
@@ -65,6 +72,7 @@ def video(ctx: click.Context, clips: tuple[Path, ...], **params) -> None:
         "max_seconds": params["max_seconds"],
         "fps": params["fps"],
         "refine_steps": params["refine_steps"],
+        "segment_seconds": params["segment_seconds"],
     }
     settings = VideoSettings(**{k: v for k, v in values.items() if v is not None})
     if params["dry_run"]:

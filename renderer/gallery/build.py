@@ -82,7 +82,10 @@ def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Proble
     unless ``allow_empty`` says so."""
     max_bytes = round(config.max_file_mb * MB)
     if config.photos is None:
-        return hash_photo_files(write_sample_photos(config.samples_dir), max_bytes)
+        from ..video.synthetic import write_sample_clip
+
+        samples = [*write_sample_photos(config.samples_dir), write_sample_clip(config.samples_dir)]
+        return hash_photo_files(samples, max_bytes)
     photos, problems = scan_photos(config.photos, max_bytes)
     if not photos and not problems and not config.allow_empty:
         suffixes = ", ".join(sorted(PHOTO_SUFFIXES))
@@ -183,6 +186,18 @@ def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> lis
     return keys
 
 
+def _with_clips(plan: Plan, cache: JobCache, ctx: WorkerContext, keys: list[str]) -> list[str]:
+    """The published keys with each clip's segments joined into its videos (in place of
+    the segments), when the plan has clips."""
+    if not any(job.kind == "video-segment" for job in plan.jobs):
+        return keys
+    from ..video.gallery import join_clips
+
+    segments, joined = join_clips(plan, cache, ctx)
+    hidden = set(segments)
+    return [k for k in keys if k not in hidden] + joined
+
+
 def build_gallery(
     config: GalleryConfig,
     *,
@@ -230,6 +245,7 @@ def build_gallery(
             site_problem = "not published: the render folder's disk is full (the old site stays)"
         else:
             keys = _published_keys(plan, report.outcomes, cache)
+            keys = _with_clips(plan, cache, ctx, keys)
             entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
             fingerprint = _site_code_fingerprint(config.theme)
             stamp = _site_stamp(entries, config.site_dir, config, fingerprint)

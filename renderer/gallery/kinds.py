@@ -299,6 +299,7 @@ PLANNER = Planner(
     explain=explain_spec,
     zoom=zoom_spec,
     accentuate=accentuate_spec,
+    video=lambda config, clip: video_specs(config, clip),
 )
 
 
@@ -389,7 +390,20 @@ def run_accentuation(job: Job, model: Any, out_dir: Path, command: str) -> Seque
     )
 
 
+def video_specs(config: Any, clip: Any) -> list[tuple[str, Spec]]:
+    from ..video.gallery import segment_specs
+
+    return segment_specs(config, clip, preset_recipe)
+
+
+def run_video_segment(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..video.gallery import run_segment
+
+    return run_segment(job, model, out_dir, command)
+
+
 RUNNERS = {
+    "video-segment": run_video_segment,
     "dream": run_dream,
     "zoom": run_zoom,
     "layer-dream": run_layer_dream,

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import BadInputError, UnknownNameError
 from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
 from ..imageio import is_photo_name
+from ..video.settings import is_video_name
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -135,7 +136,9 @@ def scan_photos(
     found: list[Path] = []
     for here, dirs, files in os.walk(folder):
         top = Path(here)
-        found.extend(top / name for name in files if is_photo_name(top / name))
+        found.extend(
+            top / name for name in files if is_photo_name(top / name) or is_video_name(name)
+        )
         found.extend(top / d for d in dirs if is_photo_name(top / d))  # "x.jpg/", a problem
         dirs[:] = [d for d in dirs if not d.startswith(".") and not is_photo_name(top / d)]
     return hash_photo_files(sorted(found, key=lambda p: p.relative_to(folder).parts), max_bytes)
@@ -172,6 +175,8 @@ ClassSpecs = Callable[[Any], Sequence[Spec] | None]  # config -> batched Specs (
 ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
 AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
+# (config, clip) -> [(label, Spec)], one per segment; a bad clip raises BadInputError
+VideoSpecs = Callable[[Any, PhotoSource], Sequence[tuple[str, Spec]]]
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,7 @@ class Planner:
     explain: ExplainSpecs
     zoom: ZoomSpecs
     accentuate: AccentSpecs | None = None  # feature accentuation of each photo
+    video: VideoSpecs | None = None  # a clip's segments (video files among the photos)
 
 
 def plan_jobs(
@@ -220,6 +226,17 @@ def plan_jobs(
     unknown = sorted(zoomed - names)
     if unknown:
         raise UnknownNameError("photo in [zoom] photos", unknown[0], sorted(names))
+    problems = list(problems)
+    clips = [p for p in photos if is_video_name(p.name)]
+    photos = [p for p in photos if not is_video_name(p.name)]
+    for clip in clips:
+        try:
+            segments = planner.video(config, clip) if planner.video else ()
+        except BadInputError as exc:
+            problems.append(Problem(clip.path, exc.reason))
+            continue
+        for label, spec in segments:
+            add("video-segment", label, spec, clip)
     for photo in photos:
         for name, spec in dream_specs:
             add("dream", f"dream {photo.name} [{name}]", spec, photo)
@@ -236,4 +253,4 @@ def plan_jobs(
         add("class-dream", f"class dreams ({count} classes)", spec, None)
     seen: set[str] = set()
     unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
-    return Plan(tuple(unique), tuple(photos), tuple(problems), dict(weights))
+    return Plan(tuple(unique), tuple(photos) + tuple(clips), tuple(problems), dict(weights))

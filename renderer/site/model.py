@@ -33,15 +33,28 @@ COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 
 # A photo page's lists of figures, in page order; ``section_of`` says which one a figure
 # joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
-PAGE_SECTIONS = ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other")
+PAGE_SECTIONS = (
+    "dreams",
+    "zooms",
+    "videos",
+    "layer_dreams",
+    "gradcam",
+    "lime",
+    "robustness",
+    "other",
+)
 KIND_SECTIONS = {
     "dream": "dreams",
     "zoom": "zooms",
     "layer-dream": "layer_dreams",
     "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
+    "video-dream": "videos",
 }
 # Kinds whose records give their photo a page, even without its photo record.
-PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation"})
+PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation", "video-dream"})
+# A clip's records: the working source ("video", its page's original) and its dreams; their
+# figure's picture is the poster, and the video files go beside it.
+VIDEO_KINDS = frozenset({"video", "video-dream"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,9 @@ class Figure:
     frame_images: list[Any] = field(default_factory=list)
     alternate_image: Any = None
     page_key: str = ""  # the photo page it is on, if any
+    video: Path | None = None  # a clip's MP4 (its ``src`` is then the poster)
+    webm: Path | None = None
+    media: list[Any] = field(default_factory=list)  # the published videos, set by the builder
 
     @property
     def download_name(self) -> str:
@@ -173,6 +189,7 @@ class PhotoPage:
     photo: Figure | None = None
     dreams: list[Figure] = field(default_factory=list)
     zooms: list[Figure] = field(default_factory=list)
+    videos: list[Figure] = field(default_factory=list)
     layer_dreams: list[Figure] = field(default_factory=list)
     gradcam: list[Figure] = field(default_factory=list)
     lime: list[Figure] = field(default_factory=list)
@@ -195,7 +212,7 @@ class PhotoPage:
             for fig in self.dreams:
                 if fig.details.get("preset") == preset:
                     return fig
-        return self.dreams[0] if self.dreams else self.photo
+        return self.dreams[0] if self.dreams else (self.videos or [self.photo])[0]
 
     @property
     def figures(self) -> list[Figure]:
@@ -356,6 +373,10 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
     if out is None:
         return None
     words = describe(src, name)
+    video = webm = None
+    if src.kind in VIDEO_KINDS:
+        video, out = out, src.resolve(str(src.extra.get("poster", "")))
+        webm = src.resolve(str(src.extra["webm"])) if src.extra.get("webm") else None
     legend_src = None
     if words.legend and words.legend.get("image"):
         legend_src = src.resolve(str(words.legend["image"]))
@@ -377,6 +398,8 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         alternate=src.resolve(str(attribution))
         if (attribution := src.extra.get("attribution"))
         else None,
+        video=video,
+        webm=webm,
     )
 
 
@@ -460,7 +483,7 @@ def build_gallery(
     """Group the records into photo pages, layer dreams and class dreams, and the photo
     pages into albums: one per subfolder of ``photos`` (by default the folder all the
     photos share), or none when ``flat``."""
-    photo_records = [s for s in sources if s.kind == "photo" and s.output is not None]
+    photo_records = [s for s in sources if s.kind in ("photo", "video") and s.output is not None]
     # A page per file: the same bytes under two names (Cat.jpg, cat.jpg) are two pages.
     pages: dict[tuple[str, str], PhotoPage] = {}
     taken: dict[tuple[str, str], set[str]] = {}
@@ -508,7 +531,7 @@ def build_gallery(
             if page:
                 page.skipped.append(skip)
             continue
-        if kind == "photo" or src.output is None:
+        if kind in ("photo", "video") or src.output is None:
             continue
         name = page.name if page else _photo_name(src)
         if kind == "layer-dream":

@@ -213,7 +213,7 @@ def clip_facts(info: ClipInfo) -> dict[str, object]:
         "width": info.width,
         "height": info.height,
         "fps": round(float(info.rate), 3),
-        "frames": info.frames,
+        "frame_count": info.frames,
         "seconds": round(info.seconds, 3),
         "source_seconds": round(info.source_seconds, 3),
         "cut": info.cut,

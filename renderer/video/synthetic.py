@@ -131,3 +131,25 @@ def write_clip(
                 container.mux(audio.encode(frame))
             container.mux(audio.encode())
     return path
+
+
+SAMPLE_CLIP = "cat-pan.mp4"
+
+
+def write_sample_clip(folder: str | Path, seconds: float = 4.0, fps: int = 12) -> Path:
+    """The sample gallery's clip (once; an existing file is left alone): a slow pan and zoom
+    over scikit-image's cat, 384 x 256 px, a disc crossing it, and a quiet tone."""
+    path = Path(folder) / SAMPLE_CLIP
+    if path.is_file():
+        return path
+    from skimage import data
+
+    from ..imageio import atomic_path
+
+    photo = data.chelsea()
+    frames = round(seconds * fps)
+    camera = sample_camera(photo.shape, 384, 256, frames)
+    with atomic_path(path) as tmp:
+        write_clip(tmp.with_suffix(".mp4"), render_clip(photo, camera, frames), fps)
+        tmp.with_suffix(".mp4").replace(tmp)
+    return path
