@@ -82,3 +82,57 @@ def test_a_clip_in_the_gallery(clip_gallery: GalleryConfig):
     assert {o.status for o in again.report.outcomes} == {"reused"}
     stable = lambda es: [{k: v for k, v in e.items() if k != "created"} for e in es]  # noqa: E731
     assert stable(read_manifest(clip_gallery.render_dir)) == stable(entries)
+
+
+def _browser_check(page_path: Path) -> None:
+    """In headless Chromium: no video byte before play; each <video> then loads its
+    metadata (readyState >= 1) with the clip's duration and no error; axe finds nothing."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            for motion in ("no-preference", "reduce"):
+                page = browser.new_page(reduced_motion=motion)
+                fetched: list[str] = []
+                page.on("request", lambda r, seen=fetched: seen.append(r.url))
+                page.goto(page_path.as_uri())
+                page.wait_for_load_state("load")
+                assert not [u for u in fetched if u.endswith((".mp4", ".webm"))]
+                shown = page.evaluate(
+                    "[...document.querySelectorAll('.fig-video video')]"
+                    ".map(v => getComputedStyle(v).display !== 'none')"
+                )
+                assert shown == [motion == "no-preference"] * 2
+                result = Axe().run(page)
+                assert not result.violations_count, result.generate_report()
+                page.close()
+            page = browser.new_page()
+            page.goto(page_path.as_uri())
+            states = page.evaluate(
+                """async () => Promise.all([...document.querySelectorAll('video')].map(v =>
+                  new Promise(done => {
+                    v.addEventListener('loadedmetadata', () => done([v.readyState, v.duration,
+                      v.error]));
+                    v.addEventListener('error', () => done([v.readyState, 0, String(v.error)]),
+                      true);
+                    v.preload = 'metadata'; v.load();
+                  })))"""
+            )
+            assert len(states) == 2
+            for ready, duration, error in states:
+                assert ready >= 1 and abs(duration - 1.0) < 0.1 and error is None
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium")
+def test_the_clip_page_plays_in_chromium(clip_gallery: GalleryConfig):
+    (clip_gallery.photos / "clip.mp4").unlink()
+    assert build_gallery(clip_gallery).exit_code == 0
+    (page,) = (clip_gallery.site_dir / "photos").glob("pan-*.html")
+    _browser_check(page)

@@ -7,6 +7,9 @@ octaves only: enough to sharpen what the warp blurred and to grow the dream into
 came into view, too few to grow new motifs where the old ones still fit. Where the flow
 fails its forward-backward check (occluded, revealed or off-frame pixels) no residual is
 carried: those pixels start from the source and dream only a little, in those few steps.
+The carried residual is scaled down, when it must be, to the first frame's strength (its
+mean |dream - source|): each frame's steps add to it, and uncapped a 4-second clip grew
+from a dream into saturated creatures (steps add faster than the warp blurs).
 """
 
 from __future__ import annotations
@@ -45,6 +48,15 @@ def fit_recipe(recipe: DreamRecipe, height: int, width: int, min_size: int) -> D
     return recipe.replace(octaves=octaves)
 
 
+def cap_strength(residual: torch.Tensor, where: torch.Tensor, strength: float) -> torch.Tensor:
+    """``residual`` scaled so its mean magnitude over the pixels ``where`` (bool, H x W) is
+    at most ``strength``."""
+    if not bool(where.any()) or strength <= 0:
+        return residual
+    mean = float(residual.abs().mean(1)[0][where].mean())
+    return residual * (strength / mean) if mean > strength else residual
+
+
 def _soften(mask: np.ndarray) -> torch.Tensor:
     """The trusted-flow mask as a (1, 1, H, W) weight, its edges blurred over a few px so
     an occlusion leaves no hard seam in the carried residual."""
@@ -69,6 +81,7 @@ class TemporalDreamer:
         self._source: torch.Tensor | None = None
         self._grey: np.ndarray | None = None
         self._residual: torch.Tensor | None = None
+        self._strength = 0.0  # the first frame's mean |dream - source|
         self.trusted = 1.0  # the share of pixels whose residual was carried, last frame
 
     @property
@@ -92,7 +105,8 @@ class TemporalDreamer:
         source = to_tensor(frame.rgb)
         grey = fl.grey(frame.rgb)
         seed = self.seed + frame.index
-        if self._residual is None or self._grey is None:
+        first = self._residual is None or self._grey is None
+        if first:
             result = render(
                 self.model,
                 self.objective,
@@ -104,11 +118,13 @@ class TemporalDreamer:
             )
             self.trusted = 1.0
         else:
+            assert self._grey is not None and self._residual is not None
             backward = fl.estimate(grey, self._grey, self.flow)
             forward = fl.estimate(self._grey, grey, self.flow)
             trusted = fl.consistent(backward, forward)
             self.trusted = float(trusted.mean())
             carried = fl.warp(self._residual, backward) * _soften(trusted)
+            carried = cap_strength(carried, torch.from_numpy(trusted), self._strength)
             result = render(
                 self.model,
                 self.objective,
@@ -122,6 +138,8 @@ class TemporalDreamer:
             )
         image = result.images
         self._residual = image - source
+        if first:
+            self._strength = float(self._residual.abs().mean())
         self._source, self._grey = source, grey
         return to_rgb(image)
 
