@@ -349,3 +349,15 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         hi = np.maximum(first[i], second[j]).astype(int) + 1
         assert ((together[i] >= lo) & (together[i] <= hi)).all()
         assert together[i].tobytes() not in (first[i].tobytes(), second[j].tobytes())
+
+
+def test_the_carried_residual_is_held_at_the_first_frames_strength():
+    from renderer.video.dream import cap_strength
+
+    residual = torch.zeros(1, 3, 2, 2)
+    residual[0, :, 0, 0] = 0.4  # mean |r| over channels: 0.4 at (0, 0), 0 elsewhere
+    residual[0, :, 1, 1] = -0.2
+    where = torch.tensor([[True, False], [False, True]])  # mean over these: 0.3
+    assert torch.allclose(cap_strength(residual, where, 0.15), residual * 0.5)
+    assert torch.equal(cap_strength(residual, where, 0.31), residual)  # under it: unchanged
+    assert torch.equal(cap_strength(residual, torch.zeros(2, 2, dtype=torch.bool), 0.1), residual)

@@ -136,9 +136,12 @@ def write_clip(
 SAMPLE_CLIP = "cat-pan.mp4"
 
 
-def write_sample_clip(folder: str | Path, seconds: float = 4.0, fps: int = 12) -> Path:
+def write_sample_clip(
+    folder: str | Path, seconds: float = 4.0, fps: int = 12, size: tuple[int, int] = (256, 176)
+) -> Path:
     """The sample gallery's clip (once; an existing file is left alone): a slow pan and zoom
-    over scikit-image's cat, 384 x 256 px, a disc crossing it, and a quiet tone."""
+    over scikit-image's cat, ``size`` (W, H) px, a disc crossing it, and a quiet tone.
+    Small, so that dreaming it adds little to the sample gallery's time."""
     path = Path(folder) / SAMPLE_CLIP
     if path.is_file():
         return path
@@ -148,7 +151,7 @@ def write_sample_clip(folder: str | Path, seconds: float = 4.0, fps: int = 12) -
 
     photo = data.chelsea()
     frames = round(seconds * fps)
-    camera = sample_camera(photo.shape, 384, 256, frames)
+    camera = sample_camera(photo.shape, *size, frames)
     with atomic_path(path) as tmp:
         write_clip(tmp.with_suffix(".mp4"), render_clip(photo, camera, frames), fps)
         tmp.with_suffix(".mp4").replace(tmp)
