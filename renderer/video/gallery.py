@@ -37,9 +37,18 @@ class SegmentPayload:
 
 
 def gallery_settings(config: Any) -> VideoSettings:
-    """The gallery's clip settings: 4 s segments; a preview at 256 px."""
-    size = QUICK_SIZE if getattr(config, "quick", False) else VideoSettings().size
-    return VideoSettings(size=size, segment_seconds=GALLERY_SEGMENT_SECONDS)
+    """The gallery's clip settings (``[video]`` in gallery.toml): 4 s segments; a preview
+    at 256 px."""
+    default = VideoSettings()
+    size = getattr(config, "video_size", None) or (
+        QUICK_SIZE if getattr(config, "quick", False) else default.size
+    )
+    return VideoSettings(
+        size=size,
+        max_seconds=getattr(config, "video_max_seconds", None) or default.max_seconds,
+        fps=getattr(config, "video_fps", None) or 0.0,
+        segment_seconds=GALLERY_SEGMENT_SECONDS,
+    )
 
 
 def segment_specs(config: Any, clip: Any, preset_recipe: Callable[..., DreamRecipe]):
