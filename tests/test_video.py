@@ -361,3 +361,20 @@ def test_the_carried_residual_is_held_at_the_first_frames_strength():
     assert torch.allclose(cap_strength(residual, where, 0.15), residual * 0.5)
     assert torch.equal(cap_strength(residual, where, 0.31), residual)  # under it: unchanged
     assert torch.equal(cap_strength(residual, torch.zeros(2, 2, dtype=torch.bool), 0.1), residual)
+
+
+def test_gallery_toml_video_section(tmp_path):
+    from renderer.errors import RecipeError
+    from renderer.gallery.config import GalleryConfig, read_config_file
+    from renderer.video.gallery import gallery_settings
+
+    path = tmp_path / "gallery.toml"
+    path.write_text("[video]\nsize = 256\nmax_seconds = 12.5\nfps = 15\n")
+    settings = gallery_settings(GalleryConfig(**read_config_file(path)))
+    assert (settings.size, settings.max_seconds, settings.fps) == (256, 12.5, 15)
+    assert settings.segment_seconds == 4.0
+    quick = gallery_settings(GalleryConfig(quick=True))
+    assert (quick.size, quick.max_seconds, quick.fps) == (256, 30.0, 0.0)
+    path.write_text("[video]\nfps = 100\n")
+    with pytest.raises(RecipeError, match=r"\[video\] fps must be a number 0..60"):
+        read_config_file(path)
