@@ -53,7 +53,7 @@ def test_a_clip_in_the_gallery(clip_gallery: GalleryConfig):
     assert [p.path.name for p in first.plan.problems] == ["clip.mp4"]
     entries = read_manifest(clip_gallery.render_dir)
     kinds = sorted(e["kind"] for e in entries)
-    assert kinds == ["skipped", "video", "video-dream"]
+    assert kinds == ["skipped", "video", "video-dream", "video-explain"]
     skipped = next(e for e in entries if e["kind"] == "skipped")
     assert "not a readable video" in skipped["extra"]["reason"]
     dream = next(e for e in entries if e["kind"] == "video-dream")
@@ -65,7 +65,7 @@ def test_a_clip_in_the_gallery(clip_gallery: GalleryConfig):
     (page,) = (site / "photos").glob("pan-*.html")
     html = page.read_text(encoding="utf-8")
     tags = re.findall(r"<video [^>]*>", html)
-    assert len(tags) == 2  # the source and its dream
+    assert len(tags) == 3  # the source, its dream and its Grad-CAM
     for tag in tags:
         for attr in ("controls", "playsinline", "muted", 'preload="none"', "poster=", "width="):
             assert attr in tag
@@ -75,6 +75,8 @@ def test_a_clip_in_the_gallery(clip_gallery: GalleryConfig):
     for src, _t in sources:
         assert (page.parent / src).resolve().is_file()
     assert 'class="video-still"' in html
+    explain = next(e for e in entries if e["kind"] == "video-explain")
+    assert explain["extra"]["target"]["name"] in html and 'class="legend"' in html
     assert "skipped: " in (site / "index.html").read_text(encoding="utf-8")
     assert ">Video<" in (site / "index.html").read_text(encoding="utf-8")
 
@@ -106,7 +108,7 @@ def _browser_check(page_path: Path) -> None:
                     "[...document.querySelectorAll('.fig-video video')]"
                     ".map(v => getComputedStyle(v).display !== 'none')"
                 )
-                assert shown == [motion == "no-preference"] * 2
+                assert shown == [motion == "no-preference"] * 3
                 result = Axe().run(page)
                 assert not result.violations_count, result.generate_report()
                 page.close()
@@ -122,7 +124,7 @@ def _browser_check(page_path: Path) -> None:
                     v.preload = 'metadata'; v.load();
                   })))"""
             )
-            assert len(states) == 2
+            assert len(states) == 3
             for ready, duration, error in states:
                 assert ready >= 1 and abs(duration - 1.0) < 0.1 and error is None
         finally:

@@ -46,6 +46,11 @@ from .dream import build_recipe, out_option, presets_file_option
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Equal seeds give equal frames."
 )
+@click.option(
+    "--gradcam",
+    is_flag=True,
+    help="Also a Grad-CAM video: where the network finds the first frame's top class.",
+)
 @click.option("--dry-run", is_flag=True, help="Check the clips and estimate each one's time.")
 @out_option
 @model_options
@@ -62,7 +67,7 @@ def video(ctx: click.Context, clips: tuple[Path, ...], **params) -> None:
       renderer video beach.mov --preset classic --out renders/
       renderer video clips/*.mp4 -o renders/ --quick --max-seconds 10
     """
-    from ..video.jobs import dream_clip, prepare_clip
+    from ..video.jobs import dream_clip, explain_clip, prepare_clip
     from ..video.settings import QUICK_SIZE, VideoSettings
 
     name, recipe = build_recipe("photo", params["preset_name"], params["presets_file"])
@@ -94,6 +99,10 @@ def video(ctx: click.Context, clips: tuple[Path, ...], **params) -> None:
             seed=params["seed"],
             command=command_line(ctx, clips=[str(path)]),
         )
+        if params["gradcam"]:
+            explain_clip(
+                model, clip, params["out_dir"], command=command_line(ctx, clips=[str(path)])
+            )
 
     ctx.exit(run_batch(clips, one, desc="clips"))
 

@@ -189,8 +189,10 @@ def describe(src: Source, name: str) -> Description:
         caption = str(extra.get("caption") or title)
         details.update(class_index=extra.get("class_index"), class_name=cname)
         fid = f"accentuation-{slug(cname)}"
-    elif kind in ("video", "video-dream"):
+    elif kind in ("video", "video-dream", "video-explain"):
         title, alt, caption, fid = _video(kind, extra, name, layers, details)
+        if kind == "video-explain" and isinstance(extra.get("legend"), Mapping):
+            legend = dict(extra["legend"])
     else:
         title = kind.replace("-", " ").capitalize()
         alt = f"{title} of {name}"
@@ -212,6 +214,11 @@ def _video(
         size = f"{w} × {h} px" if w and h else ""
         caption = " · ".join(x for x in (name, size, span, sound) if x)
         return "Original clip", f"The original clip {name}", caption, "original"
+    if kind == "video-explain":
+        target = extra.get("target") or {}
+        caption = str(extra.get("caption") or "Grad-CAM")
+        alt = f"Grad-CAM video of {name}: where the network finds {target.get('name', '?')}"
+        return "Where it looks", alt, caption, "video-gradcam"
     preset = str(extra.get("preset") or "?")
     details["preset"] = preset
     title = f"Video · {preset.replace('-', ' ')}"

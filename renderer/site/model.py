@@ -49,12 +49,13 @@ KIND_SECTIONS = {
     "layer-dream": "layer_dreams",
     "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
     "video-dream": "videos",
+    "video-explain": "videos",
 }
 # Kinds whose records give their photo a page, even without its photo record.
 PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation", "video-dream"})
 # A clip's records: the working source ("video", its page's original) and its dreams; their
 # figure's picture is the poster, and the video files go beside it.
-VIDEO_KINDS = frozenset({"video", "video-dream"})
+VIDEO_KINDS = frozenset({"video", "video-dream", "video-explain"})
 
 
 @dataclass(frozen=True)

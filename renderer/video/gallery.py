@@ -19,7 +19,7 @@ from typing import Any
 from ..dream.recipe import DreamRecipe
 from ..provenance import Record, publish
 from .decode import probe
-from .jobs import WorkingClip, clip_segments, dream_clip, dream_segment_file
+from .jobs import WorkingClip, clip_segments, dream_clip, dream_segment_file, explain_clip
 from .segments import SEGMENT_FILE, Segment
 from .settings import GALLERY_SEGMENT_SECONDS, QUICK_SIZE, VideoSettings
 
@@ -126,9 +126,10 @@ def join_clips(plan: Any, cache: Any, ctx: Any) -> tuple[list[str], list[str]]:
                 p: SegmentPayload = first.payload
                 model = ctx.toolkit.load_model(first.model, ctx.device, ctx.weights)
                 files = [cache.folder(k) / SEGMENT_FILE for k in keys]
+                clip = _working_clip(first, p.settings)
                 dream_clip(
                     model,
-                    _working_clip(first, p.settings),
+                    clip,
                     p.recipe,
                     p.settings,
                     folder,
@@ -137,6 +138,7 @@ def join_clips(plan: Any, cache: Any, ctx: Any) -> tuple[list[str], list[str]]:
                     command=ctx.command,
                     segment_files=files,
                 )
+                explain_clip(model, clip, folder, command=ctx.command)
                 photo = first.photo
                 return {
                     "status": "rendered",

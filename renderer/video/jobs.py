@@ -202,6 +202,55 @@ def write_clip_files(
         bar.close()
 
 
+def explain_clip(
+    model: LoadedModel, clip: WorkingClip, out_dir: Path, *, command: str
+) -> list[Record]:
+    """``<key>/gradcam.mp4`` and ``.webm``: Grad-CAM of the first frame's top class over
+    every source frame (``video.explain``), its poster and its colour scale."""
+    from .explain import COLORMAP, first_class, gradcam_frames, legend
+
+    clock = Stopwatch()
+    out_dir = Path(out_dir)
+    info = clip.info
+    frames = read_frames(info)
+    first = next(frames)
+    target = first_class(model, first.rgb)
+    stem = f"{clip.key}/gradcam"
+    paths = {"mp4": out_dir / f"{stem}.mp4", "webm": out_dir / f"{stem}.webm"}
+    top = 0.0
+    with ClipWriter(paths, info.width, info.height, info.rate) as out:
+        for i, (rgb, scale) in enumerate(gradcam_frames(model, _chain(first, frames), target)):
+            top = scale
+            if i == 0:
+                save_image_atomic(Image.fromarray(rgb), out_dir / f"{stem}-poster.png")
+            out.write(rgb)
+    save_image_atomic(legend(target, top), out_dir / f"{stem}-legend.png")
+    record = model.record(
+        "video-explain",
+        f"{stem}.mp4",
+        command,
+        inputs=(clip.input,),
+        params={"method": "gradcam", "layer": model.spec.default_layer},
+        wall_time_s=clock.seconds,
+        extra={
+            "webm": f"{stem}.webm",
+            "poster": f"{stem}-poster.png",
+            "legend": {"image": f"{stem}-legend.png", "colormap": COLORMAP, "min": 0.0, "max": top},
+            "target": target.to_dict(),
+            "caption": f"Grad-CAM for {target.name} ({target.prob:.0%} on the first frame) "
+            f"at {model.spec.default_layer}",
+            **clip_facts(info),
+        },
+    )
+    publish(out_dir, [record])
+    return [record]
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
 def video_params(settings: VideoSettings) -> dict[str, object]:
     from dataclasses import asdict
 
