@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,9 +83,11 @@ def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Proble
     unless ``allow_empty`` says so."""
     max_bytes = round(config.max_file_mb * MB)
     if config.photos is None:
-        from ..video.synthetic import write_sample_clip
+        samples = write_sample_photos(config.samples_dir)
+        if importlib.util.find_spec("av") is not None:  # the video extra is installed
+            from ..video.synthetic import write_sample_clip
 
-        samples = [*write_sample_photos(config.samples_dir), write_sample_clip(config.samples_dir)]
+            samples.append(write_sample_clip(config.samples_dir))
         return hash_photo_files(samples, max_bytes)
     photos, problems = scan_photos(config.photos, max_bytes)
     if not photos and not problems and not config.allow_empty:

@@ -53,10 +53,16 @@ def gallery_settings(config: Any) -> VideoSettings:
 
 def segment_specs(config: Any, clip: Any, preset_recipe: Callable[..., DreamRecipe]):
     """One spec per segment of ``clip`` (a planned ``PhotoSource``)."""
+    from ..errors import BadInputError, RendererError
     from ..gallery.plan import Spec
 
     settings = gallery_settings(config)
-    info = probe(clip.path, settings)
+    try:
+        info = probe(clip.path, settings)
+    except BadInputError:
+        raise
+    except RendererError as exc:  # no PyAV here: the clip is skipped, the gallery goes on
+        raise BadInputError(clip.path, str(exc)) from None
     preset = config.presets[0]
     recipe = preset_recipe(preset, config)
     segments = clip_segments(info, settings)
