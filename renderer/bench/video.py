@@ -130,7 +130,7 @@ def run(out: Path) -> dict:
 
     temporal, temporal_cpu, trusted = chain(settings)
     # other refinements: (octaves, steps) of each frame after the first
-    for octaves, steps in ((2, 2), (1, 4), (3, 3)):
+    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
         other = VideoSettings(refine_octaves=octaves, refine_steps=steps)
         dreams, cpu, _ = chain(other)
         tag = f"refine {octaves} octaves x {steps} steps"
@@ -142,7 +142,7 @@ def run(out: Path) -> dict:
         )
         results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
     # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
-    segments = plan_segments(FRAMES, FRAMES // 2, 3)
+    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
     spans = [chain(settings, s.start, s.stop)[0] for s in segments]
     joined = np.stack(list(join(segments, spans)))
     fade_from = segments[1].start

@@ -34,7 +34,7 @@ from .dream import build_recipe, out_option, presets_file_option
     "--refine-steps",
     type=int,
     default=None,
-    help="Steps per fine octave of each frame after the first.  [default: 3]",
+    help="Steps per fine octave of each frame after the first.  [default: 2]",
 )
 @click.option(
     "--segment-seconds",

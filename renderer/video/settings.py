@@ -27,7 +27,7 @@ class VideoSettings:
     max_seconds: float = 30.0
     fps: float = 0.0
     refine_octaves: int = 2
-    refine_steps: int = 3
+    refine_steps: int = 2
     segment_seconds: float = 0.0
     overlap: int = 6
 
