@@ -183,6 +183,21 @@ def _truncated(tmp_path, frames) -> Path:
     return cut
 
 
+def _truncated_faststart(tmp_path, frames) -> Path:
+    """Cut in the middle of its frames' data, its index (moov) first and whole."""
+    from renderer.video.encode import ClipWriter
+
+    whole = tmp_path / "fast.mp4"
+    with ClipWriter({"mp4": whole}, 96, 64, Fraction(12)) as out:
+        for rgb in frames:
+            out.write(np.ascontiguousarray(rgb))
+    data = whole.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    return cut
+
+
 def _audio_only(tmp_path) -> Path:
     path = tmp_path / "voice.mp4"
     with av.open(str(path), "w") as container:
@@ -219,6 +234,7 @@ def _no_frames(tmp_path) -> Path:
     ("make", "reason"),
     [
         (_truncated, "truncated"),
+        (_truncated_faststart, "truncated (video stops at"),
         (
             lambda tmp, _f: (tmp / "clip.mp4").write_text("not a video\n") and tmp / "clip.mp4",
             "not a video file",
@@ -226,7 +242,7 @@ def _no_frames(tmp_path) -> Path:
         (lambda tmp, _f: _audio_only(tmp), "no video stream (audio only)"),
         (lambda tmp, _f: _no_frames(tmp), "no video frames"),
     ],
-    ids=["truncated", "text", "audio-only", "zero-frames"],
+    ids=["truncated", "truncated-faststart", "text", "audio-only", "zero-frames"],
 )
 def test_bad_clips_are_refused_with_a_reason(tmp_path, frames, make, reason):
     path = make(tmp_path, frames)

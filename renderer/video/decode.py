@@ -154,7 +154,8 @@ def probe(path: str | Path, settings: VideoSettings) -> ClipInfo:
         has_audio = bool(container.streams.audio)
         codec = stream.codec_context.name
     span = end - start
-    if declared and span < declared - max(1.0, 0.1 * declared) and span < settings.max_seconds:
+    slack = max(2.5 / fps, 0.05 * declared)  # a frame's rounding, an audio track's tail
+    if declared and span < declared - slack and span < settings.max_seconds:
         raise BadInputError(path, f"truncated (video stops at {span:.1f} s of {declared:.1f} s)")
     source_seconds = max(span, declared or 0.0)
     seconds = min(span, settings.max_seconds)
