@@ -3,6 +3,7 @@ own; a bad clip is skipped with its reason. Real model, tiny clip (96 x 64 px, 1
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -139,3 +140,15 @@ def test_the_clip_page_plays_in_chromium(clip_gallery: GalleryConfig):
     assert build_gallery(clip_gallery).exit_code == 0
     (page,) = (clip_gallery.site_dir / "photos").glob("pan-*.html")
     _browser_check(page)
+
+
+def test_prune_keeps_a_joined_clip(clip_gallery: GalleryConfig):
+    from renderer.gallery.prune import prune_jobs
+
+    build_gallery(clip_gallery)
+    finished = [
+        p for p in (clip_gallery.render_dir / "jobs").iterdir() if (p / "done.json").is_file()
+    ]
+    kinds = sorted(json.loads((p / "done.json").read_text())["kind"] for p in finished)
+    assert kinds == ["video", "video-segment", "video-segment"]  # two segments, their join
+    assert prune_jobs(clip_gallery) == ([], 0)

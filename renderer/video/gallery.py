@@ -108,18 +108,27 @@ def join_key(keys: Sequence[str]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def join_clips(plan: Any, cache: Any, ctx: Any) -> tuple[list[str], list[str]]:
-    """Join every clip whose segments are all finished (once: the join is cached too).
-    Returns the segment keys (not published: the site shows the joined clip) and the
-    keys of the joined clips."""
+def _clip_jobs(plan: Any) -> list[list[Any]]:
+    """The plan's segment jobs, one list per clip, in segment order."""
     by_clip: dict[tuple[str, str], list[Any]] = {}
     for job in plan.jobs:
         if job.kind == "video-segment" and job.photo is not None:
             by_clip.setdefault((job.photo.sha256, str(job.photo.path)), []).append(job)
+    return [sorted(jobs, key=lambda j: j.payload.segment.index) for jobs in by_clip.values()]
+
+
+def planned_joins(plan: Any) -> set[str]:
+    """The keys of the joined clips the plan makes (``gallery prune`` keeps them)."""
+    return {join_key([j.key for j in jobs]) for jobs in _clip_jobs(plan)}
+
+
+def join_clips(plan: Any, cache: Any, ctx: Any) -> tuple[list[str], list[str]]:
+    """Join every clip whose segments are all finished (once: the join is cached too).
+    Returns the segment keys (not published: the site shows the joined clip) and the
+    keys of the joined clips."""
     segment_keys: list[str] = []
     joined: list[str] = []
-    for jobs in by_clip.values():
-        jobs.sort(key=lambda j: j.payload.segment.index)
+    for jobs in _clip_jobs(plan):
         keys = [j.key for j in jobs]
         segment_keys += keys
         if not all(cache.is_done(k) for k in keys):
