@@ -394,3 +394,18 @@ def test_gallery_toml_video_section(tmp_path):
     path.write_text("[video]\nfps = 100\n")
     with pytest.raises(RecipeError, match=r"\[video\] fps must be a number 0..60"):
         read_config_file(path)
+
+
+def test_equal_frames_make_byte_identical_videos(tmp_path, clip):
+    from renderer.video.encode import ClipWriter
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(6)]
+    for k in (1, 2):
+        paths = {"mp4": tmp_path / f"{k}.mp4", "webm": tmp_path / f"{k}.webm"}
+        with ClipWriter(paths, 64, 48, Fraction(12), clip, 0.0, 0.5) as out:
+            for rgb in frames:
+                out.write(rgb)
+    for suffix in ("mp4", "webm"):
+        one, two = (tmp_path / f"{k}.{suffix}" for k in (1, 2))
+        assert one.read_bytes() == two.read_bytes(), suffix

@@ -152,3 +152,35 @@ def test_prune_keeps_a_joined_clip(clip_gallery: GalleryConfig):
     kinds = sorted(json.loads((p / "done.json").read_text())["kind"] for p in finished)
     assert kinds == ["video", "video-segment", "video-segment"]  # two segments, their join
     assert prune_jobs(clip_gallery) == ([], 0)
+
+
+def test_a_segment_rendered_elsewhere_from_the_clips_bytes_matches_a_local_one(
+    clip_gallery: GalleryConfig, tmp_path: Path
+):
+    """The cluster path without the cluster: a segment job packed with the clip's bytes,
+    rendered in another folder, committed; its lossless frames match a local render."""
+    import pickle
+
+    import renderer.gallery.kinds as kinds
+    from renderer.gallery.build import plan_build
+    from renderer.gallery.cache import JobCache
+    from renderer.gallery.remote import Packer, commit, render_packed
+    from renderer.gallery.run import WorkerContext, execute_job
+
+    toolkit = kinds.real_toolkit()
+    plan = plan_build(clip_gallery, toolkit)
+    job = next(j for j in plan.jobs if j.kind == "video-segment")
+    here = WorkerContext(tmp_path / "here", "cpu", None, toolkit, "renderer gallery build")
+    assert execute_job(job, here).status == "rendered"
+    spec, files = Packer(here, "cpu", [job.model]).pack(job)
+    assert set(files.values()) == {job.photo.path}  # the clip travels as bytes
+    data = {name: path.read_bytes() for name, path in files.items()}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = render_packed(pickle.loads(pickle.dumps(spec)), data, str(scratch), "w1")
+    there = JobCache(tmp_path / "there")
+    places = {name: str(path) for name, path in files.items()}
+    assert commit(there, job, result, places, "renderer gallery build").status == "rendered"
+    local = JobCache(here.render_dir).folder(job.key) / "segment.mkv"
+    remote = there.folder(job.key) / "segment.mkv"
+    assert local.read_bytes() == remote.read_bytes()

@@ -292,6 +292,12 @@ def accentuate_spec(config: Any) -> Spec | None:
     return Spec(payload, {"settings": settings.to_params(), "seed": config.seed})
 
 
+def video_specs(config: Any, clip: Any) -> list[tuple[str, Spec]]:
+    from ..video.gallery import segment_specs
+
+    return segment_specs(config, clip, preset_recipe)
+
+
 PLANNER = Planner(
     dream=dream_spec,
     layers=layer_specs,
@@ -299,7 +305,7 @@ PLANNER = Planner(
     explain=explain_spec,
     zoom=zoom_spec,
     accentuate=accentuate_spec,
-    video=lambda config, clip: video_specs(config, clip),
+    video=video_specs,
 )
 
 
@@ -388,12 +394,6 @@ def run_accentuation(job: Job, model: Any, out_dir: Path, command: str) -> Seque
     return accentuate_photo(
         model, photo, p.settings, out_dir, target=None, seed=p.seed, command=command
     )
-
-
-def video_specs(config: Any, clip: Any) -> list[tuple[str, Spec]]:
-    from ..video.gallery import segment_specs
-
-    return segment_specs(config, clip, preset_recipe)
 
 
 def run_video_segment(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:

@@ -41,7 +41,7 @@ MP4 = Format(
     "aac",
     "fltp",
     {"crf": "20", "preset": "fast", "profile": "high"},
-    {"movflags": "+faststart"},
+    {"movflags": "+faststart", "fflags": "+bitexact"},
 )
 WEBM = Format(
     ".webm",
@@ -50,6 +50,7 @@ WEBM = Format(
     "libopus",
     "flt",
     {"crf": "33", "b": "0", "deadline": "good", "cpu-used": "5", "row-mt": "1"},
+    {"fflags": "+bitexact"},  # no random track UIDs: equal frames make equal files
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 SEGMENT_FILE = "segment.mkv"
+BITEXACT = {"fflags": "+bitexact"}  # no random segment UID: equal frames, equal bytes
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ def write_frames(path: Path, frames: Iterable[np.ndarray], rate) -> int:
     from ..imageio import atomic_path
 
     count = 0
-    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="matroska") as container:
+    with (
+        atomic_path(path) as tmp,
+        av.open(str(tmp), "w", format="matroska", container_options=BITEXACT) as container,
+    ):
         stream = None
         for rgb in frames:
             if stream is None:
