@@ -184,3 +184,13 @@ def test_a_segment_rendered_elsewhere_from_the_clips_bytes_matches_a_local_one(
     local = JobCache(here.render_dir).folder(job.key) / "segment.mkv"
     remote = there.folder(job.key) / "segment.mkv"
     assert local.read_bytes() == remote.read_bytes()
+
+
+def test_segments_on_two_worker_processes(clip_gallery: GalleryConfig):
+    """The default executor on a CPU: worker processes, which receive the jobs pickled."""
+    from dataclasses import replace
+
+    result = build_gallery(replace(clip_gallery, jobs=2))
+    assert {o.status for o in result.report.outcomes} == {"rendered"}
+    kinds = sorted(e["kind"] for e in read_manifest(clip_gallery.render_dir))
+    assert kinds == ["skipped", "video", "video-dream", "video-explain"]
