@@ -15,7 +15,7 @@ venv: $(STAMP)
 # The venv is (re)made when it is missing or older than pyproject.toml.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lite,cluster]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lite,cluster,video]'
 	touch $(STAMP)
 
 gallery: $(STAMP)

@@ -42,6 +42,10 @@ TABLE: dict[str, tuple[str, str]] = {
         "zoom",
         "Infinite-zoom dreams: an animated WebP that keeps falling into each photo's dream.",
     ),
+    "video": (
+        "video",
+        "Dream your clips: each frame continues the last one's dream, warped by optical flow.",
+    ),
     "explain": (
         "explain",
         "Explain what the model sees in each photo: heatmaps, LIME superpixels, robustness.",

@@ -407,6 +407,8 @@ def render(
     measure: bool = True,
     max_memory: float | None = None,
     mask: torch.Tensor | None = None,
+    detail: torch.Tensor | None = None,
+    finest: int = 0,
 ) -> DreamResult:
     """Dream ``batch`` images of ``size`` (H, W).
 
@@ -420,6 +422,9 @@ def render(
     ``mask`` (1, 1, H, W) in [0, 1] confines a photo dream: every step and the detail
     carried up each octave are weighted by it (at that octave's size), and the result is
     the photo where it is 0, the dream where it is 1 and a blend on its soft edge.
+    ``finest`` > 0 dreams only that many of the finest octaves, and ``detail`` (with a
+    photo) is the ``dream - photo`` the first of them starts from: a video frame goes on
+    from the previous frame's dream, warped onto it.
     """
     if recipe.param == "maco":
         from .maco import render_maco
@@ -449,6 +454,8 @@ def render(
         size = (recipe.size, recipe.size)
     h, w = size
     octaves = octave_plan(h, w, recipe, model.spec.min_size)
+    if finest > 0:
+        octaves = octaves[-finest:]
     sizes = [o.size for o in octaves]
     ascent = _Ascent(
         model, objective, recipe, generator, use_channels_last(device), use_bf16(device), max_memory
@@ -468,7 +475,8 @@ def render(
         first = resize(image, size)
     objective_start = ascent.measure(first) if measure else []
 
-    detail: torch.Tensor | None = None
+    if detail is not None and base is not None:
+        detail = shrink(detail.to(device).float(), sizes[0])
     kept: list[torch.Tensor] = []
     photo_at_base = shrink(base, base_size(h, w)) if base is not None else None
     for level, octave in enumerate(octaves):

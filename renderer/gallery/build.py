@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,7 +91,12 @@ def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Proble
     unless ``allow_empty`` says so."""
     max_bytes = round(config.max_file_mb * MB)
     if config.photos is None:
-        return hash_photo_files(write_sample_photos(config.samples_dir), max_bytes)
+        samples = write_sample_photos(config.samples_dir)
+        if importlib.util.find_spec("av") is not None:  # the video extra is installed
+            from ..video.synthetic import write_sample_clip
+
+            samples.append(write_sample_clip(config.samples_dir))
+        return hash_photo_files(samples, max_bytes)
     photos, problems = scan_photos(config.photos, max_bytes)
     if not photos and not problems and not config.allow_empty:
         suffixes = ", ".join(sorted(PHOTO_SUFFIXES))
@@ -191,6 +197,21 @@ def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> lis
     return keys
 
 
+def _with_clips(
+    plan: Plan, cache: JobCache, ctx: WorkerContext | None, keys: list[str]
+) -> list[str]:
+    """The published keys with each clip's segments joined into its videos (in place of
+    the segments), when the plan has clips. Without ``ctx`` (an early publish, in the
+    middle of the jobs) only the joins already made are shown: joining is left to the end."""
+    if not any(job.kind == "video-segment" for job in plan.jobs):
+        return keys
+    from ..video.gallery import join_clips
+
+    segments, joined = join_clips(plan, cache, ctx)
+    hidden = set(segments)
+    return [k for k in keys if k not in hidden] + joined
+
+
 PUBLISH_EVERY_S = 30.0  # early publishes while the jobs run: at most this often
 
 
@@ -201,13 +222,15 @@ def _publish(
     command: str,
     log: Callable[[str], None],
     pending: Sequence[Job] = (),
+    ctx: WorkerContext | None = None,
 ) -> Any:
     """Publish the finished jobs (and, early, say which are still ``pending``), unless the
-    published site is current; returns the site's report, or None when it was current."""
+    published site is current; returns the site's report, or None when it was current.
+    ``ctx``: the build's, to join the clips whose segments are done (the last publish)."""
     from ..site.model import Pending
 
     cache = JobCache(config.render_dir)
-    keys = _published_keys(plan, report.outcomes, cache)
+    keys = _with_clips(plan, cache, ctx, _published_keys(plan, report.outcomes, cache))
     entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
     to_come = tuple(Pending(j.kind, j.label, j.photo.sha256 if j.photo else "") for j in pending)
     extra = _site_code_fingerprint(config.theme) + repr(sorted(map(repr, to_come)))
@@ -334,7 +357,7 @@ def build_gallery(
         if report.disk_full:
             site_problem = "not published: the render folder's disk is full (the old site stays)"
         else:
-            site = _publish(config, plan, report, command, log)
+            site = _publish(config, plan, report, command, log, ctx=ctx)
     result = BuildResult(
         plan,
         report,

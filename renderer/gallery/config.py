@@ -140,6 +140,11 @@ SCHEMA: dict[tuple[str, str], Setting] = {
     ("zoom", "preset"): Setting("zoom_preset", *_TEXT),
     ("zoom", "frames"): Setting("zoom_frames", "a whole number 2..600", _int_in(2, 600)),
     ("cluster", "address"): Setting("cluster", "tcp://HOST:PORT, local or local:N", _is_cluster),
+    ("video", "size"): Setting("video_size", "a whole number 32..2160 (px)", _int_in(32, 2160)),
+    ("video", "max_seconds"): Setting("video_max_seconds", *_POSITIVE),
+    ("video", "fps"): Setting(
+        "video_fps", "a number 0..60 (0: the source's)", lambda v: _is_number(v) and 0 <= v <= 60
+    ),
 }
 _BY_FIELD: dict[str, tuple[str, Setting]] = {}
 for (_section, _key), _setting in SCHEMA.items():
@@ -176,7 +181,7 @@ def _explain_setting(name: str) -> Setting | None:
     return Setting(name, *_TEXT)
 
 
-_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "cluster", "atlas")
+_SECTIONS = ("dreams", "layers", "classes", "explain", "zoom", "video", "cluster", "atlas")
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,11 @@ class GalleryConfig:
     albums: bool = True  # each subfolder of the photos folder is an album; False flattens
     per_page: int = DEFAULT_PER_PAGE  # photos on one index page at most
     base_url: str | None = None  # the site's address: absolute share links and a sitemap
+    # Clips: the dream's short side (None: 512 px, 256 with quick), its longest span in
+    # seconds (None: 30) and frames per second (None or 0: the source's, at most 30).
+    video_size: int | None = None
+    video_max_seconds: float | None = None
+    video_fps: float | None = None
 
     def __post_init__(self) -> None:
         for name, (label, setting) in _BY_FIELD.items():
@@ -540,6 +550,15 @@ frames = {zoom_frames}
 # to deep, at 256 px (each tile costs about a third of a dream). Left out, the sample
 # gallery makes the cat's; your own photos get none.
 # photos = ["cat.jpg"]
+
+[video]
+# Clips (.mp4 .mov .m4v .webm .mkv) in the photos folder are dreamt with the first preset,
+# in 4-second segments (jobs of their own), with their sound. Their short side in px
+# (--quick: 256), the seconds kept of a longer clip, and frames per second (0: the source's,
+# at most 30).
+# size = 512
+# max_seconds = 30
+# fps = 0
 
 [cluster]
 # Run the jobs on a Dask cluster (pip install 'dreamgallery[cluster]'): a scheduler's

@@ -371,6 +371,12 @@ def accentuate_spec(config: Any) -> Spec | None:
     return Spec(payload, {"settings": settings.to_params(), "seed": config.seed})
 
 
+def video_specs(config: Any, clip: Any) -> list[tuple[str, Spec]]:
+    from ..video.gallery import segment_specs
+
+    return segment_specs(config, clip, preset_recipe)
+
+
 PLANNER = Planner(
     dream=dream_spec,
     layers=layer_specs,
@@ -380,6 +386,7 @@ PLANNER = Planner(
     accentuate=accentuate_spec,
     masks=mask_specs,
     atlas=atlas_specs,
+    video=video_specs,
 )
 
 
@@ -484,7 +491,14 @@ def run_accentuation(job: Job, model: Any, out_dir: Path, command: str) -> Seque
     )
 
 
+def run_video_segment(job: Job, model: Any, out_dir: Path, command: str) -> Sequence[Record]:
+    from ..video.gallery import run_segment
+
+    return run_segment(job, model, out_dir, command)
+
+
 RUNNERS = {
+    "video-segment": run_video_segment,
     "dream": run_dream,
     "zoom": run_zoom,
     "layer-dream": run_layer_dream,

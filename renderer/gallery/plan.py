@@ -22,6 +22,7 @@ from ..errors import BadInputError, UnknownNameError
 from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
 from ..imageio import is_photo_name
 from ..naming import is_mask_sidecar
+from ..video.settings import is_video_name
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -142,7 +143,8 @@ def scan_photos(
         found.extend(
             top / name
             for name in files
-            if is_photo_name(top / name) and not is_mask_sidecar(top / name)
+            if (is_photo_name(top / name) and not is_mask_sidecar(top / name))
+            or is_video_name(name)
         )
         found.extend(top / d for d in dirs if is_photo_name(top / d))  # "x.jpg/", a problem
         dirs[:] = [d for d in dirs if not d.startswith(".") and not is_photo_name(top / d)]
@@ -184,6 +186,8 @@ AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
 # (config, photo) -> the photo's masked dreams [(label, Spec)] and its unusable mask files
 MaskSpecs = Callable[[Any, PhotoSource], tuple[Sequence[tuple[str, Spec]], Sequence[Problem]]]
 AtlasSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(layer, Spec)]
+# (config, clip) -> [(label, Spec)], one per segment; a bad clip raises BadInputError
+VideoSpecs = Callable[[Any, PhotoSource], Sequence[tuple[str, Spec]]]
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ class Planner:
     accentuate: AccentSpecs | None = None  # feature accentuation of each photo
     masks: MaskSpecs | None = None  # masked dreams of a photo
     atlas: AtlasSpecs | None = None  # the layer atlas's tiles, for each photo in config.atlases
+    video: VideoSpecs | None = None  # a clip's segments (video files among the photos)
 
 
 def plan_jobs(
@@ -244,6 +249,16 @@ def plan_jobs(
         if unknown:
             raise UnknownNameError(f"photo in {label}", unknown[0], sorted(names))
     problems = list(problems)
+    clips = [p for p in photos if is_video_name(p.name)]
+    photos = [p for p in photos if not is_video_name(p.name)]
+    for clip in clips:
+        try:
+            segments = planner.video(config, clip) if planner.video else ()
+        except BadInputError as exc:
+            problems.append(Problem(clip.path, exc.reason))
+            continue
+        for label, spec in segments:
+            add("video-segment", label, spec, clip)
     for photo in photos:
         for name, spec in dream_specs:
             add("dream", f"dream {photo.name} [{name}]", spec, photo)
@@ -270,4 +285,4 @@ def plan_jobs(
         add("class-dream", f"class dreams ({count} classes)", spec, None)
     seen: set[str] = set()
     unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
-    return Plan(tuple(unique), tuple(photos), tuple(problems), dict(weights))
+    return Plan(tuple(unique), tuple(photos) + tuple(clips), tuple(problems), dict(weights))

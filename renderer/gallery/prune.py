@@ -13,6 +13,7 @@ from pathlib import Path
 from .build import plan_build
 from .cache import DONE_NAME, JobCache, build_lock, folder_bytes
 from .config import GalleryConfig
+from .plan import Plan
 from .run import Toolkit
 
 
@@ -35,12 +36,20 @@ def prune_jobs(
         toolkit = real_toolkit()
     plan = plan_build(config, toolkit)
     cache = JobCache(config.render_dir)
+    keep = plan.keys | _joined_clips(plan)
     with build_lock(config.render_dir):
-        found = [
-            (folder, _label(folder), folder_bytes(folder)) for folder in cache.unused(plan.keys)
-        ]
+        found = [(folder, _label(folder), folder_bytes(folder)) for folder in cache.unused(keep)]
         if delete:
             for folder, _, _ in found:
                 shutil.rmtree(folder)
     rows = [(label, size) for _, label, size in found]
     return rows, sum(size for _, size in rows)
+
+
+def _joined_clips(plan: Plan) -> set[str]:
+    """The keys of the plan's joined clips: not jobs of the plan, but made from them."""
+    if not any(job.kind == "video-segment" for job in plan.jobs):
+        return set()
+    from ..video.gallery import planned_joins
+
+    return planned_joins(plan)

@@ -217,6 +217,11 @@ def _publish_all(
         if fig.kind in ANIMATED_KINDS:
             fig.animation, again = publish_animation(source, site, fig.group, stem, previous, store)
             written, reused = written + (not again), reused + again
+        if fig.video is not None:
+            from ..video.site import publish_videos
+
+            fig.media, again = publish_videos(fig, site, previous)
+            written, reused = written + len(fig.media) - again, reused + again
         return written, reused
 
     failures: list[str] = []

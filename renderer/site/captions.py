@@ -196,6 +196,10 @@ def describe(src: Source, name: str) -> Description:
         caption = str(extra.get("caption") or title)
         details.update(class_index=extra.get("class_index"), class_name=cname)
         fid = f"accentuation-{slug(cname)}"
+    elif kind in ("video", "video-dream", "video-explain"):
+        title, alt, caption, fid = _video(kind, extra, name, layers, details)
+        if kind == "video-explain" and isinstance(extra.get("legend"), Mapping):
+            legend = dict(extra["legend"])
     else:
         title = kind.replace("-", " ").capitalize()
         alt = f"{title} of {name}"
@@ -203,6 +207,31 @@ def describe(src: Source, name: str) -> Description:
         fid = f"{kind}-{stem}"
     caption = without_title(caption, title)
     return Description(fid, group, title, alt, caption, details, legend)
+
+
+def _video(
+    kind: str, extra: Any, name: str, layers: str, details: dict[str, Any]
+) -> tuple[str, str, str, str]:
+    """A clip's source or dream: title, alt text (of its poster), caption and id."""
+    seconds, fps = extra.get("seconds"), extra.get("fps")
+    span = f"{seconds:g} s at {fps:g} fps" if seconds and fps else ""
+    sound = "with sound" if extra.get("has_audio") else "silent"
+    if kind == "video":
+        w, h = extra.get("width"), extra.get("height")
+        size = f"{w} × {h} px" if w and h else ""
+        caption = " · ".join(x for x in (name, size, span, sound) if x)
+        return "Original clip", f"The original clip {name}", caption, "original"
+    if kind == "video-explain":
+        target = extra.get("target") or {}
+        caption = str(extra.get("caption") or "Grad-CAM")
+        alt = f"Grad-CAM video of {name}: where the network finds {target.get('name', '?')}"
+        return "Where it looks", alt, caption, "video-gradcam"
+    preset = str(extra.get("preset") or "?")
+    details["preset"] = preset
+    title = f"Video · {preset.replace('-', ' ')}"
+    alt = f"DeepDream video of {name} at layer {layers or '?'}, preset {preset}"
+    caption = str(extra.get("caption") or f"Preset {preset} · layer {layers}")
+    return title, alt, f"{caption} · {sound}", f"video-{preset}"
 
 
 def page_description(name: str, predictions: list[dict[str, Any]], dreams: int) -> str:

@@ -33,15 +33,29 @@ COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 
 # A photo page's lists of figures, in page order; ``section_of`` says which one a figure
 # joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
-PAGE_SECTIONS = ("dreams", "zooms", "layer_dreams", "gradcam", "lime", "robustness", "other")
+PAGE_SECTIONS = (
+    "dreams",
+    "zooms",
+    "videos",
+    "layer_dreams",
+    "gradcam",
+    "lime",
+    "robustness",
+    "other",
+)
 KIND_SECTIONS = {
     "dream": "dreams",
     "zoom": "zooms",
     "layer-dream": "layer_dreams",
     "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
+    "video-dream": "videos",
+    "video-explain": "videos",
 }
 # Kinds whose records give their photo a page, even without its photo record.
-PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation"})
+PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation", "video-dream"})
+# A clip's records: the working source ("video", its page's original) and its dreams; their
+# figure's picture is the poster, and the video files go beside it.
+VIDEO_KINDS = frozenset({"video", "video-dream", "video-explain"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,9 @@ class Figure:
     frame_images: list[Any] = field(default_factory=list)
     alternate_image: Any = None
     page_key: str = ""  # the photo page it is on, if any
+    video: Path | None = None  # a clip's MP4 (its ``src`` is then the poster)
+    webm: Path | None = None
+    media: list[Any] = field(default_factory=list)  # the published videos, set by the builder
 
     @property
     def download_name(self) -> str:
@@ -201,6 +218,7 @@ class PhotoPage:
     photo: Figure | None = None
     dreams: list[Figure] = field(default_factory=list)
     zooms: list[Figure] = field(default_factory=list)
+    videos: list[Figure] = field(default_factory=list)
     layer_dreams: list[Figure] = field(default_factory=list)
     gradcam: list[Figure] = field(default_factory=list)
     lime: list[Figure] = field(default_factory=list)
@@ -224,7 +242,7 @@ class PhotoPage:
             for fig in self.dreams:
                 if fig.details.get("preset") == preset and not fig.details.get("mask"):
                     return fig
-        return self.dreams[0] if self.dreams else self.photo
+        return self.dreams[0] if self.dreams else (self.videos or [self.photo])[0]
 
     @property
     def figures(self) -> list[Figure]:
@@ -394,6 +412,10 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
     if out is None:
         return None
     words = describe(src, name)
+    video = webm = None
+    if src.kind in VIDEO_KINDS:
+        video, out = out, src.resolve(str(src.extra.get("poster", "")))
+        webm = src.resolve(str(src.extra["webm"])) if src.extra.get("webm") else None
     legend_src = None
     if words.legend and words.legend.get("image"):
         legend_src = src.resolve(str(words.legend["image"]))
@@ -415,6 +437,8 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         alternate=src.resolve(str(attribution))
         if (attribution := src.extra.get("attribution"))
         else None,
+        video=video,
+        webm=webm,
     )
 
 
@@ -503,7 +527,7 @@ def build_gallery(
     pages into albums: one per subfolder of ``photos`` (by default the folder all the
     photos share), or none when ``flat``. ``pending``: the figures a build is still making,
     each said on its photo's page."""
-    photo_records = [s for s in sources if s.kind == "photo" and s.output is not None]
+    photo_records = [s for s in sources if s.kind in ("photo", "video") and s.output is not None]
     # A page per file: the same bytes under two names (Cat.jpg, cat.jpg) are two pages.
     pages: dict[tuple[str, str], PhotoPage] = {}
     taken: dict[tuple[str, str], set[str]] = {}
@@ -551,7 +575,7 @@ def build_gallery(
             if page:
                 page.skipped.append(skip)
             continue
-        if kind == "photo" or src.output is None:
+        if kind in ("photo", "video") or src.output is None:
             continue
         name = page.name if page else _photo_name(src)
         if kind == "layer-dream":

@@ -1,0 +1,185 @@
+"""Video bench: flow accuracy and speed, flicker, strength and cost of clip dreams.
+
+On a synthetic clip with known motion (``video.synthetic``: a slow pan and zoom over a
+sample photo, and a disc crossing it):
+
+- each flow estimator's end-point error against the true flow (the disc left out) and its
+  CPU seconds per frame (two flows a frame: forward and backward);
+- **flicker**: the mean change between consecutive dream frames after aligning the earlier
+  one by the true motion (the disc, and a margin, left out), for the temporal dream and for
+  frames dreamt independently (each a photo dream); goal: ratio <= 0.3;
+- **strength**: mean |dream - source|, temporal over independent; goal: >= 0.7;
+- **cost**: CPU seconds per temporal frame after the first over one photo dream of the
+  same preset at the same size, both timed in this run; goal: <= 0.35.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..dream.engine import render
+from ..dream.objectives import layer_objective, resolve_terms
+from ..dream.presets import get_preset
+from ..imageio import save_image_atomic
+from ..models import load_model
+from ..video import flow as fl
+from ..video.decode import ClipFrame
+from ..video.dream import TemporalDreamer, to_rgb, to_tensor
+from ..video.segments import join, plan_segments
+from ..video.settings import VideoSettings
+from ..video.synthetic import Camera, disc_mask, render_clip, sample_camera
+
+PRESET = "classic"
+SIZE = (384, 512)  # (H, W): a 512 px photo dream's size
+FRAMES = int(os.environ.get("VIDEO_BENCH_FRAMES", "16"))  # enough to see a drift
+MARGIN = 16
+
+
+def synthetic_clip(frames: int = FRAMES, size: tuple[int, int] = SIZE):
+    from skimage import data
+
+    photo = data.coffee()
+    camera = sample_camera(photo.shape, size[1], size[0], frames)
+    return camera, render_clip(photo, camera, frames)
+
+
+def _valid(camera: Camera, t: int, frames: int) -> np.ndarray:
+    """Pixels of frame ``t`` whose true motion from ``t - 1`` is the camera's: inside both
+    frames, away from the edges and from the disc in either frame."""
+    h, w = camera.height, camera.width
+    keep = np.zeros((h, w), dtype=bool)
+    keep[MARGIN:-MARGIN, MARGIN:-MARGIN] = True
+    disc = disc_mask(camera, t, frames) | disc_mask(camera, t - 1, frames)
+    grown = torch.nn.functional.max_pool2d(
+        torch.from_numpy(disc.astype(np.float32))[None, None], 9, 1, 4
+    )[0, 0].numpy()
+    return keep & (grown == 0)
+
+
+def flicker(camera: Camera, frames: np.ndarray, steps: range | None = None) -> float:
+    """Mean |frame t - frame t-1 aligned by the true motion| over the valid pixels, in [0, 1],
+    over the transitions ``steps`` (all by default)."""
+    changes = []
+    n = len(frames)
+    for t in steps or range(1, n):
+        aligned = fl.warp(to_tensor(frames[t - 1]), camera.flow(t))
+        diff = (to_tensor(frames[t]) - aligned).abs().mean(1)[0].numpy()
+        changes.append(float(diff[_valid(camera, t, n)].mean()))
+    return float(np.mean(changes))
+
+
+def strength(dreams: np.ndarray, sources: np.ndarray) -> float:
+    return float(np.abs(dreams.astype(np.float32) - sources.astype(np.float32)).mean() / 255)
+
+
+def flow_table(camera: Camera, clip: np.ndarray) -> dict[str, float]:
+    rows: dict[str, float] = {}
+    n = len(clip)
+    greys = [fl.grey(f) for f in clip]
+    variants = {
+        "ilk x0.5": fl.FlowSettings("ilk", 0.5),
+        "ilk x1": fl.FlowSettings("ilk", 1.0),
+        "tvl1 x0.5 (chosen)": fl.FlowSettings("tvl1", 0.5),
+        "tvl1 x1": fl.FlowSettings("tvl1", 1.0),
+        "tvl1 x0.5 skimage's 5x10 iterations": fl.FlowSettings("tvl1", 0.5, warps=5, iterations=10),
+    }
+    for name, settings in variants.items():
+        errors, cpu = [], 0.0
+        for t in range(1, n):
+            start = time.process_time()
+            est = fl.estimate(greys[t], greys[t - 1], settings)
+            cpu += time.process_time() - start
+            err = np.hypot(*(est - camera.flow(t)))
+            errors.append(float(err[_valid(camera, t, n)].mean()))
+        rows[f"flow {name} EPE px"] = float(np.mean(errors))
+        rows[f"flow {name} cpu s/flow"] = cpu / (n - 1)
+    return rows
+
+
+def run(out: Path) -> dict:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    camera, clip = synthetic_clip()
+    results: dict[str, object] = {"frames": FRAMES, "size": f"{SIZE[1]}x{SIZE[0]}"}
+    results.update(flow_table(camera, clip))
+    model = load_model("efficientnet_lite0", torch.device("cpu"))
+    recipe = get_preset(PRESET).recipe
+    objective = layer_objective(resolve_terms(model, recipe.terms))
+    settings = VideoSettings()
+
+    independent, independent_cpu = [], []
+    for t, frame in enumerate(clip):
+        start = time.process_time()
+        result = render(model, objective, recipe, seed=t, photo=to_tensor(frame), measure=False)
+        independent_cpu.append(time.process_time() - start)
+        independent.append(to_rgb(result.images))
+
+    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES):
+        dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
+        dreams, cpu, trusted = [], [], []
+        for t in range(first, stop):
+            start = time.process_time()
+            dreams.append(dreamer.dream(ClipFrame(t, t / 12, clip[t])))
+            cpu.append(time.process_time() - start)
+            trusted.append(dreamer.trusted)
+        return dreams, cpu, trusted
+
+    temporal, temporal_cpu, trusted = chain(settings)
+    # other refinements: (octaves, steps) of each frame after the first
+    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
+        other = VideoSettings(refine_octaves=octaves, refine_steps=steps)
+        dreams, cpu, _ = chain(other)
+        tag = f"refine {octaves} octaves x {steps} steps"
+        results[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
+            1e-9, flicker(camera, np.stack(independent))
+        )
+        results[f"{tag}: strength ratio"] = strength(np.stack(dreams), clip) / strength(
+            np.stack(independent), clip
+        )
+        results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
+    # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
+    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
+    spans = [chain(settings, s.start, s.stop)[0] for s in segments]
+    joined = np.stack(list(join(segments, spans)))
+    fade_from = segments[1].start
+    across = range(fade_from, min(FRAMES, segments[1].start + segments[1].fade + 1))
+
+    independent_a, temporal_a = np.stack(independent), np.stack(temporal)
+    flicker_ind = flicker(camera, independent_a)
+    flicker_tmp = flicker(camera, temporal_a)
+    strength_ind = strength(independent_a, clip)
+    strength_tmp = strength(temporal_a, clip)
+    photo_cpu = float(np.mean(independent_cpu))
+    frame_cpu = float(np.mean(temporal_cpu[1:]))
+    results.update(
+        {
+            "flicker source": flicker(camera, clip),
+            "flicker independent": flicker_ind,
+            "flicker temporal": flicker_tmp,
+            "flicker ratio (goal <= 0.3)": flicker_tmp / flicker_ind,
+            "segments": f"{[(s.start, s.stop) for s in segments]}",
+            "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
+            "flicker ratio across the boundary": flicker(camera, joined, across)
+            / flicker(camera, independent_a, across),
+            "strength independent": strength_ind,
+            "strength temporal": strength_tmp,
+            "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,
+            "strength ratio, last frame": strength(temporal_a[-1:], clip[-1:])
+            / strength(independent_a[-1:], clip[-1:]),
+            "flow trusted share": float(np.mean(trusted[1:])),
+            "photo dream cpu s": photo_cpu,
+            "temporal frame cpu s": frame_cpu,
+            "cost ratio (goal <= 0.35)": frame_cpu / photo_cpu,
+        }
+    )
+    folder = Path(out) / "video"
+    for t in (0, len(clip) // 2, len(clip) - 1):
+        from PIL import Image
+
+        strip = np.concatenate([clip[t], independent_a[t], temporal_a[t]], axis=1)
+        save_image_atomic(Image.fromarray(strip), folder / f"frame-{t}.png")
+    return results
