@@ -300,7 +300,8 @@ class Executor(Protocol):
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]: ...
 
 
-LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2}  # the rest keep their order
+# the kinds that take longest, in this order; the rest keep their order
+LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2, "video-segment": 3}
 FIRST_LOOK = "dream"  # the photo dreams: what a visitor of the gallery looks at first
 
 

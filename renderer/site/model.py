@@ -207,6 +207,8 @@ PENDING_WORDS = {
     "accentuation": "the feature accentuation",
     "layer-dream": "a layer dream",
     "class-dream": "the class dreams",
+    "atlas-tile": "the layer atlas",
+    "video-segment": "the video dream",
 }
 
 
