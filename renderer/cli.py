@@ -14,6 +14,7 @@ from . import __version__
 from .clikit import AppState, UserError, configure_logging, error_line
 from .commands import TABLE, load_command
 from .errors import RendererError
+from .heap import keep_freed_memory
 from .oserrors import describe
 
 
@@ -49,6 +50,7 @@ class RendererGroup(click.Group):
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context):
+        keep_freed_memory()  # a dream's steps reuse their memory instead of faulting it in
         try:
             return super().invoke(ctx)
         except RendererError as exc:

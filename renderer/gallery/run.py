@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import BadInputError, RendererError
+from ..heap import keep_freed_memory
 from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
 from .cache import JobCache
@@ -196,6 +197,7 @@ def execute_job(job: Job, ctx: WorkerContext) -> Outcome:
 def render_job(job: Job, ctx: WorkerContext, folder: Path) -> float:
     """Render one job into ``folder`` (files, sidecars, manifest.json); its seconds, model
     loading included. Every executor renders through here, on whichever machine."""
+    keep_freed_memory()  # on every executor's worker, whatever started it (heap.py)
     start = time.perf_counter()
     model = ctx.toolkit.load_model(job.model, ctx.device, ctx.weights)
     records = list(ctx.toolkit.runners[job.kind](job, model, folder, ctx.command))
