@@ -584,3 +584,15 @@ def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):
     changed = sorted(label for label in before if before[label] != after[label])
     photos = ("a.png", "b.png", "broken.jpg", "c.png")
     assert changed == [f"dream {name} [guided]" for name in photos]
+
+
+def test_more_jobs_than_cores_run_as_many_as_cores_with_a_warning(setup, monkeypatch):
+    import renderer.gallery.build as build
+
+    monkeypatch.setattr(build, "cpu_cores", lambda: 2)
+    lines: list[str] = []
+    config = replace(setup, jobs=64)
+    result = build_gallery(config, toolkit=FAKES, log=lines.append, start_method="fork")
+    warning = "64 jobs asked for: running 2 worker processes, as this machine has 2 cores"
+    assert lines[0] == f"warning: {warning}"
+    assert result.report.count("rendered") > 0 and not result.report.count("pending")

@@ -278,6 +278,8 @@ def cpu_cores() -> int:
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Torch threads for each of ``workers`` processes that share this machine's cores (or
+    ``cores``): never more threads in total than cores (``cores.split_cores``)."""
     return max(1, (cores or cpu_cores()) // max(1, workers))
 
 
