@@ -596,3 +596,9 @@ def test_more_jobs_than_cores_run_as_many_as_cores_with_a_warning(setup, monkeyp
     warning = "64 jobs asked for: running 2 worker processes, as this machine has 2 cores"
     assert lines[0] == f"warning: {warning}"
     assert result.report.count("rendered") > 0 and not result.report.count("pending")
+    if sys.platform == "linux":  # each job's done.json holds its worker's peak memory
+        done = [
+            json.loads(p.read_text()) for p in JobCache(setup.render_dir).root.glob("*/done.json")
+        ]
+        peaks = [info["peak_rss_mb"] for info in done if info["status"] == "rendered"]
+        assert peaks and all(peak > 10 for peak in peaks), peaks

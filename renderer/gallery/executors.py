@@ -369,6 +369,10 @@ class DaskCluster:
         with self._client(distributed) as (client, local):
             packer = remote.Packer(ctx, self.device, {job.model for job in pending})
             self._check_workers(client, packer, ctx, remote)
+            if not local:  # a LocalCluster's workers start quiet (_quiet_workers)
+                from .worker_setup import QuietWorker
+
+                client.register_plugin(QuietWorker())
             cache = JobCache(ctx.render_dir)
             places: dict[Any, dict[str, str]] = {}
             resources = self._resources(local)

@@ -22,6 +22,7 @@ from ..errors import BadInputError, RendererError
 from ..heap import keep_freed_memory
 from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
+from ..ram import peak_rss, reset_peak_rss
 from .cache import JobCache
 from .plan import Job, PhotoSource, Plan, Planner, Problem
 
@@ -234,8 +235,13 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
 
     def work(folder: Path) -> dict[str, Any]:
         nonlocal seconds
+        measured = reset_peak_rss()
         seconds = render_job(job, ctx, folder)  # one count for done.json and the report
-        return rendered_info(job, seconds)
+        info = rendered_info(job, seconds)
+        peak = peak_rss() if measured else None
+        if peak:  # the process's peak during this job (one job at a time per process)
+            info["peak_rss_mb"] = round(peak / 2**20)
+        return info
 
     try:
         cache.render(job.key, work)
