@@ -12,6 +12,7 @@ from . import __version__
 from .clikit import AppState, UserError, configure_logging, error_line
 from .commands import TABLE, load_command
 from .errors import RendererError
+from .heap import keep_freed_memory
 from .interrupts import EXIT_INTERRUPTED, first_ctrl_c_stops, say_interrupted
 from .oserrors import describe
 
@@ -48,6 +49,7 @@ class RendererGroup(click.Group):
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context):
+        keep_freed_memory()  # a dream's steps reuse their memory instead of faulting it in
         try:
             return super().invoke(ctx)
         except RendererError as exc:

@@ -289,6 +289,31 @@ def test_a_worker_of_another_version_is_refused(cluster, gallery):
     )
 
 
+def _worker_state(dask_worker) -> dict[str, object]:
+    callbacks = dask_worker.periodic_callbacks
+    return {
+        "samplers": sorted(set(callbacks) & {"profile", "profile-cycle"}),
+        "tick_ms": callbacks["tick"].callback_time,
+        "monitor_ms": callbacks["monitor"].callback_time,
+    }
+
+
+def test_workers_started_by_hand_run_quiet_once_a_build_used_them(cluster, gallery):
+    """`dask worker` as the README starts it samples its stack every 10 ms and ticks every
+    20 ms (a torch loop ran 2-3x slower there); the build's plugin turns those off on every
+    worker of the cluster."""
+    with distributed.Client(cluster["address"], timeout=10) as client:
+        before = client.run(_worker_state)
+        assert any(state["samplers"] for state in before.values()), before
+        config = replace(gallery, cluster=cluster["address"])
+        result = build_gallery(config, toolkit=fakes.FAKES)
+        assert result.report.count("rendered") > 0
+        after = client.run(_worker_state)
+    assert len(after) == 2
+    for state in after.values():
+        assert state == {"samplers": [], "tick_ms": 1000, "monitor_ms": 10_000}, after
+
+
 def test_jobs_run_on_the_workers_and_survive_a_killed_worker(cluster, gallery):
     config = replace(gallery, cluster=cluster["address"])
     holder: dict[str, object] = {}

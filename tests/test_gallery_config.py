@@ -194,3 +194,63 @@ def test_a_preview_turns_off_a_tile_wider_than_its_own_size():
     assert wide.size == QUICK_NOISE_SIZE and wide.tile == 0  # 192 > 160: it never applies
     narrow = quick_recipe(DreamRecipe(size=512, tile=128), QUICK_NOISE_SIZE)
     assert narrow.tile == 128
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4, 16])
+@pytest.mark.parametrize("gib", [1, 4, 6, 8, 16, 24, 64])
+def test_the_cores_are_never_oversubscribed(cores: int, gib: int):
+    from renderer.gallery.cores import split_cores
+
+    memory = gib * 2**30
+    for asked in (None, 1, 2, 3, cores, 2 * cores, 256):
+        for pending in (None, 1, 2, 100):
+            split = split_cores(cores, memory, asked=asked, pending=pending)
+            assert split.processes >= 1 and split.processes * split.threads <= cores, split
+            assert 1 <= split.heavy <= split.processes, split
+            if gib <= 5:
+                assert split.heavy == 1  # a 4 GB laptop: heavy jobs take turns
+            if asked is not None and asked > cores:
+                assert f"this machine has {cores} cores" in split.note or "memory" in split.note
+            if pending is None and split.processes < cores:  # the rest become threads
+                assert split.threads == cores // split.processes
+
+
+def test_the_split_of_common_machines():
+    from renderer.gallery.cores import split_cores
+
+    gib = 2**30
+    by_hand = [
+        # cores, GB free, --jobs, pending -> processes, threads, heavy
+        (2, 20, None, None, 2, 1, 2),  # the 2-core machine here: a one-thread worker a core
+        (2, 20, 1, None, 1, 2, 1),  # --jobs 1: one process, both cores
+        (2, 20, 8, None, 2, 1, 2),  # more jobs than cores: as many as cores
+        (2, 20, None, 1, 1, 2, 1),  # one job left: it gets both cores
+        (4, 3, None, None, 2, 2, 1),  # a 4 GB laptop: 2 workers fit, heavy jobs take turns
+        (4, 1.5, 4, None, 1, 4, 1),  # almost no memory: one worker
+        (16, 64, None, None, 4, 4, 4),  # at most 4 workers by default, 4 threads each
+        (16, 64, 16, None, 16, 1, 16),
+        (16, 8, 16, None, 7, 2, 3),  # 16 asked, memory for 7
+    ]
+    for cores, free, asked, pending, processes, threads, heavy in by_hand:
+        split = split_cores(cores, int(free * gib), asked=asked, pending=pending)
+        assert (split.processes, split.threads, split.heavy) == (processes, threads, heavy), (
+            cores, free, asked, pending, split,
+        )  # fmt: skip
+    assert split_cores(16, 8 * gib, asked=16).note == (
+        "16 jobs asked for: running 7 worker processes, as 8.0 GB of memory is free (1 GB a worker)"
+    )
+    assert split_cores(2, 20 * gib, asked=2).note == ""
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_no_jobs_or_negative_jobs_is_one_line_before_any_work(tmp_path: Path, jobs: str):
+    from renderer.cli import main
+
+    site, renders = tmp_path / "site", tmp_path / "renders"
+    args = ["gallery", "build", "--jobs", jobs, "--site", str(site), "--render-dir", str(renders)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert (
+        result.output.strip() == f"error: gallery: jobs must be a whole number 1..256, got {jobs}"
+    )
+    assert not site.exists() and not renders.exists()

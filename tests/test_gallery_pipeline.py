@@ -688,3 +688,21 @@ def test_early_publishes_wait_for_a_photo_dream_and_the_interval(setup, monkeypa
     early(report, [job("zoom")])  # 30 s on: again
     early(report, [])  # nothing left: the build's own last publish comes next
     assert published == [1, 1]
+
+
+def test_more_jobs_than_cores_run_as_many_as_cores_with_a_warning(setup, monkeypatch):
+    import renderer.gallery.build as build
+
+    monkeypatch.setattr(build, "cpu_cores", lambda: 2)
+    lines: list[str] = []
+    config = replace(setup, jobs=64)
+    result = build_gallery(config, toolkit=FAKES, log=lines.append, start_method="fork")
+    warning = "64 jobs asked for: running 2 worker processes, as this machine has 2 cores"
+    assert lines[0] == f"warning: {warning}"
+    assert result.report.count("rendered") > 0 and not result.report.count("pending")
+    if sys.platform == "linux":  # each job's done.json holds its worker's peak memory
+        done = [
+            json.loads(p.read_text()) for p in JobCache(setup.render_dir).root.glob("*/done.json")
+        ]
+        peaks = [info["peak_rss_mb"] for info in done if info["status"] == "rendered"]
+        assert peaks and all(peak > 10 for peak in peaks), peaks

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..heap import keep_freed_memory
 from ..imageio import write_text_atomic
 
 SECTIONS = ("dream", "printsize", "maco", "explain", "gallery", "site", "masks", "video")
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--only", choices=SECTIONS, action="append")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the CLI and the gallery's workers run (renderer/heap.py)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {
         "machine": {

@@ -1,7 +1,9 @@
-"""Gallery bench: the sample gallery's full, QUICK and no-change build times, the time per
-job kind, the peak memory of the whole process tree (workers included), when the site first
-showed a dream, what publishing while building cost, and the site's own publishing times
-(every file encoded, a new site from the media store, nothing changed); then the
+"""Gallery bench: the sample gallery's full, QUICK and no-change build times (also in units
+of the network's own forward and backward of 8 crops, ``network_reference_s``, so machines
+compare), the time and a worker's peak resident size per job kind, the peak memory of the
+whole process tree (workers included), when the site first showed a dream, what publishing
+while building cost, and the site's own publishing times (every file encoded, a new site
+from the media store, nothing changed); then the
 executors: jobs per minute in this process, in 1 and 2 local worker processes and on a
 2-process LocalCluster, the cluster path's overhead for a tiny job, and which ``--jobs``
 default that measurement supports.
@@ -147,6 +149,34 @@ def _per_kind(render_dir: Path) -> dict[str, float]:
             kind = str(info.get("kind"))
             totals[kind] = totals.get(kind, 0.0) + float(info.get("seconds", 0.0))
     return totals
+
+
+def _peak_per_kind(render_dir: Path) -> dict[str, int]:
+    """The largest peak resident size (MB) of a worker process during a job, per kind."""
+    peaks: dict[str, int] = {}
+    for done in (render_dir / "jobs").glob("*/done.json"):
+        info = json.loads(done.read_text(encoding="utf-8"))
+        if info.get("peak_rss_mb"):
+            kind = str(info.get("kind"))
+            peaks[kind] = max(peaks.get(kind, 0), int(info["peak_rss_mb"]))
+    return peaks
+
+
+def network_reference_s() -> float:
+    """CPU seconds of the network's own forward and backward of 8 crops at 160 px on one
+    thread (``bench.maco.network_cpu_per_crop``): the unit a build's time is given in, so
+    figures from different machines compare."""
+    import torch
+
+    from ..models import load_model
+    from .maco import network_cpu_per_crop
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return 8 * network_cpu_per_crop(load_model(), 160)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _jobs_rendered(render_dir: Path) -> int:
@@ -313,6 +343,8 @@ def run(out_dir: Path) -> dict:
         for kind, value in sorted(totals.items()):
             figures[f"{name}_{kind}_s"] = round(value, 1)
             figures[f"{name}_{kind}_fraction"] = round(value / whole, 3)
+        for kind, peak in sorted(_peak_per_kind(render_dir).items()):
+            figures[f"{name}_{kind}_peak_rss_mb"] = peak
         if name == "full":
             seconds, peak, code = _timed_build(args, root / "nochange.log")
             figures["nochange_rebuild_s"] = seconds
@@ -321,6 +353,12 @@ def run(out_dir: Path) -> dict:
             figures.update(publish_figures(render_dir, root))
     first = figures.get("full_first_dream_on_site_s")
     figures["first_dream_within_target"] = first is not None and first <= FIRST_DREAM_TARGET_S
+    reference = network_reference_s()
+    figures["network_reference_s"] = round(reference, 4)
+    for name in ("quick", "full"):  # the build's wall time in network batches of 8 crops
+        figures[f"{name}_build_over_network_reference"] = round(
+            figures[f"{name}_build_s"] / reference
+        )
     peaks = [v for k, v in figures.items() if k.endswith("_peak_mb")]
     figures["peak_mb"] = max(peaks)
     figures["peak_within_target"] = max(peaks) < PEAK_TARGET_MB

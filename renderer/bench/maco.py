@@ -7,6 +7,8 @@ class dreams' classes, and at what cost?
   and how often the target is in its top 5;
 - the Hasler-Süsstrunk colourfulness, against today's FFT class dreams (``class-fast``);
 - seconds per class dream, and per crop-step at 512 and 1024 px;
+- one class dream's CPU seconds per crop on one thread, as a ratio to the network's own
+  forward and backward on the same crops (the floor of MaCo's work; goal <= 1.3);
 - a README sheet of the MaCo dreams beside the FFT ones.
 """
 
@@ -19,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from ..classes import class_names
-from ..dream.engine import render
-from ..dream.maco import MacoParam, crop_spec, image_gradient
-from ..dream.objectives import class_objective
+from ..dream.engine import octave_plan, render
+from ..dream.maco import MacoParam, crop_spec, image_gradient, per_crop
+from ..dream.objectives import class_objective, evaluate
 from ..dream.presets import get_preset
 from ..dream.regularizers import blur
 from ..dream.template import load_template
@@ -32,6 +34,7 @@ from ..models import LoadedModel, load_model
 ESSAY_CLASSES = (1, 33, 77, 207, 254, 761, 771, 783, 817, 883, 963)
 VIEWS = 16
 JUDGE = "efficientnet_lite2"
+OVERHEAD_TARGET = 1.3  # MaCo's CPU time per crop over the network's own
 
 
 def random_views(
@@ -114,6 +117,53 @@ def crop_step_seconds(model: LoadedModel, size: int, classes: int, repeats: int 
     return best / (classes * spec.count)
 
 
+def network_cpu_per_crop(model: LoadedModel, crop_px: int, crops: int = 8, repeats: int = 7):
+    """CPU seconds per crop of the network's own forward and backward to its input, as a
+    MaCo step runs it (BN folded, channels_last, a class logit per crop), on batches of
+    ``crops``: the median of ``repeats`` after a warm-up. The floor of MaCo's work."""
+    net = dream_network(model, ())
+    objective = per_crop(class_objective([ESSAY_CLASSES[0]]), crops)
+    generator = torch.Generator().manual_seed(0)
+    times = []
+    for _ in range(repeats + 1):
+        x = torch.rand(crops, 3, crop_px, crop_px, generator=generator).requires_grad_(True)
+        start = time.process_time()
+        values = evaluate(model, objective, x.contiguous(memory_format=torch.channels_last), net)
+        torch.autograd.grad(values.sum(), x)
+        times.append(time.process_time() - start)
+    times = sorted(times[1:])
+    return times[len(times) // 2] / crops
+
+
+def maco_overhead(model: LoadedModel, target: int = 254) -> dict[str, object]:
+    """One ``class`` dream on one thread: CPU seconds per crop pass (each crop of each step
+    through the network and back) against the network's own, measured before and after
+    it in this process, so a busy machine slows both alike."""
+    recipe = get_preset("class").recipe
+    crop_px = recipe.crop_px or model.spec.input_size
+    plan = octave_plan(recipe.size, recipe.size, recipe, model.spec.min_size)
+    passes = sum(octave.steps for octave in plan) * recipe.crops
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        before = network_cpu_per_crop(model, crop_px)
+        _result, _wall, cpu = timed_render(model, recipe, (target,))
+        after = network_cpu_per_crop(model, crop_px)
+    finally:
+        torch.set_num_threads(threads)
+    network = (before + after) / 2
+    ratio = cpu / passes / network
+    return {
+        "class_1_thread_cpu_s": round(cpu, 1),
+        "class_crop_passes": passes,
+        "class_cpu_ms_per_crop": round(1000 * cpu / passes, 1),
+        "network_cpu_ms_per_crop": round(1000 * network, 1),
+        "network_cpu_ms_per_crop_before_after": [round(1000 * before, 1), round(1000 * after, 1)],
+        "maco_over_network": round(ratio, 2),
+        "maco_over_network_within_target": ratio <= OVERHEAD_TARGET,
+    }
+
+
 def sheet(rows: list[torch.Tensor], tile: int = 160) -> torch.Tensor:
     """Rows of images side by side, each scaled to ``tile`` px, 4 px gaps, white ground."""
     out = []
@@ -142,6 +192,7 @@ def run(out_dir: Path) -> dict:
     names = class_names()
     n = len(ESSAY_CLASSES)
     results: dict[str, object] = {"threads": torch.get_num_threads()}
+    results.update(maco_overhead(model))
     dreams = {}
     for preset in ("class-fast", "class"):
         recipe = get_preset(preset).recipe

@@ -76,9 +76,11 @@ def _check_photos(config) -> None:
 @click.option(
     "--jobs",
     "-j",
-    type=click.IntRange(1, 256),
+    type=int,  # checked with the config's other settings: 0 or -1 is one line, not a usage
     default=None,
-    help="CPU worker processes, sharing the cores' torch threads.  [default: one per core]",
+    help="CPU worker processes, sharing the cores' torch threads; more than the cores (or "
+    "than the free memory holds, 1 GB each) run as many as fit, with a warning.  "
+    "[default: one per core, at most 4]",
 )
 @click.option(
     "--cluster",

@@ -196,16 +196,28 @@ def image_gradient(
     n, _, h, w = image.shape
     boxes = random_boxes(spec, n, h, w, generator)
     leaf = image.detach().requires_grad_(True)
-    grad = torch.zeros_like(leaf)
+    grad: torch.Tensor | None = None
     total = torch.zeros(n, device=image.device)
     for k0, k1 in _group_chunks(spec.count, n):
         crops = crop(leaf, boxes[k0 * n : k1 * n], crop_px)
         crops = add_noise(crops, spec.noise, generator).clamp(0, 1)
-        values = evaluate(model, per_crop(objective, k1 - k0), crops, net)
+        values = evaluate(model, per_crop(objective, k1 - k0), _layout(crops), net)
         (g,) = torch.autograd.grad(values.sum(), leaf)
-        grad += g
+        grad = g if grad is None else grad + g
         total += values.detach()
+    assert grad is not None
     return grad, total / spec.count
+
+
+def _layout(crops: torch.Tensor) -> torch.Tensor:
+    """The crops in the memory layout the network runs fastest in (channels_last on the
+    CPU: Lite0's forward and backward on 8 crops of 160 px, one thread, 0.21 s against
+    0.28 s; ``engine.use_channels_last``)."""
+    from .engine import use_channels_last
+
+    if use_channels_last(crops.device):
+        return crops.contiguous(memory_format=torch.channels_last)
+    return crops
 
 
 def ascend(
@@ -236,12 +248,13 @@ def ascend(
         image = param.image()
         grad, _values = image_gradient(model, objective, net, image, spec, crop_px, generator)
         attribution += grad.abs().sum(1)
-        # maximize: the optimizer descends, so it is handed the negative image gradient
-        surrogate = -(image * grad).sum()
-        if penalty is not None:
-            surrogate = surrogate + penalty(image).sum()
         optimizer.zero_grad(set_to_none=True)
-        surrogate.backward()
+        # maximize: the optimizer descends, so it is handed the negative image gradient
+        # (as the gradient of -(image * grad).sum(), without building that product)
+        if penalty is None:
+            image.backward(-grad)
+        else:
+            (penalty(image).sum() - (image * grad).sum()).backward()
         optimizer.step()
         if on_step is not None:
             on_step()
@@ -367,7 +380,7 @@ def view_score(model, objective, images, spec: CropSpec, crop_px: int, generator
     total = torch.zeros(n, device=images.device)
     for k0, k1 in _group_chunks(VIEWS, n):  # a few rounds of n crops per forward pass
         crops = crop(images, boxes[k0 * n : k1 * n], crop_px)
-        total += evaluate(model, per_crop(objective, k1 - k0), crops, net)
+        total += evaluate(model, per_crop(objective, k1 - k0), _layout(crops), net)
     return total / VIEWS
 
 

@@ -24,6 +24,7 @@ from ..site.publish import recover, site_damage, site_lock
 from .assemble import merge_manifest, publish_site
 from .cache import JobCache, build_lock
 from .config import GalleryConfig
+from .cores import CoreSplit, split_cores
 from .executors import make_executor
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
 from .run import (
@@ -71,18 +72,22 @@ class BuildResult:
         return lines
 
 
-MAX_AUTO_WORKERS = 4
+def worker_split(jobs: int | None, device: str) -> CoreSplit:
+    """GPU: one process (the job functions batch). CPU: ``cores.split_cores`` of this
+    machine: as asked, but never more processes than cores or than the free memory holds
+    (its ``note`` says so), else one single-threaded worker per core. On a busy machine two
+    torch threads fighting over two cores can run a dream 30x slower than one thread does;
+    separate processes do not contend that way."""
+    if device.startswith("cuda") or device == "mps":
+        return CoreSplit(1, 1, 1)
+    from ..ram import available_ram
+
+    return split_cores(cpu_cores(), available_ram(), asked=jobs)
 
 
 def worker_count(jobs: int | None, device: str) -> int:
-    """GPU: one process (the job functions batch). CPU: as asked, else one single-threaded
-    worker per core. On a busy machine two torch threads fighting over two cores can run a
-    dream 30x slower than one thread does; separate processes do not contend that way."""
-    if device.startswith("cuda") or device == "mps":
-        return 1
-    if jobs is not None:
-        return jobs
-    return max(1, min(MAX_AUTO_WORKERS, cpu_cores()))
+    """The worker processes of ``worker_split``."""
+    return worker_split(jobs, device).processes
 
 
 def gather_photos(config: GalleryConfig) -> tuple[list[PhotoSource], list[Problem]]:
@@ -318,8 +323,10 @@ def build_gallery(
     if not dry_run:  # before any work: --cluster without Dask is one line at once
         # A cluster's workers resolve the device themselves: this machine needs no GPU.
         device = config.device if config.cluster else toolkit.device(config.device)
-        workers = worker_count(config.jobs, device)
-        executor = make_executor(workers, config.cluster, config.device, start_method)
+        split = worker_split(config.jobs, device)
+        if split.note and not config.cluster:
+            log(f"warning: {split.note}")
+        executor = make_executor(split.processes, config.cluster, config.device, start_method)
     plan = plan_build(config, toolkit)
     cache = JobCache(config.render_dir)
     if dry_run:

@@ -32,12 +32,14 @@ from typing import Any
 
 from ..errors import RendererError
 from .cache import JobCache
+from .cores import split_cores
 from .plan import Job
 from .run import (
     Executor,
     Feed,
     Outcome,
     WorkerContext,
+    cpu_cores,
     execute_job,
     release_memory,
     threads_per_worker,
@@ -64,18 +66,14 @@ def _quiet_workers() -> dict[str, Any]:
     }
 
 
-HEAVY_JOB_BYTES = 2 * 2**30  # an explanation's ~1.7 GB peak, or a MaCo class batch's
-
-
 def local_heavy_slots(workers: int) -> int:
-    """Heavy jobs that may run side by side here: one per 2 GiB of available memory beyond
-    the first (kept for the main process and the lighter jobs), at least one, at most one
-    per worker. On a 4 GB laptop heavy jobs take turns; on 24 GB the batched class dreams
-    no longer hold the explanations back for their whole 8 minutes."""
+    """Heavy jobs that may run side by side here (``cores.split_cores``): one per 2 GiB of
+    available memory beyond the first, at least one, at most one per worker. On a 4 GB
+    laptop heavy jobs take turns; on 24 GB the batched class dreams no longer hold the
+    explanations back for their whole 8 minutes."""
     from ..ram import available_ram
 
-    spare = available_ram() // HEAVY_JOB_BYTES - 1
-    return max(1, min(workers, int(spare)))
+    return split_cores(workers, available_ram(), asked=workers).heavy
 
 
 class ClusterError(RendererError):
@@ -192,9 +190,11 @@ class LocalProcesses:
     start_method: str = "spawn"
 
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]:
+        from ..ram import available_ram
+
         spawn = multiprocessing.get_context(self.start_method)
-        threads = threads_per_worker(self.workers)
-        heavy_slots = local_heavy_slots(self.workers)
+        split = split_cores(cpu_cores(), available_ram(), asked=self.workers, pending=len(pending))
+        workers, threads, heavy_slots = split.processes, split.threads, split.heavy
         if _QUIET_TRACKER not in sys.warnoptions:  # passed on to the resource tracker's process
             sys.warnoptions.append(_QUIET_TRACKER)
         pending = list(pending)
@@ -202,7 +202,7 @@ class LocalProcesses:
         with _sigterm_as_exit():
             while pending and not feed.out_of_time() and restarts <= 3:
                 pool = cf.ProcessPoolExecutor(
-                    self.workers,
+                    workers,
                     mp_context=spawn,
                     initializer=_init_worker,
                     initargs=(threads, os.getpid()),
@@ -226,7 +226,7 @@ class LocalProcesses:
                         pending,
                         feed,
                         ctx.toolkit.heavy,
-                        lambda: (self.workers, heavy_slots),
+                        lambda: (workers, heavy_slots),
                         lambda job, pool=pool: _submit_quietly(pool, job, ctx),
                         lambda futures: cf.wait(futures, return_when=cf.FIRST_COMPLETED)[0],
                         outcome,
@@ -325,7 +325,7 @@ def _dask_task(spec: Any, data: dict[str, bytes], peers: dict[str, int]) -> Any:
     from .remote import render_packed
 
     worker = get_worker()
-    threads = threads_per_worker(peers.get(worker.address, 1))
+    threads = threads_per_worker(peers.get(worker.address, 1))  # the host's cores, shared
     with _JOB_LOCK, _quiet_worker(threads):
         try:
             return render_packed(spec, data, worker.local_directory, worker.address)
@@ -369,6 +369,10 @@ class DaskCluster:
         with self._client(distributed) as (client, local):
             packer = remote.Packer(ctx, self.device, {job.model for job in pending})
             self._check_workers(client, packer, ctx, remote)
+            if not local:  # a LocalCluster's workers start quiet (_quiet_workers)
+                from .worker_setup import QuietWorker
+
+                client.register_plugin(QuietWorker())
             cache = JobCache(ctx.render_dir)
             places: dict[Any, dict[str, str]] = {}
             resources = self._resources(local)

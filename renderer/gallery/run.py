@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import BadInputError, RendererError
+from ..heap import keep_freed_memory
 from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
+from ..ram import peak_rss, reset_peak_rss
 from .cache import JobCache
 from .plan import Job, PhotoSource, Plan, Planner, Problem
 
@@ -196,6 +198,7 @@ def execute_job(job: Job, ctx: WorkerContext) -> Outcome:
 def render_job(job: Job, ctx: WorkerContext, folder: Path) -> float:
     """Render one job into ``folder`` (files, sidecars, manifest.json); its seconds, model
     loading included. Every executor renders through here, on whichever machine."""
+    keep_freed_memory()  # on every executor's worker, whatever started it (heap.py)
     start = time.perf_counter()
     model = ctx.toolkit.load_model(job.model, ctx.device, ctx.weights)
     records = list(ctx.toolkit.runners[job.kind](job, model, folder, ctx.command))
@@ -232,8 +235,13 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
 
     def work(folder: Path) -> dict[str, Any]:
         nonlocal seconds
+        measured = reset_peak_rss()
         seconds = render_job(job, ctx, folder)  # one count for done.json and the report
-        return rendered_info(job, seconds)
+        info = rendered_info(job, seconds)
+        peak = peak_rss() if measured else None
+        if peak:  # the process's peak during this job (one job at a time per process)
+            info["peak_rss_mb"] = round(peak / 2**20)
+        return info
 
     try:
         cache.render(job.key, work)
@@ -276,6 +284,8 @@ def cpu_cores() -> int:
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Torch threads for each of ``workers`` processes that share this machine's cores (or
+    ``cores``): never more threads in total than cores (``cores.split_cores``)."""
     return max(1, (cores or cpu_cores()) // max(1, workers))
 
 
