@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import RecipeError
-from .surrogate import Settledness
+from .surrogate import Settledness, settledness
 
 STOP_REASONS = ("stable", "cap", "fixed")
+PROJECTIONS = (1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class StopRule:
     min_samples: int = 200
     max_samples: int = 3000
     samples: int | None = None
+    widen: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.stability <= 1.0:
@@ -53,6 +57,16 @@ class StopRule:
     @property
     def cap(self) -> int:
         return self.samples if self.samples is not None else self.max_samples
+
+    def to_settle(self, coef: np.ndarray, boot: np.ndarray, drawn: int) -> int | None:
+        """How many samples in all would settle this top 5, if more samples only narrowed
+        the bootstrap (its spread falls as 1/sqrt(samples)): the first of 1.25x, 1.5x, ...
+        16x ``drawn`` whose narrowed replicates reach ``stability``; None beyond 16x."""
+        for factor in PROJECTIONS:
+            narrowed = settledness(coef, boot, widen=self.widen / np.sqrt(factor))
+            if narrowed.within_one >= self.stability:
+                return int(np.ceil(drawn * factor / 50.0) * 50)
+        return None
 
     def verdict(self, drawn: int, settled: Settledness) -> str | None:
         """Why to stop after ``drawn`` samples, or None to draw another round."""
