@@ -159,6 +159,80 @@ def test_never_before_the_floor_and_at_the_cap(planted) -> None:
     assert exact.stopped == "fixed" and exact.samples == 250
 
 
+# A toy model linear in the superpixel mask, so its true LIME coefficients are known: the
+# planted ones (every other superpixel 0). The 5th and 6th differ by 0.05.
+TOY = {3: 0.3, 10: 0.25, 20: 0.2, 7: 0.15, 15: 0.1, 1: 0.05}
+
+
+def toy_run(segments: np.ndarray, seed: int, noise: float, **rule) -> lime.LimeExplanation:
+    """The product's loop (``lime.settle``, antithetic pairs) on the toy model, with seeded
+    Gaussian observation noise of sd ``noise`` added to each score (mean 0, independent of
+    the mask, so the true coefficients stay the planted ones)."""
+    n = int(segments.max()) + 1
+    truth = np.zeros(n)
+    truth[list(TOY)] = list(TOY.values())
+    masks_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
+    sampler = MaskSampler("antithetic", n, 0.5, masks_seed)
+    noise_rng = np.random.default_rng([seed, 99])
+
+    def draw(m: int):
+        z, unit = sampler.draw(m)
+        return z, unit, BASE + z @ truth + noise * noise_rng.standard_normal(m)
+
+    return lime.settle(draw, n, StopRule(**rule), 0.25, boot_seed)
+
+
+TOY_TOP5 = [3, 10, 20, 7, 15]
+
+
+def test_the_linear_toy_model_settles_on_its_exact_top5_never_before_the_floor(planted) -> None:
+    _, segments = planted
+    # Noise-free, the fit is exact from the first round: every seed stops at the floor.
+    for seed in range(20):
+        result = toy_run(segments, seed, 0.0, min_samples=300)
+        assert result.stopped == "stable" and result.samples == 300
+        assert list(result.top(5)) == TOY_TOP5
+        assert result.weights == pytest.approx(np.bincount(list(TOY), list(TOY.values()), 25))
+    # With noise of twice the 5th-6th gap per score the rule waits, and is right, every seed.
+    samples = []
+    for seed in range(20):
+        result = toy_run(segments, seed, 0.1)
+        assert result.stopped == "stable", seed
+        assert result.samples >= StopRule().min_samples
+        assert set(result.top(5)) == set(TOY_TOP5), seed
+        assert [r.samples for r in result.rounds] == list(range(50, result.samples + 1, 50))
+        samples.append(result.samples)
+    assert np.mean(samples) > StopRule().min_samples + 100  # it did wait for the noise
+
+
+def test_a_huge_stability_stops_at_the_cap_and_says_how_far(planted) -> None:
+    from renderer.explain.jobs import lime_verdict
+
+    _, segments = planted
+    result = toy_run(segments, 0, 0.5, stability=1.0, max_samples=400)
+    assert result.stopped == "cap" and result.samples == 400 == len(result.scores)
+    assert result.settled.within_one < 1.0
+    assert result.to_settle is None or result.to_settle > 400
+    words = lime_verdict(result, StopRule(stability=1.0, max_samples=400))
+    assert "stopped at the cap of 400 samples" in words
+    assert f"{result.settled.within_one:.0%}" in words and "100%" in words
+    # a clearer case at the cap projects how many samples would have settled it
+    close = toy_run(segments, 0, 0.1, stability=0.99, max_samples=200)
+    assert close.stopped == "cap" and close.to_settle is not None and close.to_settle > 200
+    assert f"about {close.to_settle:,} samples" in lime_verdict(
+        close, StopRule(stability=0.99, max_samples=200)
+    )
+
+
+def test_equal_seeds_give_equal_samples_coefficients_and_stop_round(planted) -> None:
+    _, segments = planted
+    a, b, c = (toy_run(segments, seed, 0.1) for seed in (4, 4, 5))
+    assert np.array_equal(a.presence, b.presence) and np.array_equal(a.scores, b.scores)
+    assert np.array_equal(a.weights, b.weights) and a.intercept == b.intercept
+    assert a.rounds == b.rounds and a.samples == b.samples and a.stopped == b.stopped
+    assert not np.array_equal(a.presence[: len(c.presence)], c.presence[: len(a.presence)])
+
+
 def test_paired_sampling_recovers_the_planted_coefficients(planted) -> None:
     picture, segments = planted
     predict = planted_classifier(torch.from_numpy(segments).long(), PLANTED6)
@@ -305,6 +379,8 @@ def test_settings_are_validated() -> None:
         ExplainSettings(lime_min_samples=500, lime_max_samples=400)
     with pytest.raises(RecipeError):
         ExplainSettings(lime_stability=0)
+    with pytest.raises(RecipeError):
+        ExplainSettings(lime_stability=1.01)
     with pytest.raises(RecipeError):
         ExplainSettings(lime_samples=1)
     with pytest.raises(UnknownNameError):

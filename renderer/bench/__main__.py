@@ -14,7 +14,7 @@ import torch
 
 from ..imageio import write_text_atomic
 
-SECTIONS = ("dream", "printsize", "maco", "explain", "gallery", "site")
+SECTIONS = ("dream", "printsize", "maco", "explain", "lime", "gallery", "site")
 
 
 def _table(results: dict) -> str:

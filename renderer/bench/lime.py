@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from PIL import Image
 
 from ..explain import lime
 from ..explain.jobs import target_scorer
+from ..explain.settings import ExplainSettings
+from ..explain.stopping import StopRule
 from ..imageio import fit_long_side, pil_to_tensor, write_bytes_atomic
 from ..models import LoadedModel, load_model
 
@@ -221,7 +224,7 @@ class Normal:
     moment: np.ndarray
 
     @classmethod
-    def of(cls, z: np.ndarray, y: np.ndarray, ridge: float = 0.0) -> Normal:
+    def of(cls, z: np.ndarray, y: np.ndarray) -> Normal:
         x = np.hstack([np.ones((len(z), 1)), z.astype(np.float64)])
         w = lime.kernel_weights(lime.cosine_distance_to_ones(z), KERNEL)
         return cls(x.T @ (w[:, None] * x), x.T @ (w * y))
@@ -307,6 +310,219 @@ class Replay:
         return top, lime.top_segments(reference.coef(), 5)
 
 
+def replay(rep: Replay, rule: StopRule, seed: int) -> tuple[lime.LimeExplanation, np.ndarray]:
+    """The product's loop (``lime.settle``, the same bootstrap seed as ``lime.explain``'s)
+    on the seed's replayed stream; and the run's reference top 5."""
+    draw, reference = rep.stream(seed)
+    boot_seed = np.random.SeedSequence(seed).spawn(2)[1]
+    result = lime.settle(draw, rep.case.n_segments, rule, KERNEL, boot_seed, lime.ROUND)
+    return result, reference
+
+
+def first_stop(rounds, rule: StopRule) -> int | None:
+    """The round at which ``rule`` stops a run whose every round is ``rounds`` (None: never
+    before the last)."""
+    for i, r in enumerate(rounds):
+        if rule.verdict(r.samples, r.settled) == "stable":
+            return i
+    return None
+
+
+CALIBRATION_BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 1.0)
+
+
+def calibration_rows(pairs: list[tuple[float, bool]]) -> dict[str, str]:
+    """Stated stability (binned) against the measured share that keeps >= 4 of the
+    converged top 5: 'measured (runs)'."""
+    stated = np.array([p[0] for p in pairs])
+    kept = np.array([p[1] for p in pairs])
+    rows = {}
+    for low, high in itertools.pairwise(CALIBRATION_BINS):
+        inside = (stated >= low) & ((stated < high) if high < 1.0 else (stated <= high))
+        if inside.any():
+            rows[f"{low:.2f}-{high:.2f}"] = (
+                f"mean stated {stated[inside].mean():.3f}, measured {kept[inside].mean():.3f}"
+                f" ({int(inside.sum())})"
+            )
+    return rows
+
+
+SEEDS = 20  # replayed runs per photo and rule
+
+
+def rules(settings: ExplainSettings) -> dict[str, StopRule]:
+    """The rules compared: the default and the rule of issue 15 it replaces (both capped at
+    the replays' REPLAY_CAP)."""
+    default = replace(settings.stop_rule, max_samples=min(settings.lime_max_samples, REPLAY_CAP))
+    return {
+        "default": default,
+        "issue 15 (0.8, floor 200)": StopRule(0.8, 200, REPLAY_CAP),
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    photo: str
+    samples: int
+    stopped: str
+    agree: int  # shared with the converged top 5 (the run's own reference)
+
+
+def summarize(name: str, outcomes: list[Outcome]) -> dict[str, object]:
+    """One rule over every replayed run: how often "settled" is right, agreement, samples."""
+    settled = [o for o in outcomes if o.stopped == "stable"]
+    samples = np.array([o.samples for o in outcomes])
+    right = [o.agree >= 4 for o in settled]
+    worst = min(
+        (np.mean([o.agree >= 4 for o in settled if o.photo == p]), p)
+        for p in dict.fromkeys(o.photo for o in settled)
+    )
+    return {
+        f"{name}: settled runs": f"{len(settled)} of {len(outcomes)}",
+        f"{name}: settled and >= 4 of the converged 5": f"{np.mean(right):.3f}",
+        f"{name}: worst photo, settled and >= 4": f"{worst[0]:.3f} ({worst[1]})",
+        f"{name}: mean shared with the converged 5": round(
+            float(np.mean([o.agree for o in outcomes])), 3
+        ),
+        f"{name}: samples mean / median / 90th pct / max": (
+            f"{samples.mean():.0f} / {np.median(samples):.0f} / "
+            f"{np.percentile(samples, 90):.0f} / {samples.max()}"
+        ),
+    }
+
+
+def run(out_dir: Path, device: str | None = None) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = load_model("efficientnet_lite0", device or "cpu")
+    settings = ExplainSettings()
+    compared = rules(settings)
+    default = compared["default"]
+    figures: dict[str, object] = {
+        "pool": f"{POOL_SAMPLES:,} antithetic samples per photo, black hiding; the converged "
+        f"top 5 of a run is the fit of the other {POOL_SAMPLES - REPLAY_CAP:,}",
+        "replays": f"{SEEDS} seeds per photo and rule, capped at {REPLAY_CAP:,} samples",
+        "default rule": f"{default.stability:.0%} of 100 refits widened x{default.widen:g} keep "
+        f"4 of the top 5, floor {default.min_samples}, cap {settings.lime_max_samples}",
+    }
+    outcomes: dict[str, list[Outcome]] = {name: [] for name in compared}
+    lime_agree: list[int] = []
+    every_round: list[tuple[float, bool]] = []
+    at_stop: list[tuple[float, bool]] = []
+    consistent = True
+    for photo in PHOTOS:
+        case = make_case(model, photo)
+        pool = load_pool(model, case, out_dir / "lime-pools", log=print)
+        rep = Replay.of(model, case, pool)
+        converged = rep.converged_top5()
+        label = photo.label
+        figures[f"{label}: superpixels, class"] = f"{case.n_segments}, {case.target}"
+        figures[f"{label}: converged top 5"] = " ".join(map(str, converged))
+        for name, rule in compared.items():
+            for seed in range(SEEDS):
+                result, reference = replay(rep, rule, seed)
+                agree = agreement(result.top(5), reference)
+                outcomes[name].append(Outcome(photo.name, result.samples, result.stopped, agree))
+        mine = [o for o in outcomes["default"] if o.photo == photo.name]
+        figures[f"{label}: default samples"] = " ".join(str(o.samples) for o in mine)
+        figures[f"{label}: default shared"] = " ".join(str(o.agree) for o in mine)
+        # Calibration: every round of a run taken to the cap, stated share against the truth.
+        full = replace(default, samples=REPLAY_CAP)
+        for seed in range(SEEDS):
+            result, reference = replay(rep, full, seed)
+            rows = [
+                (r.settled.within_one, agreement(r.top5, reference) >= 4) for r in result.rounds
+            ]
+            every_round += rows
+            stop = first_stop(result.rounds, default)
+            if stop is not None:
+                at_stop.append(rows[stop])
+            consistent &= (stop is None) == (mine[seed].stopped != "stable")
+            consistent &= stop is None or result.rounds[stop].samples == mine[seed].samples
+        lime_runs = [agreement(*rep.lime_run(seed)) for seed in range(SEEDS)]
+        lime_agree += lime_runs
+        figures[f"{label}: lime at 1,000 shared"] = " ".join(map(str, lime_runs))
+    for name, runs in outcomes.items():
+        figures.update(summarize(name, runs))
+    figures["lime at 1,000: mean shared with the converged 5"] = round(
+        float(np.mean(lime_agree)), 3
+    )
+    figures["lime at 1,000: >= 4 of the converged 5"] = f"{np.mean(np.array(lime_agree) >= 4):.3f}"
+    figures["replayed stops equal the adaptive runs'"] = consistent
+    for key, value in calibration_rows(every_round).items():
+        figures[f"calibration, every round, stated {key}"] = value
+    for key, value in calibration_rows(at_stop).items():
+        figures[f"calibration, at the stop, stated {key}"] = value
+    figures.update(time_against_lime(model, out_dir, settings))
+    return figures
+
+
+TIMED = ("astronaut", "coffee")  # photos whose LIME is timed on the real model
+TIMED_SEEDS = (0, 1)
+
+
+def time_against_lime(model: LoadedModel, out_dir: Path, settings: ExplainSettings) -> dict:
+    """Our whole LIME part of an explain job (segmentation, masks, model calls, fits, the
+    deletion/insertion curves, every panel and record written) against ``lime_image`` at its
+    default 1,000 samples (its own segmentation call, black hiding, batch 10), alternating
+    seed by seed in this process: wall and process CPU seconds, and their ratios."""
+    try:
+        from lime import lime_image
+    except ImportError:
+        return {"timing": "lime not installed (pip install '.[test]')"}
+    from ..explain.jobs import _Job
+    from ..photos import WorkingPhoto
+    from .explain import probabilities
+
+    probs_fn = probabilities(model)
+    figures: dict[str, object] = {}
+    ours_wall, ours_cpu, lime_wall, lime_cpu = [], [], [], []
+    for photo in (p for p in PHOTOS if p.name in TIMED):
+        case = make_case(model, photo)
+        picture = np.asarray(case.picture)
+        image = picture.astype(np.float64) / 255.0
+
+        def classify(batch: np.ndarray) -> np.ndarray:
+            tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float()
+            return probs_fn(tensor).cpu().numpy()
+
+        samples = []
+        for seed in TIMED_SEEDS:
+            explainer = lime_image.LimeImageExplainer(kernel_width=KERNEL, random_state=seed)
+            wall, cpu = time.perf_counter(), time.process_time()
+            explainer.explain_instance(
+                image,
+                classify,
+                labels=(case.target,),
+                top_labels=None,
+                hide_color=0,
+                num_samples=1000,
+                batch_size=10,
+                segmentation_fn=lambda img, spec=photo.segmentation: lime.segment(img, spec),
+                random_seed=seed,
+            )
+            lime_wall.append(time.perf_counter() - wall)
+            lime_cpu.append(time.process_time() - cpu)
+            working = WorkingPhoto(Path(f"{photo.name}.png"), "0" * 64, photo.name, case.picture)
+            job_settings = replace(
+                settings, seed=seed, lime_segments=photo.segmentation, target=str(case.target)
+            )
+            job = _Job(model, working, job_settings, out_dir / "lime-timing", "bench")
+            wall, cpu = time.perf_counter(), time.process_time()
+            job.lime_panels()
+            ours_wall.append(time.perf_counter() - wall)
+            ours_cpu.append(time.process_time() - cpu)
+            samples.append(job.records[-1].extra["lime"]["samples"])
+        figures[f"timed {photo.label}: our samples"] = " ".join(map(str, samples))
+    figures["timed: lime_image 1,000 wall s"] = " ".join(f"{t:.1f}" for t in lime_wall)
+    figures["timed: ours wall s"] = " ".join(f"{t:.1f}" for t in ours_wall)
+    figures["time ratio ours/lime (wall, mean)"] = round(sum(ours_wall) / sum(lime_wall), 3)
+    figures["time ratio ours/lime (cpu, mean)"] = round(sum(ours_cpu) / sum(lime_cpu), 3)
+    figures["time ratio ours/lime (wall, worst run)"] = round(
+        max(o / t for o, t in zip(ours_wall, lime_wall, strict=True)), 3
+    )
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m renderer.bench.lime [--out DIR] [--pools-only]``."""
     import argparse
@@ -322,10 +538,6 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     print(json.dumps(run(args.out), indent=2))
-
-
-def run(out_dir: Path) -> dict:  # filled in below
-    raise NotImplementedError
 
 
 if __name__ == "__main__":
