@@ -41,7 +41,7 @@ from ..explain.stopping import StopRule
 from ..imageio import fit_long_side, pil_to_tensor, write_bytes_atomic
 from ..models import LoadedModel, load_model
 
-POOL_SAMPLES = 17_000  # 16,000 for the converged answer + up to 1,000 for the run
+POOL_SAMPLES = 18_000  # 16,000 for the converged answer + up to 2,000 for the run
 BLOCK = 1_000  # samples per cached file (500 pairs), so an interrupted fill resumes
 HIDE = "black"  # the product's default hiding
 
@@ -212,7 +212,7 @@ def fill_pools(out_dir: Path, photos=PHOTOS, samples: int = POOL_SAMPLES) -> Non
 
 # --------------------------------------------------------------------------- replays
 
-REPLAY_CAP = 1_000  # the longest replayed run: the rest of the pool (16,000) is its reference
+REPLAY_CAP = 2_000  # the longest replayed run: the rest of the pool (16,000) is its reference
 KERNEL = 0.25
 
 

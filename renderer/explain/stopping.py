@@ -35,9 +35,9 @@ class StopRule:
     top 5 (``Settledness.within_one``) reaches ``stability``; else at ``max_samples``.
     ``samples`` set means exactly that many."""
 
-    stability: float = 0.8
+    stability: float = 0.97
     min_samples: int = 200
-    max_samples: int = 3000
+    max_samples: int = 2000
     samples: int | None = None
     widen: float = 1.0
 
