@@ -73,7 +73,8 @@ def lime_verdict(result: lime.LimeExplanation, rule: StopRule) -> str:
         f"(the target is {rule.stability:.0%})"
     )
     if result.stopped == "stable":
-        return f"LIME drew {result.samples:,} samples and stopped once its top 5 had settled: {kept}."
+        drew = f"LIME drew {result.samples:,} samples"
+        return f"{drew} and stopped once its top 5 had settled: {kept}."
     if result.stopped == "cap":
         if result.to_settle is not None:
             more = f"about {result.to_settle:,} samples would settle it"
