@@ -391,18 +391,27 @@ def summarize(name: str, outcomes: list[Outcome]) -> dict[str, object]:
     }
 
 
-def run(out_dir: Path, device: str | None = None) -> dict:
+def run(out_dir: Path, device: str | None = None, parts=("replays", "timing")) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     model = load_model("efficientnet_lite0", device or "cpu")
     settings = ExplainSettings()
+    figures = replays(model, out_dir, settings) if "replays" in parts else {}
+    if "timing" in parts:
+        figures.update(time_against_lime(model, out_dir, settings))
+    return figures
+
+
+def replays(model: LoadedModel, out_dir: Path, settings: ExplainSettings) -> dict:
+    """Every photo's converged top 5, each rule's replayed runs against it, lime at 1,000
+    samples against it, and the default rule's calibration table."""
     compared = rules(settings)
     default = compared["default"]
     figures: dict[str, object] = {
         "pool": f"{POOL_SAMPLES:,} antithetic samples per photo, black hiding; the converged "
         f"top 5 of a run is the fit of the other {POOL_SAMPLES - REPLAY_CAP:,}",
         "replays": f"{SEEDS} seeds per photo and rule, capped at {REPLAY_CAP:,} samples",
-        "default rule": f"{default.stability:.0%} of 100 refits widened x{default.widen:g} keep "
-        f"4 of the top 5, floor {default.min_samples}, cap {settings.lime_max_samples}",
+        "default rule": f"{default.stability:.0%} of 100 bootstrap refits keep 4 of the top 5, "
+        f"floor {default.min_samples}, cap {settings.lime_max_samples}",
     }
     outcomes: dict[str, list[Outcome]] = {name: [] for name in compared}
     lime_agree: list[int] = []
@@ -425,7 +434,7 @@ def run(out_dir: Path, device: str | None = None) -> dict:
         mine = [o for o in outcomes["default"] if o.photo == photo.name]
         figures[f"{label}: default samples"] = " ".join(str(o.samples) for o in mine)
         figures[f"{label}: default shared"] = " ".join(str(o.agree) for o in mine)
-        # Calibration: every round of a run taken to the cap, stated share against the truth.
+        # Calibration: every round of a run taken to the cap, stated share against the truth
         full = replace(default, samples=REPLAY_CAP)
         for seed in range(SEEDS):
             result, reference = replay(rep, full, seed)
@@ -452,7 +461,6 @@ def run(out_dir: Path, device: str | None = None) -> dict:
         figures[f"calibration, every round, stated {key}"] = value
     for key, value in calibration_rows(at_stop).items():
         figures[f"calibration, at the stop, stated {key}"] = value
-    figures.update(time_against_lime(model, out_dir, settings))
     return figures
 
 
@@ -524,20 +532,22 @@ def time_against_lime(model: LoadedModel, out_dir: Path, settings: ExplainSettin
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m renderer.bench.lime [--out DIR] [--pools-only]``."""
+    """``python -m renderer.bench.lime [--out DIR] [--pools-only | --only replays|timing]``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m renderer.bench.lime")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--pools-only", action="store_true", help="only score the pools")
     parser.add_argument("--samples", type=int, default=POOL_SAMPLES)
+    parser.add_argument("--only", choices=("replays", "timing"), action="append")
     args = parser.parse_args(argv)
     if args.pools_only:
         fill_pools(args.out, samples=args.samples)
         return
     import json
 
-    print(json.dumps(run(args.out), indent=2))
+    figures = run(args.out, parts=args.only or ("replays", "timing"))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -65,8 +65,8 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
 
 def lime_verdict(result: lime.LimeExplanation, rule: StopRule) -> str:
     """LIME's sample count, why it stopped and how settled its top 5 is, in words for the
-    photo page. The share is of bootstrap refits widened by the rule's calibration factor:
-    on the bench it measures how often the answer keeps 4 of the converged top 5."""
+    photo page. On the bench the share measures how often a top 5 keeps at least 4 of the
+    converged one (docs/explain.md: the calibration table)."""
     share = result.settled.within_one
     kept = (
         f"{share:.0%} of 100 bootstrap refits keep at least 4 of its 5 superpixels "
@@ -318,7 +318,6 @@ class _Job:
             "overlap": round(result.settled.overlap, 3),
             "max_samples": rule.cap,
             "min_samples": rule.min_samples if rule.samples is None else None,
-            "widen": rule.widen,
             "to_settle": result.to_settle,
             "top5_stability": round(result.top5_stability, 3),
             "sampling": s.lime_sampling,

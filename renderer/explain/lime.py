@@ -243,7 +243,7 @@ def settle(
         fit.add(z, y, w, unit)
         chunks.append((z, y, w))
         coef = fit.solve()[1]
-        settled = settledness(coef, fit.bootstrap(), widen=stop.widen)
+        settled = settledness(coef, fit.bootstrap())
         rounds.append(Round(drawn, settled, tuple(int(i) for i in top_segments(coef, 5))))
         reason = stop.verdict(drawn, settled)
     presence, scores, weights = (np.concatenate(parts) for parts in zip(*chunks, strict=True))

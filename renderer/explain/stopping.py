@@ -39,7 +39,6 @@ class StopRule:
     min_samples: int = 200
     max_samples: int = 2000
     samples: int | None = None
-    widen: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.stability <= 1.0:
@@ -63,7 +62,7 @@ class StopRule:
         the bootstrap (its spread falls as 1/sqrt(samples)): the first of 1.25x, 1.5x, ...
         16x ``drawn`` whose narrowed replicates reach ``stability``; None beyond 16x."""
         for factor in PROJECTIONS:
-            narrowed = settledness(coef, boot, widen=self.widen / np.sqrt(factor))
+            narrowed = settledness(coef, boot, widen=1.0 / np.sqrt(factor))
             if narrowed.within_one >= self.stability:
                 return int(np.ceil(drawn * factor / 50.0) * 50)
         return None
