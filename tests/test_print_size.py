@@ -253,4 +253,6 @@ def test_the_estimate_counts_an_adaptive_lime_as_two_floors():
     # the full build's default is adaptive (lime_samples None); it once crashed the dry run
     assert lime_samples_expected(ExplainSettings()) == 400
     assert lime_samples_expected(ExplainSettings(lime_samples=1000)) == 1000
-    assert lime_samples_expected(ExplainSettings(lime_min_samples=2000)) == 3000
+    assert (
+        lime_samples_expected(ExplainSettings(lime_min_samples=2000, lime_max_samples=3000)) == 3000
+    )

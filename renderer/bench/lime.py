@@ -59,7 +59,7 @@ class BenchPhoto:
 
 PHOTOS = (
     BenchPhoto("astronaut", 224, "quickshift:4,200,0.2"),
-    BenchPhoto("chelsea", 224, "quickshift:4,200,0.2"),
+    BenchPhoto("chelsea", 160, "slic:50,10"),
     BenchPhoto("coffee", 160, "slic:25,10"),
     BenchPhoto("rocket", 160, "slic:50,10"),
     BenchPhoto("china", 160, "slic:50,10"),

@@ -19,10 +19,11 @@ What differs from the ``lime`` package, on purpose:
   when to stop: samples come in rounds of ``ROUND`` masks; after each round the surrogate
   is refitted from its running normal equations and from 100 bootstrap replicates of them
   (``surrogate.RunningFit``; no new model calls), and the run stops once a share
-  ``StopRule.stability`` (0.8) of the replicates keep at least 4 of the fit's top 5, never
+  ``StopRule.stability`` of the replicates keep at least 4 of the fit's top 5, never
   before ``min_samples`` and at the latest at ``max_samples`` (``stopping`` says why
-  this rule). An exact sample count
-  (``StopRule(samples=N)``) draws exactly N.
+  this rule and these values). An exact sample count (``StopRule(samples=N)``) draws
+  exactly N. ``settle`` is that loop without the model, so the bench replays it on
+  cached scores.
 * Masks come from ``sampling.MaskSampler``: antithetic pairs by default (each mask with its
   complement at p = 0.5), or the essay's i.i.d. Bernoulli(p), stratified counts, Sobol.
   The kernel treats the two members of a pair as two samples: each keeps its own weight

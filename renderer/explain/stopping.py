@@ -35,7 +35,7 @@ class StopRule:
     top 5 (``Settledness.within_one``) reaches ``stability``; else at ``max_samples``.
     ``samples`` set means exactly that many."""
 
-    stability: float = 0.97
+    stability: float = 0.99
     min_samples: int = 200
     max_samples: int = 2000
     samples: int | None = None
