@@ -1,14 +1,16 @@
 """Adaptive LIME against the answer LIME converges to: issue 26's bench section.
 
-Per bench photo (scikit-image's and scikit-learn's sample photos, 160-224 px, 19-44
-superpixels) it scores a **pool** of antithetic mask pairs once (17,000 samples, black
-hiding, the product's scorer) and keeps the scores on disk under a hash of the weights, the
-photo, its segments, the target and the pool's layout, so a rerun costs no model call. The
+Per bench photo (scikit-image's and scikit-learn's sample photos at 128, 160 and 224 px,
+to keep 180,000 model calls affordable on a CPU; 20-44 superpixels) it scores a **pool**
+of antithetic mask pairs once (18,000 samples, black hiding, the product's scorer) and
+keeps the scores on disk under a hash of the weights, the photo, its segments, the target
+and the pool's layout, so a rerun costs no model call. The
 pool serves twice, never for the same run:
 
 * **the converged answer**: the weighted least-squares surrogate of every sample of the pool
-  that a run did not use (>= 16,000 samples, "lime at 16,000"); each member of a pair is
-  marginally an i.i.d. Bernoulli(0.5) mask, so the pool's fit converges to lime's surrogate;
+  that a run did not use (16,000 samples: "lime at 16,000"; lime's runs leave out the
+  pairs they drew a member of, 16,002); each member of a pair is marginally an i.i.d.
+  Bernoulli(0.5) mask, so the pool's fit converges to lime's surrogate;
 * **the runs**: a run replays the product's loop (``lime.settle``: rounds, running fit,
   bootstrap, stopping rule) on pairs drawn from the pool in a seeded order, without
   replacement; "lime at 1,000" replays lime's own estimator (1,000 i.i.d. masks: one member
@@ -16,7 +18,8 @@ pool serves twice, never for the same run:
 
 Rules are compared on many replayed seeds of each photo (cheap: no model call), and the
 rule's own time is measured on the real model against ``lime_image`` at 1,000 samples,
-alternating in one process. Alone: ``python -m renderer.bench.lime [--pools-only]``.
+alternating in one process. Alone: ``python -m renderer.bench.lime [--pools-only]
+[--only replays|timing]`` (``--pools-only`` fills the cache, e.g. in the background).
 """
 
 from __future__ import annotations
@@ -351,11 +354,12 @@ SEEDS = 20  # replayed runs per photo and rule
 
 
 def rules(settings: ExplainSettings) -> dict[str, StopRule]:
-    """The rules compared: the default and the rule of issue 15 it replaces (both capped at
-    the replays' REPLAY_CAP)."""
+    """The rules compared: the default, a lower threshold and the rule of issue 15 it
+    replaces (all capped at the replays' REPLAY_CAP)."""
     default = replace(settings.stop_rule, max_samples=min(settings.lime_max_samples, REPLAY_CAP))
     return {
         "default": default,
+        "0.97, floor 200": replace(default, stability=0.97),
         "issue 15 (0.8, floor 200)": StopRule(0.8, 200, REPLAY_CAP),
     }
 
