@@ -41,6 +41,7 @@ from ..explain import lime
 from ..explain.jobs import target_scorer
 from ..explain.settings import ExplainSettings
 from ..explain.stopping import StopRule
+from ..explain.surrogate import RunningFit, settledness
 from ..imageio import fit_long_side, pil_to_tensor, write_bytes_atomic
 from ..models import LoadedModel, load_model
 
@@ -313,6 +314,18 @@ class Replay:
         return top, lime.top_segments(reference.coef(), 5)
 
 
+def reference_settledness(pool: Pool) -> str:
+    """How settled the whole pool's top 5 is by its own 100 bootstrap refits: the share
+    keeping 4 of 5 and the share keeping all 5."""
+    fit = RunningFit(pool.z.shape[1], seed=0)
+    for start in range(0, len(pool.y), BLOCK):
+        z, y = pool.z[start : start + BLOCK], pool.y[start : start + BLOCK]
+        w = lime.kernel_weights(lime.cosine_distance_to_ones(z), KERNEL)
+        fit.add(z, y, w, (start + np.arange(len(y))) // 2)
+    settled = settledness(fit.solve()[1], fit.bootstrap())
+    return f"4 of 5 kept by {settled.within_one:.2f}, all 5 by {settled.same:.2f}"
+
+
 def replay(rep: Replay, rule: StopRule, seed: int) -> tuple[lime.LimeExplanation, np.ndarray]:
     """The product's loop (``lime.settle``, the same bootstrap seed as ``lime.explain``'s)
     on the seed's replayed stream; and the run's reference top 5."""
@@ -430,6 +443,7 @@ def replays(model: LoadedModel, out_dir: Path, settings: ExplainSettings) -> dic
         label = photo.label
         figures[f"{label}: superpixels, class"] = f"{case.n_segments}, {case.target}"
         figures[f"{label}: converged top 5"] = " ".join(map(str, converged))
+        figures[f"{label}: converged top 5's own bootstrap"] = reference_settledness(pool)
         for name, rule in compared.items():
             for seed in range(SEEDS):
                 result, reference = replay(rep, rule, seed)
