@@ -452,6 +452,7 @@ def replays(model: LoadedModel, out_dir: Path, settings: ExplainSettings) -> dic
         mine = [o for o in outcomes["default"] if o.photo == photo.name]
         figures[f"{label}: default samples"] = " ".join(str(o.samples) for o in mine)
         figures[f"{label}: default shared"] = " ".join(str(o.agree) for o in mine)
+        figures[f"{label}: default settled"] = sum(o.stopped == "stable" for o in mine)
         # Calibration: every round of a run taken to the cap, stated share against the truth
         full = replace(default, samples=REPLAY_CAP)
         for seed in range(SEEDS):
