@@ -77,12 +77,13 @@ def lime_verdict(result: lime.LimeExplanation, rule: StopRule) -> str:
         return f"{drew} and stopped once its top 5 had settled: {kept}."
     if result.stopped == "cap":
         if result.to_settle is not None:
-            more = f"about {result.to_settle:,} samples would settle it"
+            more = f"at this rate about {result.to_settle:,} samples would settle it"
         else:
-            more = f"even {16 * result.samples:,} samples would not settle it"
+            more = f"at this rate even {16 * result.samples:,} samples would not settle it"
+        care = "its 4th and 5th superpixels" if share >= 0.5 else "its top 5 as a rough ranking"
         return (
             f"LIME stopped at the cap of {result.samples:,} samples before its top 5 settled: "
-            f"{kept}; {more}, so read its 4th and 5th superpixels with care."
+            f"{kept}; {more}, so read {care} with care."
         )
     advice = "; more samples would steady them" if share < rule.stability else ""
     return f"LIME drew a fixed {result.samples:,} samples: {kept}{advice}."
