@@ -142,6 +142,23 @@ def test_user_mistakes_are_one_line(tmp_path, photo_dir) -> None:
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "extra, option",
+    [
+        (["--lime-stability", "0"], "--lime-stability"),
+        (["--lime-stability", "1.5"], "--lime-stability"),
+        (["--lime-sampling", "hadamard2"], "--lime-sampling"),
+    ],
+)
+def test_bad_lime_options_are_refused_before_any_work(tmp_path, photo_dir, extra, option) -> None:
+    base = ["explain", str(photo_dir / "chelsea.jpg"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, base + extra)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and option in errors[0]
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
 def test_adaptive_lime_stops_between_its_floor_and_cap(tmp_path, photo_dir, lite0) -> None:
     args = ["explain", str(photo_dir / "chelsea.jpg"), "--out", str(tmp_path), "--size", "64"]
     args += ["--methods", "lime", "--lime-segments", "slic:20,10", "--lime-batch", "50"]
@@ -152,10 +169,18 @@ def test_adaptive_lime_stops_between_its_floor_and_cap(tmp_path, photo_dir, lite
     info = entry["extra"]["lime"]
     assert entry["params"]["lime_samples"] is None and info["max_samples"] == 300
     assert (info["stopped"], info["samples"]) in (("stable", 200), ("stable", 300), ("cap", 300))
-    assert (info["stability"] >= info["stability_target"] == 0.8) == (info["stopped"] == "stable")
+    assert (info["stability"] >= info["stability_target"] == 0.99) == (info["stopped"] == "stable")
     stable = info["stopped"] == "stable"
     words = "stopped once its top 5 had settled" if stable else "the cap of 300"
     assert words in info["verdict"] and f"{info['samples']:,} samples" in entry["extra"]["caption"]
+    if stable:
+        assert info["to_settle"] is None
+    else:  # how far from settled: the samples projected to settle it, or none within 16x
+        far = info["to_settle"]
+        assert far is None or far > 300
+        assert (f"about {far:,} samples would settle it" if far else "would not settle it") in (
+            info["verdict"]
+        )
 
 
 def test_help_has_an_example() -> None:

@@ -246,11 +246,13 @@ def test_a_dry_run_says_how_long_each_kind_will_take(tmp_path: Path, photo_dir: 
     assert "estimate  total: about" in result.output and "ns per pixel-step" in result.output
 
 
-def test_the_estimate_counts_an_adaptive_lime_as_two_floors():
+def test_the_estimate_counts_an_adaptive_lime_as_five_floors():
     from renderer.explain.settings import ExplainSettings
     from renderer.gallery.estimate import lime_samples_expected
 
     # the full build's default is adaptive (lime_samples None); it once crashed the dry run
-    assert lime_samples_expected(ExplainSettings()) == 400
+    assert lime_samples_expected(ExplainSettings()) == 1000
     assert lime_samples_expected(ExplainSettings(lime_samples=1000)) == 1000
-    assert lime_samples_expected(ExplainSettings(lime_min_samples=2000)) == 3000
+    assert (
+        lime_samples_expected(ExplainSettings(lime_min_samples=2000, lime_max_samples=3000)) == 3000
+    )

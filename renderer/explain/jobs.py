@@ -28,6 +28,7 @@ from ..provenance import Record, publish
 from . import faithfulness, guided, lime, overlay, robustness
 from .cam import CamResult, class_activation_map, class_activation_maps
 from .settings import ExplainSettings
+from .stopping import StopRule
 
 TITLES = {
     "gradcam": "Grad-CAM",
@@ -62,21 +63,30 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
     return score
 
 
-def lime_verdict(samples: int, stopped: str, within_one: float, target: float, cap: int) -> str:
-    """LIME's sample count and how settled its top 5 is, in words for the photo page."""
-    kept = f"{within_one:.0%} of 100 bootstrap refits keep at least 4 of its 5 superpixels"
-    if stopped == "stable":
+def lime_verdict(result: lime.LimeExplanation, rule: StopRule) -> str:
+    """LIME's sample count, why it stopped and how settled its top 5 is, in words for the
+    photo page. On the bench the share measures how often a top 5 keeps at least 4 of the
+    converged one (docs/explain.md: the calibration table)."""
+    share = result.settled.within_one
+    kept = (
+        f"{share:.0%} of 100 bootstrap refits keep at least 4 of its 5 superpixels "
+        f"(the target is {rule.stability:.0%})"
+    )
+    if result.stopped == "stable":
+        drew = f"LIME drew {result.samples:,} samples"
+        return f"{drew} and stopped once its top 5 had settled: {kept}."
+    if result.stopped == "cap":
+        if result.to_settle is not None:
+            more = f"at this rate about {result.to_settle:,} samples would settle it"
+        else:
+            more = f"at this rate even {16 * result.samples:,} samples would not settle it"
+        care = "its 4th and 5th superpixels" if share >= 0.5 else "its top 5 as a rough ranking"
         return (
-            f"LIME drew {samples:,} samples and stopped once its top 5 had settled: {kept} "
-            f"(the target is {target:.0%})."
+            f"LIME stopped at the cap of {result.samples:,} samples before its top 5 settled: "
+            f"{kept}; {more}, so read {care} with care."
         )
-    if stopped == "cap":
-        return (
-            f"LIME stopped at the cap of {cap:,} samples before its top 5 settled: {kept} "
-            f"(the target is {target:.0%}), so read its 5th superpixel with care."
-        )
-    advice = "; more samples would steady them" if within_one < target else ""
-    return f"LIME drew a fixed {samples:,} samples: {kept}{advice}."
+    advice = "; more samples would steady them" if share < rule.stability else ""
+    return f"LIME drew a fixed {result.samples:,} samples: {kept}{advice}."
 
 
 def default_layer(model: LoadedModel, layer: str | None) -> str:
@@ -308,12 +318,12 @@ class _Job:
             "stability_target": rule.stability,
             "overlap": round(result.settled.overlap, 3),
             "max_samples": rule.cap,
+            "min_samples": rule.min_samples if rule.samples is None else None,
+            "to_settle": result.to_settle,
             "top5_stability": round(result.top5_stability, 3),
             "sampling": s.lime_sampling,
         }
-        info["verdict"] = lime_verdict(
-            result.samples, result.stopped, result.settled.within_one, rule.stability, rule.cap
-        )
+        info["verdict"] = lime_verdict(result, rule)
         raw = None
         if s.raw:
             raw = self.save_raw(

@@ -19,10 +19,11 @@ What differs from the ``lime`` package, on purpose:
   when to stop: samples come in rounds of ``ROUND`` masks; after each round the surrogate
   is refitted from its running normal equations and from 100 bootstrap replicates of them
   (``surrogate.RunningFit``; no new model calls), and the run stops once a share
-  ``StopRule.stability`` (0.8) of the replicates keep at least 4 of the fit's top 5, never
+  ``StopRule.stability`` of the replicates keep at least 4 of the fit's top 5, never
   before ``min_samples`` and at the latest at ``max_samples`` (``stopping`` says why
-  this rule). An exact sample count
-  (``StopRule(samples=N)``) draws exactly N.
+  this rule and these values). An exact sample count (``StopRule(samples=N)``) draws
+  exactly N. ``settle`` is that loop without the model, so the bench replays it on
+  cached scores.
 * Masks come from ``sampling.MaskSampler``: antithetic pairs by default (each mask with its
   complement at p = 0.5), or the essay's i.i.d. Bernoulli(p), stratified counts, Sobol.
   The kernel treats the two members of a pair as two samples: each keeps its own weight
@@ -150,6 +151,7 @@ class LimeExplanation:
     settled: Settledness  # of the final fit's top 5, from its bootstrap replicates
     stopped: str  # "stable", "cap" (adaptive) or "fixed" (an exact sample count)
     rounds: tuple[Round, ...] = ()
+    to_settle: int | None = None  # at the cap: the samples projected to settle (None: > 16x)
 
     @property
     def samples(self) -> int:
@@ -193,42 +195,63 @@ def explain(
     rounds of ``round_size`` masks until ``stop`` says the top 5 is settled (or the cap)."""
     if hide not in HIDES:
         raise ValueError(f"hide must be one of {HIDES}, got {hide!r}")
-    stop = stop or StopRule()
     device = image.device
     seg = torch.as_tensor(segments, device=device).long()
     n_segments = int(seg.max()) + 1
     fill = torch.zeros_like(image) if hide == "black" else segment_means(image, seg)
     masks_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
     sampler = MaskSampler(sampling, n_segments, p, masks_seed)
+
+    def draw(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z, unit = sampler.draw(m)
+        on_device = torch.from_numpy(z).to(device)
+        y = np.empty(len(z), dtype=np.float64)
+        for start in range(0, len(z), batch):
+            chunk = on_device[start : start + batch]
+            y[start : start + len(chunk)] = (
+                predict(perturb(image, fill, seg, chunk)).double().cpu().numpy()
+            )
+            if progress is not None:
+                progress(len(chunk))
+        return z, unit, y
+
+    with torch.inference_mode():
+        return settle(draw, n_segments, stop, kernel_width, boot_seed, round_size, segments)
+
+
+def settle(
+    draw: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    n_segments: int,
+    stop: StopRule | None = None,
+    kernel_width: float = 0.25,
+    boot_seed: np.random.SeedSequence | int = 0,
+    round_size: int = ROUND,
+    segments: np.ndarray | None = None,
+) -> LimeExplanation:
+    """LIME's loop without the model: ``draw(m)`` returns the next ``m`` masks, their
+    bootstrap units and their scores; after each round the running fit and its bootstrap
+    are solved and ``stop`` looks at the ranking. The bench replays this very loop on cached
+    scores to choose and check the rule."""
+    stop = stop or StopRule()
     fit = RunningFit(n_segments, seed=boot_seed)
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     rounds: list[Round] = []
-    reason = None
-    with torch.inference_mode():
-        while reason is None:
-            z, unit = sampler.draw(min(round_size, stop.cap - sampler.drawn))
-            on_device = torch.from_numpy(z).to(device)
-            y = np.empty(len(z), dtype=np.float64)
-            for start in range(0, len(z), batch):
-                chunk = on_device[start : start + batch]
-                y[start : start + len(chunk)] = (
-                    predict(perturb(image, fill, seg, chunk)).double().cpu().numpy()
-                )
-                if progress is not None:
-                    progress(len(chunk))
-            w = kernel_weights(cosine_distance_to_ones(z), kernel_width)
-            fit.add(z, y, w, unit)
-            chunks.append((z, y, w))
-            coef = fit.solve()[1]
-            settled = settledness(coef, fit.bootstrap())
-            rounds.append(
-                Round(sampler.drawn, settled, tuple(int(i) for i in top_segments(coef, 5)))
-            )
-            reason = stop.verdict(sampler.drawn, settled)
+    drawn, reason = 0, None
+    while reason is None:
+        z, unit, y = draw(min(round_size, stop.cap - drawn))
+        drawn += len(z)
+        w = kernel_weights(cosine_distance_to_ones(z), kernel_width)
+        fit.add(z, y, w, unit)
+        chunks.append((z, y, w))
+        coef = fit.solve()[1]
+        settled = settledness(coef, fit.bootstrap())
+        rounds.append(Round(drawn, settled, tuple(int(i) for i in top_segments(coef, 5))))
+        reason = stop.verdict(drawn, settled)
     presence, scores, weights = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
     intercept, coef = fit.solve()
+    to_settle = stop.to_settle(coef, fit.bootstrap(), drawn) if reason == "cap" else None
     return LimeExplanation(
-        segments=np.asarray(segments, dtype=np.int32),
+        segments=np.asarray(segments if segments is not None else [[]], dtype=np.int32),
         weights=coef,
         intercept=intercept,
         r2=weighted_r2(presence, scores, weights, coef, intercept),
@@ -238,4 +261,5 @@ def explain(
         settled=rounds[-1].settled,
         stopped=reason,
         rounds=tuple(rounds),
+        to_settle=to_settle,
     )

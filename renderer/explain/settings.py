@@ -74,9 +74,9 @@ class ExplainSettings:
     target: str | None = None
     layer: str | None = None
     lime_samples: int | None = None  # exactly this many; None: adaptive (stop when settled)
-    lime_stability: float = 0.8  # adaptive: stop once this share of refits keep 4 of 5
+    lime_stability: float = 0.99  # adaptive: stop once this share of refits keep 4 of 5
     lime_min_samples: int = 200
-    lime_max_samples: int = 3000
+    lime_max_samples: int = 2000
     lime_sampling: str = "antithetic"
     lime_p: float = 0.5
     lime_hide: str = "black"

@@ -114,8 +114,11 @@ class Settledness:
     gap_z: float
 
 
-def settledness(coef: np.ndarray, boot: np.ndarray, k: int = 5) -> Settledness:
-    """The four measures of ``Settledness`` for coefficients ``coef`` and replicates ``boot``."""
+def settledness(coef: np.ndarray, boot: np.ndarray, k: int = 5, widen: float = 1.0) -> Settledness:
+    """The four measures of ``Settledness`` for coefficients ``coef`` and replicates ``boot``,
+    each replicate first moved ``widen`` times as far from ``coef`` (1: as drawn)."""
+    if widen != 1.0:
+        boot = coef + widen * (boot - coef)
     n = len(coef)
     k = min(k, n)
     order = top_segments(coef, n)

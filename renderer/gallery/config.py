@@ -534,7 +534,7 @@ preset = "{class_preset}"
 enabled = true
 # Other keys here are explanation settings, passed on as they are, for example:
 # lime_samples = 1000      # exactly this many; the default stops once the top 5 settles
-# lime_max_samples = 3000  # the adaptive default's cap (lime_min_samples: its floor, 200)
+# lime_max_samples = 2000  # the adaptive default's cap (lime_min_samples: its floor, 200)
 # lime_hide = "mean"       # hide superpixels with their mean colour instead of black
 
 [zoom]
