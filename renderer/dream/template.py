@@ -11,7 +11,7 @@ themselves take their neighbours' level (upright edges in the photos streaked th
 
 ``load_template`` resamples its ring profile to any image size at the image's frequencies
 in cycles per pixel; ``power-law`` is the alternative: per channel ``A / f**alpha`` fitted
-to the same average (it measured less recognizable; see the README).
+to the same average (it measured less recognizable; see docs/dreams.md).
 """
 
 from __future__ import annotations

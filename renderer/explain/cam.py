@@ -7,7 +7,7 @@ whatever happened, and the stored tensors are dropped, so a loop over thousands 
 keeps a flat memory profile. A method differs only in :meth:`CAM.channel_weights`, so
 :func:`class_activation_maps` gives both methods' maps from one forward and backward pass.
 
-The map (METHOD.md): the pre-softmax logit y^c, channel weights from dy^c/dA^k, ReLU on the
+The map (the essay, ch. 3): the pre-softmax logit y^c, channel weights from dy^c/dA^k, ReLU on the
 weighted sum (never on the gradients), half-pixel bilinear upsampling (``align_corners=False``)
 to the input size, then min-max per image with a small eps.
 """
