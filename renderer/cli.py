@@ -64,6 +64,10 @@ class RendererGroup(click.Group):
         except KeyboardInterrupt:
             say_interrupted()
             ctx.exit(EXIT_INTERRUPTED)
+        except click.UsageError as exc:  # a mistake on the command line: one line too
+            where = exc.ctx.command_path if exc.ctx is not None else "renderer"
+            message = f"{exc.format_message()} (see '{where} --help')"
+            raise UserError(message, exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
