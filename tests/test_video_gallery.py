@@ -194,3 +194,30 @@ def test_segments_on_two_worker_processes(clip_gallery: GalleryConfig):
     assert {o.status for o in result.report.outcomes} == {"rendered"}
     kinds = sorted(e["kind"] for e in read_manifest(clip_gallery.render_dir))
     assert kinds == ["skipped", "video", "video-dream", "video-explain"]
+
+
+def test_a_clip_dreamt_on_a_cluster_is_joined_here(clip_gallery: GalleryConfig):
+    """On a cluster the build's device is the workers' setting ("auto"); the join runs on
+    this machine and resolves it here (it once asked torch for an "auto" device)."""
+    from dataclasses import replace
+
+    pytest.importorskip("distributed")
+    result = build_gallery(replace(clip_gallery, cluster="local:1", device="auto"))
+    assert result.exit_code == 2 and [p.path.name for p in result.plan.problems] == ["clip.mp4"]
+    kinds = sorted(e["kind"] for e in read_manifest(clip_gallery.render_dir))
+    assert kinds == ["skipped", "video", "video-dream", "video-explain"]
+
+
+def test_a_clip_whose_join_fails_is_skipped_with_its_reason(clip_gallery, monkeypatch):
+    import renderer.video.gallery as video_gallery
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the encoder ran out of tape")
+
+    monkeypatch.setattr(video_gallery, "dream_clip", broken)
+    result = build_gallery(clip_gallery)
+    assert result.exit_code == 2
+    reasons = {p.path.name: p.reason for p in result.report.problems}
+    assert "the encoder ran out of tape" in reasons["pan.mp4"]
+    pages = "".join(p.read_text() for p in clip_gallery.site_dir.rglob("*.html"))
+    assert "its segments could not be joined: the encoder ran out of tape" in pages

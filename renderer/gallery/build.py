@@ -203,7 +203,7 @@ def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> lis
 
 
 def _with_clips(
-    plan: Plan, cache: JobCache, ctx: WorkerContext | None, keys: list[str]
+    plan: Plan, cache: JobCache, ctx: WorkerContext | None, keys: list[str], report: RunReport
 ) -> list[str]:
     """The published keys with each clip's segments joined into its videos (in place of
     the segments), when the plan has clips. Without ``ctx`` (an early publish, in the
@@ -212,7 +212,8 @@ def _with_clips(
         return keys
     from ..video.gallery import join_clips
 
-    segments, joined = join_clips(plan, cache, ctx)
+    segments, joined, failed = join_clips(plan, cache, ctx)
+    report.problems.extend(Problem(path, reason) for path, reason in failed)  # skipped: why
     hidden = set(segments)
     return [k for k in keys if k not in hidden] + joined
 
@@ -235,7 +236,7 @@ def _publish(
     from ..site.model import Pending
 
     cache = JobCache(config.render_dir)
-    keys = _with_clips(plan, cache, ctx, _published_keys(plan, report.outcomes, cache))
+    keys = _with_clips(plan, cache, ctx, _published_keys(plan, report.outcomes, cache), report)
     entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
     to_come = tuple(Pending(j.kind, j.label, j.photo.sha256 if j.photo else "") for j in pending)
     extra = _site_code_fingerprint(config.theme) + repr(sorted(map(repr, to_come)))

@@ -95,11 +95,12 @@ def version_difference(driver: Mapping[str, str], worker: Mapping[str, str]) -> 
     return ""
 
 
-_CHECKED: dict[tuple[str, bool], dict[str, str]] = {}
+_CHECKED: dict[tuple[Any, str, bool], dict[str, str]] = {}
 
 
 def _check_versions(spec: PackedJob, worker: str) -> None:
-    key = (spec.job.model, spec.weights is None)
+    # per toolkit too: in one process (a test run) fake and real toolkits give other hashes
+    key = (spec.toolkit.weights_sha256, spec.job.model, spec.weights is None)
     if key not in _CHECKED:
         _CHECKED[key] = versions(spec.toolkit, [spec.job.model], spec.weights is None)
     mine = _CHECKED[key]

@@ -10,7 +10,6 @@ clip with its first preset.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from .segments import SEGMENT_FILE, Segment
 from .settings import GALLERY_SEGMENT_SECONDS, QUICK_SIZE, VideoSettings
 
 JOIN_VERSION = 1
-log = logging.getLogger("renderer.video")
 
 
 @dataclass(frozen=True)
@@ -122,12 +120,17 @@ def planned_joins(plan: Any) -> set[str]:
     return {join_key([j.key for j in jobs]) for jobs in _clip_jobs(plan)}
 
 
-def join_clips(plan: Any, cache: Any, ctx: Any | None) -> tuple[list[str], list[str]]:
+def join_clips(
+    plan: Any, cache: Any, ctx: Any | None
+) -> tuple[list[str], list[str], list[tuple[Path, str]]]:
     """Join every clip whose segments are all finished (once: the join is cached too);
     without ``ctx``, only list the joins already made. Returns the segment keys (not
-    published: the site shows the joined clip) and the keys of the joined clips."""
+    published: the site shows the joined clip), the keys of the joined clips, and each
+    clip whose join failed, with why. The join runs here, on this machine's device (a
+    cluster's ``ctx`` names the workers' setting, "auto": resolved here)."""
     segment_keys: list[str] = []
     joined: list[str] = []
+    failed: list[tuple[Path, str]] = []
     for jobs in _clip_jobs(plan):
         keys = [j.key for j in jobs]
         segment_keys += keys
@@ -141,7 +144,8 @@ def join_clips(plan: Any, cache: Any, ctx: Any | None) -> tuple[list[str], list[
 
             def work(folder: Path, first: Any = first, keys: list[str] = keys) -> dict[str, Any]:
                 p: SegmentPayload = first.payload
-                model = ctx.toolkit.load_model(first.model, ctx.device, ctx.weights)
+                device = ctx.toolkit.device(ctx.device)
+                model = ctx.toolkit.load_model(first.model, device, ctx.weights)
                 files = [cache.folder(k) / SEGMENT_FILE for k in keys]
                 clip = _working_clip(first, p.settings)
                 dream_clip(
@@ -168,7 +172,7 @@ def join_clips(plan: Any, cache: Any, ctx: Any | None) -> tuple[list[str], list[
             try:
                 cache.render(key, work)
             except Exception as exc:  # one clip's join must not stop the gallery
-                log.error("%s: its segments could not be joined: %s", first.photo.name, exc)
+                failed.append((first.photo.path, f"its segments could not be joined: {exc}"))
                 continue
         joined.append(key)
-    return segment_keys, joined
+    return segment_keys, joined, failed
