@@ -4,6 +4,8 @@ bad recipes are one-line errors before any work."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -306,3 +308,27 @@ def test_accentuation_raises_the_class_and_keeps_the_photo(lite0, photo_dir) -> 
 
     start = MacoParam.from_image(photo.clamp(0.01, 0.99)).image()
     assert float((start - photo.clamp(0.01, 0.99)).abs().max()) < 1e-4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap settings")
+def test_inside_heap_only_a_big_tensor_reuses_its_pages_instead_of_faulting_them_in():
+    """A 64 MB tensor made and freed 8 times: glibc maps and unmaps it each time (every
+    page faulted in again), except inside ``heap_only``, where the freed block is reused."""
+    import resource
+
+    from renderer.heap import heap_only, keep_freed_memory
+
+    keep_freed_memory()
+
+    def faults() -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(8):
+            torch.ones(16 * 2**20).sum()  # 64 MB, every page written
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    pages = 16 * 2**20 * 4 // 4096
+    outside = faults()
+    with heap_only():
+        inside = faults()
+    assert outside >= 6 * pages, (outside, pages)
+    assert inside <= 3 * pages, (inside, pages)  # the heap grows once or twice

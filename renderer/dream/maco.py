@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..fusion import dream_network
+from ..heap import heap_only
 from ..models import LoadedModel
 from .crops import CropSpec, add_noise, crop, random_boxes
 from .objectives import Objective, evaluate
@@ -291,6 +292,14 @@ def render_maco(
 ):
     """``batch`` MaCo dreams of ``size`` (H, W) from random phases; equal seeds give equal
     pixels on the CPU. The result carries the attribution maps, (N, H, W) in [0, 1]."""
+    with heap_only():  # large tensors every step: no mmap round trips (heap.py)
+        return _render_maco(
+            model, objective, recipe, seed=seed, batch=batch, size=size, on_step=on_step,
+            measure_objective=measure_objective,
+        )  # fmt: skip
+
+
+def _render_maco(model, objective, recipe, *, seed, batch, size, on_step, measure_objective):
     from .engine import DreamResult, octave_plan, stretch_contrast
 
     generator = torch.Generator().manual_seed(seed)
