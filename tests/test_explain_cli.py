@@ -156,7 +156,7 @@ def test_bad_lime_options_are_refused_before_any_work(tmp_path, photo_dir, extra
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], lines
-    assert "renderer explain --help" in lines[0]
+    assert "explain --help" in lines[0]
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
