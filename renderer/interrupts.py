@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -114,19 +114,28 @@ def install() -> None:
 
 
 @contextlib.contextmanager
-def first_ctrl_c_stops() -> Iterator[None]:
-    """While a command runs: the first Ctrl-C raises ``KeyboardInterrupt`` (see the module's
-    docstring); the handler before it comes back when no Ctrl-C came."""
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as `nohup` or `cmd &` ask
-        yield
-        return
+def handled(signum: int, handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``handler`` for ``signum`` inside the block (in the main thread; elsewhere nothing
+    changes); the handler before it comes back unless ``handler`` replaced itself (a first
+    Ctrl-C leaves later ones ignored while the command cleans up and exits)."""
     try:
-        previous = signal.signal(signal.SIGINT, _first_ctrl_c)
+        previous = signal.signal(signum, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is _first_ctrl_c:  # no Ctrl-C came
-            signal.signal(signal.SIGINT, previous)
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def first_ctrl_c_stops() -> Iterator[None]:
+    """While a command runs: the first Ctrl-C raises ``KeyboardInterrupt`` (see the module's
+    docstring). A Ctrl-C ignored by whoever started us stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as `nohup` or `cmd &` ask
+        yield
+        return
+    with handled(signal.SIGINT, _first_ctrl_c):
+        yield

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RendererError
+from ..interrupts import handled
 from .cache import JobCache
 from .cores import split_cores
 from .plan import Job
@@ -281,15 +282,8 @@ def _sigterm_as_exit() -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+    with handled(signal.SIGTERM, handler):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- Dask
