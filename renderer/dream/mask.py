@@ -156,12 +156,8 @@ def lime_map(
         image01[0],
         segments,
         stop=settings.stop_rule,
-        sampling=settings.lime_sampling,
-        p=settings.lime_p,
-        hide=settings.lime_hide,
-        kernel_width=settings.lime_kernel,
-        batch=settings.lime_batch,
         seed=seed,
+        **settings.lime_draws,
     )
     chosen = result.top(LIME_TOP)
     opened = torch.from_numpy(np.isin(result.segments, chosen).astype(np.float32))

@@ -292,13 +292,9 @@ class _Job:
                 self.image01[0],
                 segments,
                 stop=rule,
-                sampling=s.lime_sampling,
-                p=s.lime_p,
-                hide=s.lime_hide,
-                kernel_width=s.lime_kernel,
-                batch=s.lime_batch,
                 seed=s.seed,
                 progress=bar.update,
+                **s.lime_draws,
             )
         saliency = torch.from_numpy(result.pixel_map())
         fidelity = faithfulness.deletion_insertion(

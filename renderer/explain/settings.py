@@ -123,6 +123,18 @@ class ExplainSettings:
         )
 
     @property
+    def lime_draws(self) -> dict[str, Any]:
+        """How ``lime.explain`` perturbs and weighs its samples, as its keyword arguments:
+        the explain job and a LIME mask draw them alike."""
+        return {
+            "sampling": self.lime_sampling,
+            "p": self.lime_p,
+            "hide": self.lime_hide,
+            "kernel_width": self.lime_kernel,
+            "batch": self.lime_batch,
+        }
+
+    @property
     def segments(self) -> SegmentSpec:
         return SegmentSpec.parse(self.lime_segments)
 
