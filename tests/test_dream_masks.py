@@ -300,12 +300,12 @@ def test_a_white_mask_file_dreams_exactly_as_no_mask(lite0, cat, tmp_path) -> No
 
 
 def _plan(tmp_path, config, names=("chelsea.jpg", "coffee.jpg")):
-    from renderer.gallery.kinds import PLANNER
+    from renderer.gallery.kinds import KINDS
     from renderer.gallery.plan import plan_jobs, scan_photos
 
     photos, problems = scan_photos(tmp_path / "photos")
     assert sorted(p.name for p in photos) == sorted(names)  # a sidecar is never a photo
-    return plan_jobs(config, photos, PLANNER, {"efficientnet_lite0": "9" * 64}, problems)
+    return plan_jobs(config, photos, KINDS, {"efficientnet_lite0": "9" * 64}, problems)
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ def test_the_site_plays_the_animation_on_the_photo_page(zoom_render, tmp_path: P
 def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
     from renderer.errors import UnknownNameError
     from renderer.gallery import GalleryConfig
-    from renderer.gallery.kinds import PLANNER
+    from renderer.gallery.kinds import KINDS
     from renderer.gallery.plan import PhotoSource, plan_jobs
 
     photos = [PhotoSource(tmp_path / n, n[0] * 64) for n in ("chelsea.jpg", "coffee.jpg")]
@@ -246,20 +246,20 @@ def test_the_gallery_zooms_only_the_photos_it_lists(tmp_path: Path) -> None:
     base = GalleryConfig(
         photos=tmp_path, render_dir=tmp_path / "r", site_dir=tmp_path / "s", explain=False, size=512
     )
-    plain = plan_jobs(base, photos, PLANNER, weights)
-    zoomed = plan_jobs(base.replace(zoom_photos=("chelsea.jpg",)), photos, PLANNER, weights)
+    plain = plan_jobs(base, photos, KINDS, weights)
+    zoomed = plan_jobs(base.replace(zoom_photos=("chelsea.jpg",)), photos, KINDS, weights)
     assert "zoom" not in {job.kind for job in plain.jobs}  # off by default for your photos
     # the sample gallery (no photos folder) zooms into chelsea.jpg unless told otherwise
     alone = {"masks": (), "atlas_photos": ()}  # the sample gallery's masked dreams and atlas off
-    sample = plan_jobs(base.replace(photos=None, **alone), photos, PLANNER, weights)
+    sample = plan_jobs(base.replace(photos=None, **alone), photos, KINDS, weights)
     assert sample.keys == zoomed.keys
-    off = plan_jobs(base.replace(photos=None, zoom_photos=(), **alone), photos, PLANNER, weights)
+    off = plan_jobs(base.replace(photos=None, zoom_photos=(), **alone), photos, KINDS, weights)
     assert off.keys == plain.keys
     extra = [job for job in zoomed.jobs if job.key not in plain.keys]
     assert [(job.kind, job.photo.name) for job in extra] == [("zoom", "chelsea.jpg")]
     assert plain.keys < zoomed.keys  # the other jobs keep their keys: nothing re-renders
     assert extra[0].payload.settings.frames == 24 and extra[0].payload.preset == "classic"
     with pytest.raises(UnknownNameError, match=r"closest: chelsea\.jpg"):
-        plan_jobs(base.replace(zoom_photos=("chelsey.jpg",)), photos, PLANNER, weights)
+        plan_jobs(base.replace(zoom_photos=("chelsey.jpg",)), photos, KINDS, weights)
     with pytest.raises(RecipeError, match=r"\[zoom\] frames must be a whole number 2\.\.600"):
         base.replace(zoom_frames=1)

@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from renderer.gallery import GalleryConfig, build_gallery
 from renderer.gallery.cache import JobCache
 from renderer.gallery.executors import CONNECT_TIMEOUT_S, ClusterError
-from renderer.gallery.plan import Planner
 from renderer.gallery.remote import Packer, commit, render_packed
 from renderer.gallery.run import WorkerContext, execute_job
 from renderer.provenance import read_manifest
@@ -46,7 +45,7 @@ def located_dream(job, model, out_dir: Path, command: str):
     return records
 
 
-LOCATED = replace(fakes.FAKES, runners={**fakes.RUNNERS, "dream": located_dream})
+LOCATED = fakes.fakes(dream=located_dream)
 
 
 @pytest.fixture()
@@ -72,14 +71,14 @@ def gallery(tmp_path: Path) -> GalleryConfig:
 
 def test_a_packed_job_names_no_path_of_the_driver_and_renders_anywhere(gallery, tmp_path):
     from renderer.gallery.build import plan_build
-    from renderer.gallery.kinds import PLANNER, relocate
+    from renderer.gallery.kinds import relocate
 
     guide = tmp_path / "pictures" / "guide.png"
     guide.parent.mkdir()
     fakes._tiny_photo(guide, 7)
     presets = tmp_path / "mine.toml"
     presets.write_text(f'[guided]\nkind = "photo"\nguide = "{guide.as_posix()}"\n')
-    real = replace(fakes.FAKES, planner=PLANNER, relocate=relocate)
+    real = replace(fakes.real_planning(), relocate=relocate)
     config = replace(gallery, presets=("guided",), preset_file=presets, explain=False)
     plan = plan_build(config, real)
     ctx = WorkerContext(config.render_dir, "cpu", None, real, "renderer gallery build")
@@ -402,10 +401,6 @@ def test_a_scheduler_gone_mid_build_is_one_line_and_keeps_the_finished_jobs(clus
 # --------------------------------------------------------------------------- real dreams
 
 
-def no_specs(config, *rest):
-    return [] if rest else None
-
-
 @pytest.mark.slow
 def test_a_local_cluster_dreams_the_same_pixels_as_this_process(tmp_path, photo_dir):
     """Two LocalCluster processes (one torch thread each, as here) render dream PNGs
@@ -416,8 +411,7 @@ def test_a_local_cluster_dreams_the_same_pixels_as_this_process(tmp_path, photo_
     photos.mkdir()
     for name in ("chelsea.jpg", "coffee.jpg"):
         (photos / name).write_bytes((photo_dir / name).read_bytes())
-    planner = Planner(kinds.dream_spec, no_specs, no_specs, no_specs, no_specs)
-    toolkit = replace(kinds.real_toolkit(), planner=planner)
+    toolkit = replace(kinds.real_toolkit(), kinds=(kinds.KINDS["dream"],))  # dreams alone
     base = GalleryConfig(
         photos=photos, quick=True, size=64, device="cpu", presets=("classic",), jobs=1
     )

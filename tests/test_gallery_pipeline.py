@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from renderer.gallery import GalleryConfig, build_gallery
+from renderer.gallery import kinds as built_in
 from renderer.gallery.cache import JobCache
-from renderer.gallery.plan import Planner, Spec
+from renderer.gallery.jobkind import JobKind, Planned
+from renderer.gallery.plan import Spec
 from renderer.gallery.prune import prune_jobs
 from renderer.gallery.run import Toolkit
 from renderer.imageio import save_image_atomic
@@ -59,9 +62,41 @@ def fake_explain_spec(config):
     return Spec({}, {"methods": ["gradcam"]}) if config.explain else None
 
 
-def fake_zoom_spec(config):
-    """No zooms: a named function, not a lambda, as worker processes must unpickle it."""
-    return None
+def plan_each_photo(label: str, specs_of, config, model: str, names):
+    """A fake kind's planning: the specs ``specs_of(config)`` names, ``(suffix, Spec)``, on
+    every photo. Kinds travel to worker processes pickled: planners are module functions
+    (``functools.partial`` of them), never lambdas."""
+    specs = specs_of(config)
+
+    def each(photo) -> Planned:
+        return Planned([(f"{label} {photo.name}{suffix}", spec) for suffix, spec in specs])
+
+    return each
+
+
+def plan_once(specs_of, config, model: str, names):
+    """A fake gallery kind's planning: ``specs_of(config, model)``, ``(label, Spec)``."""
+    planned = Planned(specs_of(config, model))
+    return lambda source: planned
+
+
+def fake_dream_specs(config):
+    presets = config.presets[:1] if config.quick else config.presets
+    return [(f" [{name}]", fake_dream_spec(config, name)) for name in presets]
+
+
+def fake_explain_specs(config):
+    spec = fake_explain_spec(config)
+    return [("", spec)] if spec else []
+
+
+def fake_layer_jobs(config, model: str):
+    return [(f"layer dream {label}", spec) for label, spec in fake_layer_specs(config, model)]
+
+
+def fake_class_jobs(config, model: str):
+    specs = fake_class_spec(config)
+    return [(f"class dreams ({len(s.params['classes'])} classes)", s) for s in specs]
 
 
 def _photo_record(photo, command: str) -> Record:
@@ -176,17 +211,44 @@ def killing_dream(job, model, out_dir: Path, command: str) -> list[Record]:
     return fake_dream(job, model, out_dir, command)
 
 
-PLANNER = Planner(
-    fake_dream_spec, fake_layer_specs, fake_class_spec, fake_explain_spec, fake_zoom_spec
-)
 RUNNERS = {
     "dream": fake_dream,
     "explain": fake_explain,
     "layer-dream": fake_layer,
     "class-dream": fake_classes,
 }
-FAKES = Toolkit(PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
-KILLER = Toolkit(PLANNER, {**RUNNERS, "dream": killing_dream}, fake_load, fake_weights, fake_device)
+
+
+def fake_kinds(runners=RUNNERS) -> tuple[JobKind, ...]:
+    """The built-in kinds' fakes (no zooms, accentuation, atlas or clips), with ``runners``."""
+    real = {kind.name: kind for kind in built_in.KINDS}  # their pages' words are the real ones
+    plans = {
+        "dream": partial(plan_each_photo, "dream", fake_dream_specs),
+        "explain": partial(plan_each_photo, "explain", fake_explain_specs),
+        "layer-dream": partial(plan_once, fake_layer_jobs),
+        "class-dream": partial(plan_once, fake_class_jobs),
+    }
+    return tuple(
+        replace(real[name], plan=plan, run=runners[name], payload=None, heavy=False)
+        for name, plan in plans.items()
+    )
+
+
+def fakes(**runners) -> Toolkit:
+    """The fake kinds, with some runners swapped (``explain=failing_explain``)."""
+    swapped = {name.replace("_", "-"): run for name, run in runners.items()}
+    return Toolkit(fake_kinds({**RUNNERS, **swapped}), fake_load, fake_weights, fake_device)
+
+
+def real_planning(runners=RUNNERS) -> Toolkit:
+    """The real kinds' planning with the fake runners (and the fake model)."""
+    real = built_in.real_toolkit()
+    mine = tuple(replace(k, run=runners.get(k.name, k.run)) for k in real.kinds)
+    return Toolkit(mine, fake_load, fake_weights, fake_device)
+
+
+FAKES = fakes()
+KILLER = fakes(dream=killing_dream)
 
 
 def failing_explain(job, model, out_dir: Path, command: str) -> list[Record]:
@@ -344,9 +406,7 @@ def test_deleted_photo_disappears_from_the_site(setup):
 
 def test_failed_job_is_isolated_and_retried_and_clean_run_exits_zero(setup):
     (setup.photos / "broken.jpg").unlink()
-    failing = Toolkit(
-        PLANNER, {**RUNNERS, "explain": failing_explain}, fake_load, fake_weights, fake_device
-    )
+    failing = fakes(explain=failing_explain)
     result = _build(setup, toolkit=failing)
     assert result.exit_code == 2
     assert [o.label for o in result.report.failed] == ["explain b.png"]
@@ -488,7 +548,7 @@ def sleepy(job, model, out_dir: Path, command: str) -> list[Record]:
 
 # every kind that may run first sleeps (the longest kinds go first)
 SLEEPING = dict.fromkeys(("dream", "layer-dream", "class-dream"), sleepy)
-SLEEPY = Toolkit(PLANNER, {**RUNNERS, **SLEEPING}, fake_load, fake_weights, fake_device)
+SLEEPY = Toolkit(fake_kinds({**RUNNERS, **SLEEPING}), fake_load, fake_weights, fake_device)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -536,9 +596,8 @@ def test_stopping_the_build_ends_its_workers(setup, tmp_path, signum):
 
 def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(setup, tmp_path):
     from renderer.gallery.build import plan_build
-    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
 
-    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    toolkit = real_planning()
     samples = GalleryConfig(samples_dir=tmp_path / "samples", render_dir=tmp_path / "r")
     zooms = [job.label for job in plan_build(samples, toolkit).jobs if job.kind == "zoom"]
     assert zooms == ["zoom chelsea.jpg"]
@@ -550,9 +609,8 @@ def test_the_sample_gallery_shows_one_zoom_and_your_photos_only_those_listed(set
 
 def test_class_dreams_come_in_batches_whose_keys_ignore_the_worker_count(tmp_path):
     from renderer.gallery.build import plan_build
-    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
 
-    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    toolkit = real_planning()
     samples = GalleryConfig(samples_dir=tmp_path / "samples", render_dir=tmp_path / "r")
 
     def class_jobs(config: GalleryConfig):
@@ -570,9 +628,8 @@ def test_class_dreams_come_in_batches_whose_keys_ignore_the_worker_count(tmp_pat
 def test_an_empty_zoom_list_turns_the_sample_zoom_off(tmp_path):
     from renderer.gallery.build import plan_build
     from renderer.gallery.config import load_config
-    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
 
-    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    toolkit = real_planning()
 
     def kinds(config: GalleryConfig) -> list[str]:
         return [job.kind for job in plan_build(config, toolkit).jobs]
@@ -590,13 +647,12 @@ def test_an_empty_zoom_list_turns_the_sample_zoom_off(tmp_path):
 
 def test_editing_a_guide_picture_re_renders_its_dreams(setup, tmp_path):
     from renderer.gallery.build import plan_build
-    from renderer.gallery.kinds import PLANNER as REAL_PLANNER
 
     guide = tmp_path / "guide.png"
     _tiny_photo(guide, 7)
     presets = tmp_path / "mine.toml"
     presets.write_text(f'[guided]\nkind = "photo"\nguide = "{guide.as_posix()}"\n')
-    toolkit = Toolkit(REAL_PLANNER, RUNNERS, fake_load, fake_weights, fake_device)
+    toolkit = real_planning()
     config = replace(setup, presets=("guided", "classic"), preset_file=presets)
 
     def keys() -> dict[str, str]:
@@ -637,7 +693,7 @@ def test_the_site_is_published_early_whole_and_grows_until_the_build_ends(
     monkeypatch.setenv("GALLERY_SITE", str(setup.site_dir))
     watched = ("class-dream", "layer-dream")
     runners = {kind: _snapshotting(snaps, RUNNERS[kind]) for kind in watched}
-    toolkit = Toolkit(PLANNER, {**RUNNERS, **runners}, fake_load, fake_weights, fake_device)
+    toolkit = Toolkit(fake_kinds({**RUNNERS, **runners}), fake_load, fake_weights, fake_device)
     lines: list[str] = []
     result = _build(setup, toolkit=toolkit, log=lines.append, publish_every=0.0)
     first, *_, last = sorted(snaps.iterdir())  # the class dreams', then each layer dream's

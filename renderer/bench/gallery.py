@@ -232,16 +232,6 @@ def tiny_dream(job, model, out_dir: Path, command: str) -> list:
     return records
 
 
-def tiny_plan_spec(config, preset: str):
-    from ..gallery.plan import Spec
-
-    return Spec(None, {"preset": preset})
-
-
-def tiny_none(config, *rest):
-    return [] if rest else None
-
-
 def tiny_load(name: str, device: str, weights) -> None:
     return None
 
@@ -258,11 +248,12 @@ def cluster_overhead(root: Path, jobs: int = TINY_JOBS) -> dict[str, object]:
     """Seconds per tiny job on a 1-process LocalCluster, less the same jobs in this process,
     timed between the first and last finish (the cluster's start left out)."""
     from ..gallery.executors import DaskCluster, InProcess
-    from ..gallery.plan import Job, Plan, Planner
+    from ..gallery.jobkind import JobKind, no_plan
+    from ..gallery.plan import Job, Plan
     from ..gallery.run import Toolkit, WorkerContext, run_plan
 
-    planner = Planner(tiny_plan_spec, tiny_none, tiny_none, tiny_none, tiny_none)
-    toolkit = Toolkit(planner, {"dream": tiny_dream}, tiny_load, tiny_weights, tiny_device)
+    tiny = JobKind("dream", "photo", no_plan, tiny_dream)  # its plans are made below
+    toolkit = Toolkit((tiny,), tiny_load, tiny_weights, tiny_device)
 
     def plan(count: int, tag: str) -> Plan:
         return Plan(

@@ -125,7 +125,7 @@ def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
     check_folders(config)
     photos, problems = gather_photos(config)
     weights = {name: toolkit.weights_sha256(name, config.weights) for name in config.models}
-    return plan_jobs(config, photos, toolkit.planner, weights, problems)
+    return plan_jobs(config, photos, toolkit.kinds, weights, problems)
 
 
 def _site_stamp(entries: list[dict], site_dir: Path, config: GalleryConfig, extra: str) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from .jobkind import KINDS
 from .plan import Job
 
 if TYPE_CHECKING:
@@ -61,30 +62,47 @@ def _dream_pixel_steps(
 
 
 def pixel_steps(job: Job, min_size: int) -> float:
-    """The job's work in pixel-steps (0 when its photo cannot be read)."""
+    """The job's work in pixel-steps, as its kind counts it (0 when its photo cannot be
+    read, or its kind has no estimate)."""
+    kind = KINDS.get(job.kind)
+    return kind.work(job, min_size) if kind and kind.work else 0.0
+
+
+def photo_pixel_steps(job: Job, recipe: Any, min_size: int) -> tuple[float, int] | None:
+    """A dream of the job's photo: its pixel-steps and the pixels of its working size (None
+    when the photo cannot be read)."""
     from ..sizes import working_size
 
-    payload = job.payload
-    if job.kind in ("layer-dream", "class-dream"):
-        recipe = payload.recipe
-        batch = len(payload.classes) if job.kind == "class-dream" else len(recipe.layers)
-        side = recipe.size
-        return batch * (_dream_pixel_steps(recipe, side, side, min_size) + side * side)
     size = _photo_size(job)
     if size is None:
+        return None
+    width, height = working_size(*size, recipe.size, min_size)
+    return _dream_pixel_steps(recipe, width, height, min_size), width * height
+
+
+def photo_dream_work(job: Job, recipe: Any, min_size: int) -> float:
+    """A dream of the job's photo, measured before and after."""
+    found = photo_pixel_steps(job, recipe, min_size)
+    if found is None:
         return 0.0
-    if job.kind == "explain":
-        settings = payload.settings
-        passes = (
-            lime_samples_expected(settings) + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
-        )
-        return passes * FORWARD_STEPS * EXPLAIN_SIZE**2
-    width, height = working_size(*size, payload.recipe.size, min_size)
-    work = _dream_pixel_steps(payload.recipe, width, height, min_size)
-    if job.kind == "zoom":
-        zoom = payload.settings
-        return work + (zoom.frames - 1) * zoom.steps_per_frame * width * height
-    return work + MEASURE_STEPS * width * height
+    steps, pixels = found
+    return steps + MEASURE_STEPS * pixels
+
+
+def noise_dream_work(recipe: Any, batch: int, min_size: int) -> float:
+    """``batch`` dreams from noise at the recipe's size (layer or class dreams)."""
+    side = recipe.size
+    return batch * (_dream_pixel_steps(recipe, side, side, min_size) + side * side)
+
+
+def explain_work(job: Job, settings: ExplainSettings) -> float:
+    """An explanation: mostly forward passes at ``EXPLAIN_SIZE``."""
+    if _photo_size(job) is None:
+        return 0.0
+    passes = (
+        lime_samples_expected(settings) + 2 * settings.faithfulness_steps + EXPLAIN_EXTRA_PASSES
+    )
+    return passes * FORWARD_STEPS * EXPLAIN_SIZE**2
 
 
 def lime_samples_expected(settings: ExplainSettings) -> int:
@@ -126,11 +144,14 @@ def duration(seconds: float) -> str:
 
 
 def known_jobs(jobs: Sequence[Job]) -> list[Job]:
-    """The jobs whose payloads are the real kinds' (a test's fake toolkit has others)."""
-    from .kinds import AtlasPayload, ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
+    """The jobs whose kinds estimate their work, with their real payloads (a test's fake
+    toolkit has others)."""
 
-    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload, AtlasPayload)
-    return [job for job in jobs if isinstance(job.payload, kinds)]
+    def known(job: Job) -> bool:
+        kind = KINDS.get(job.kind)
+        return bool(kind and kind.work and kind.payload and isinstance(job.payload, kind.payload))
+
+    return [job for job in jobs if known(job)]
 
 
 def estimate_lines(jobs: Sequence[Job], model: Any, workers: int = 1) -> list[str]:

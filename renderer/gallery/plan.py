@@ -13,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInputError, UnknownNameError
+from ..errors import BadInputError
 from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
 from ..imageio import is_photo_name
 from ..naming import is_mask_sidecar
 from ..video.settings import is_video_name
+
+if TYPE_CHECKING:
+    from .config import GalleryConfig
+    from .jobkind import JobKind
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -167,6 +171,11 @@ def hash_photo_files(
     return photos, problems
 
 
+# Where a kind's jobs come from: one set per video clip, per photo, or once per gallery;
+# planned in this order.
+SCOPES = ("clip", "photo", "gallery")
+
+
 @dataclass(frozen=True)
 class Spec:
     """What a kind of job needs: the object handed to its runner and its key parameters."""
@@ -176,49 +185,51 @@ class Spec:
     reuses: str = ""  # a kind of job of the same photo whose outputs this one may read
 
 
-# How the config becomes job specs; ``kinds.py`` supplies the real ones, tests fake them.
-DreamSpecs = Callable[[Any, str], Spec]  # (config, preset name) -> Spec
-LayerSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(label, Spec)]
-ClassSpecs = Callable[[Any], Sequence[Spec] | None]  # config -> batched Specs (None: none)
-ExplainSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
-ZoomSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when it zooms no photo
-AccentSpecs = Callable[[Any], Spec | None]  # config -> Spec, or None when off
-# (config, photo) -> the photo's masked dreams [(label, Spec)] and its unusable mask files
-MaskSpecs = Callable[[Any, PhotoSource], tuple[Sequence[tuple[str, Spec]], Sequence[Problem]]]
-AtlasSpecs = Callable[[Any, str], Sequence[tuple[str, Spec]]]  # (config, model) -> [(layer, Spec)]
-# (config, clip) -> [(label, Spec)], one per segment; a bad clip raises BadInputError
-VideoSpecs = Callable[[Any, PhotoSource], Sequence[tuple[str, Spec]]]
-
-
-@dataclass(frozen=True)
-class Planner:
-    dream: DreamSpecs
-    layers: LayerSpecs
-    classes: ClassSpecs
-    explain: ExplainSpecs
-    zoom: ZoomSpecs
-    accentuate: AccentSpecs | None = None  # feature accentuation of each photo
-    masks: MaskSpecs | None = None  # masked dreams of a photo
-    atlas: AtlasSpecs | None = None  # the layer atlas's tiles, for each photo in config.atlases
-    video: VideoSpecs | None = None  # a clip's segments (video files among the photos)
-
-
 def plan_jobs(
-    config: Any,
+    config: GalleryConfig,
     photos: Sequence[PhotoSource],
-    planner: Planner,
+    kinds: Iterable[JobKind],
     weights: Mapping[str, str],
     problems: Sequence[Problem] = (),
 ) -> Plan:
-    """Expand the config into jobs: photo x preset dreams, photo explanations, layer dreams
-    and the class dreams in batches, each with its content-addressed key."""
+    """Expand the config into jobs, each with its content-addressed key: every kind's jobs
+    of each clip, then of each photo, then the gallery's own (layer and class dreams).
+    A setting that names a photo not found raises before any job is made."""
     model = config.model
-    wsha = weights[model]
+    names = {p.name for p in photos} | {p.path.name for p in problems}
+    planned_kinds = [(kind, kind.plan(config, model, names)) for kind in kinds]
+    planners = {
+        scope: [(kind.name, each) for kind, each in planned_kinds if kind.scope == scope]
+        for scope in SCOPES
+    }
+    problems = list(problems)
+    clips = [p for p in photos if is_video_name(p.name)]
+    photos = [p for p in photos if not is_video_name(p.name)]
     jobs: list[Job] = []
+    sources: list[tuple[str, PhotoSource | None]] = [
+        *(("clip", clip) for clip in clips),
+        *(("photo", photo) for photo in photos),
+        ("gallery", None),
+    ]
+    for scope, source in sources:
+        found: list[tuple[str, str, Spec]] = []
+        for kind, each in planners[scope]:
+            planned = each(source)
+            problems.extend(planned.problems)
+            found.extend((kind, label, spec) for label, spec in planned.jobs)
+        jobs.extend(_source_jobs(found, source, model, weights[model]))
+    seen: set[str] = set()
+    unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
+    return Plan(tuple(unique), tuple(photos) + tuple(clips), tuple(problems), dict(weights))
 
-    def add(
-        kind: str, label: str, spec: Spec, photo: PhotoSource | None, reuse: str | None = None
-    ) -> str:
+
+def _source_jobs(
+    found: Sequence[tuple[str, str, Spec]], photo: PhotoSource | None, model: str, wsha: str
+) -> list[Job]:
+    """The jobs of one source, keyed; a spec that ``reuses`` a kind gets the key of that
+    kind's (first) job of the same source."""
+    keyed = []
+    for kind, label, spec in found:
         # The file name is part of the key: outputs are named after it (``photo_key``).
         params = {**spec.params, "photo_name": photo.name} if photo else spec.params
         key = job_key(
@@ -228,61 +239,11 @@ def plan_jobs(
             weights_sha256=wsha,
             input_sha256=photo.sha256 if photo else None,
         )
-        jobs.append(Job(kind, key, label, model, params, photo, spec.payload, reuse))
-        return key
-
-    # A preview (--quick) dreams only the first preset on each photo.
-    presets = config.presets[:1] if config.quick else config.presets
-    dream_specs = [(name, planner.dream(config, name)) for name in presets]
-    explain_spec = planner.explain(config)
-    zoom_spec = planner.zoom(config)
-    accent_spec = planner.accentuate(config) if planner.accentuate else None
-    zoomed = set(config.zooms) if zoom_spec is not None else set()
-    masked = {name for name, _mode in config.mask_list if name} if planner.masks else set()
-    names = {p.name for p in photos} | {p.path.name for p in problems}
-    unknown = sorted(zoomed - names)
-    if unknown:
-        raise UnknownNameError("photo in [zoom] photos", unknown[0], sorted(names))
-    atlas_specs = planner.atlas(config, model) if planner.atlas and config.atlases else ()
-    for label, wanted in (("[atlas] photos", set(config.atlases)), ("[dreams] masks", masked)):
-        unknown = sorted(wanted - names)
-        if unknown:
-            raise UnknownNameError(f"photo in {label}", unknown[0], sorted(names))
-    problems = list(problems)
-    clips = [p for p in photos if is_video_name(p.name)]
-    photos = [p for p in photos if not is_video_name(p.name)]
-    for clip in clips:
-        try:
-            segments = planner.video(config, clip) if planner.video else ()
-        except BadInputError as exc:
-            problems.append(Problem(clip.path, exc.reason))
-            continue
-        for label, spec in segments:
-            add("video-segment", label, spec, clip)
-    for photo in photos:
-        for name, spec in dream_specs:
-            add("dream", f"dream {photo.name} [{name}]", spec, photo)
-        if zoom_spec is not None and photo.name in zoomed:
-            add("zoom", f"zoom {photo.name}", zoom_spec, photo)
-        made: dict[str, str] = {}
-        if explain_spec is not None:
-            made["explain"] = add("explain", f"explain {photo.name}", explain_spec, photo)
-        if accent_spec is not None:
-            add("accentuation", f"accentuate {photo.name}", accent_spec, photo)
-        if planner.masks is not None:
-            mask_specs, mask_problems = planner.masks(config, photo)
-            problems.extend(mask_problems)
-            for label, spec in mask_specs:
-                reuse = made.get(spec.reuses)
-                add("dream", f"dream {photo.name} [{label}]", spec, photo, reuse)
-        if photo.name in config.atlases:
-            for label, spec in atlas_specs:
-                add("atlas-tile", f"atlas {photo.name} [{label}]", spec, photo)
-    for label, spec in planner.layers(config, model):
-        add("layer-dream", f"layer dream {label}", spec, None)
-    for spec in planner.classes(config) or ():
-        count = len(spec.params.get("classes", ())) or "?"
-        add("class-dream", f"class dreams ({count} classes)", spec, None)
-    seen: set[str] = set()
-    unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
-    return Plan(tuple(unique), tuple(photos) + tuple(clips), tuple(problems), dict(weights))
+        keyed.append((kind, key, label, params, spec))
+    made: dict[str, str] = {}
+    for kind, key, *_ in keyed:
+        made.setdefault(kind, key)
+    return [
+        Job(kind, key, label, model, params, photo, spec.payload, made.get(spec.reuses))
+        for kind, key, label, params, spec in keyed
+    ]

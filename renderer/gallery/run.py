@@ -24,11 +24,9 @@ from ..oserrors import free_space, is_disk_full
 from ..provenance import InputFile, Record, publish, read_manifest
 from ..ram import peak_rss, reset_peak_rss
 from .cache import JobCache
-from .plan import Job, PhotoSource, Plan, Planner, Problem
+from .jobkind import JobKind, Runner
+from .plan import Job, PhotoSource, Plan, Problem
 
-# A runner renders one job into ``out_dir`` (files, sidecars and manifest.json) and returns
-# the records it published.
-Runner = Callable[[Job, Any, Path, str], Sequence[Record]]
 ModelLoader = Callable[[str, str, "str | None"], Any]
 # (job, where) -> the job with each file its payload names (not its photo) at where(path).
 Relocator = Callable[[Job, Callable[[str], str]], Job]
@@ -41,18 +39,37 @@ def same_job(job: Job, where: Callable[[str], str]) -> Job:
 
 @dataclass(frozen=True)
 class Toolkit:
-    """The kind-specific parts: how to plan each kind, render it, and load a model.
-    ``kinds.real_toolkit()`` wires the real dream and explain functions; tests inject fakes."""
+    """The job kinds a build plans and runs (``jobkind.JobKind``, in planning order), and
+    how to load a model. ``kinds.real_toolkit()`` has every registered kind; tests inject
+    fakes."""
 
-    planner: Planner
-    runners: Mapping[str, Runner]
+    kinds: tuple[JobKind, ...]
     load_model: ModelLoader
     weights_sha256: Callable[[str, Path | None], str]  # (model, --weights) -> sha256
     device: Callable[[str], str]  # "auto" -> "cpu" / "cuda" / ...
-    # Kinds whose peak memory is large: at most one of them runs at a time per machine.
-    heavy: frozenset[str] = frozenset()
     # How a cluster job carries the files its payload names (a guide picture) as bytes.
     relocate: Relocator = same_job
+
+    def __post_init__(self) -> None:
+        names = [kind.name for kind in self.kinds]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a toolkit holds each job kind once, got {names}")
+
+    @property
+    def runners(self) -> Mapping[str, Runner]:
+        return {kind.name: kind.run for kind in self.kinds}
+
+    @property
+    def heavy(self) -> frozenset[str]:
+        """Kinds whose peak memory is large: at most one of them runs at a time per machine."""
+        return frozenset(kind.name for kind in self.kinds if kind.heavy)
+
+    def with_kinds(self, *kinds: JobKind) -> Toolkit:
+        """This toolkit with ``kinds`` in place of its kinds of the same names (a test's
+        fakes), and those it lacks added at the end."""
+        new = {kind.name: kind for kind in kinds}
+        mine = tuple(new.pop(kind.name, kind) for kind in self.kinds)
+        return dataclasses.replace(self, kinds=mine + tuple(new.values()))
 
 
 @dataclass(frozen=True)
@@ -310,26 +327,27 @@ class Executor(Protocol):
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]: ...
 
 
-# the kinds that take longest, in this order; the rest keep their order
-LONG_FIRST = {"class-dream": 0, "zoom": 1, "layer-dream": 2, "video-segment": 3}
-FIRST_LOOK = "dream"  # the photo dreams: what a visitor of the gallery looks at first
+# The photo dreams: what a visitor of the gallery looks at first (the dream kind's
+# ``first_look``); the build publishes the site early once one is done.
+FIRST_LOOK = "dream"
 
 
-def first_look_first(jobs: Sequence[Job]) -> list[Job]:
+def first_look_first(jobs: Sequence[Job], kinds: Sequence[JobKind]) -> list[Job]:
     """The order jobs start in, each model's jobs together: one photo dream (the site is
     published as soon as it is done), one of the longest jobs (the batched class dreams take
     minutes), then the other photo dreams, so the gallery fills within minutes while that
     long job runs, then the other long ones and the rest. The long jobs still start early
-    enough that no worker idles at the end while one of them runs."""
+    enough that no worker idles at the end while one of them runs. The kinds say which
+    are long (``long_rank``, the longest lowest) and which come first (``first_look``)."""
+    rank = {k.name: k.long_rank for k in kinds if k.long_rank is not None}
+    firsts = {k.name for k in kinds if k.first_look}
+    last = max(rank.values(), default=0) + 1
     ordered: list[Job] = []
     for model in dict.fromkeys(j.model for j in jobs):
-        mine = sorted(
-            (j for j in jobs if j.model == model),
-            key=lambda j: LONG_FIRST.get(j.kind, len(LONG_FIRST)),
-        )
-        looks = [j for j in mine if j.kind == FIRST_LOOK]
-        longs = [j for j in mine if j.kind in LONG_FIRST]
-        rest = [j for j in mine if j.kind != FIRST_LOOK and j.kind not in LONG_FIRST]
+        mine = sorted((j for j in jobs if j.model == model), key=lambda j: rank.get(j.kind, last))
+        looks = [j for j in mine if j.kind in firsts]
+        longs = [j for j in mine if j.kind in rank]
+        rest = [j for j in mine if j.kind not in firsts and j.kind not in rank]
         ordered += looks[:1] + longs[:1] + looks[1:] + longs[1:] + rest
     return ordered
 
@@ -360,7 +378,7 @@ def run_plan(
             todo.append(job)
         else:
             report.outcomes.append(found)
-    todo = first_look_first(todo)
+    todo = first_look_first(todo, ctx.toolkit.kinds)
     bad_photos: dict[str, str] = {
         o.photo.sha256: o.reason for o in report.outcomes if o.bad_input and o.photo
     }

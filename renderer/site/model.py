@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from ..gallery.kinds import KINDS
 from ..naming import photo_key, slug
 from .albums import Album, build_albums, folder_of, photos_root
 from .captions import describe, page_description, percent
@@ -32,7 +33,7 @@ ROBUSTNESS_KINDS = ("noise", "brightness", "contrast")
 COVER_PRESETS = ("classic", "deep", "photo", "gentle")
 
 # A photo page's lists of figures, in page order; ``section_of`` says which one a figure
-# joins. A new kind of output gets a line in ``KIND_SECTIONS`` (and its list in ``PhotoPage``).
+# joins: its job kind's ``sections`` (``gallery.jobkind.JobKind``), else "other".
 PAGE_SECTIONS = (
     "dreams",
     "zooms",
@@ -43,16 +44,6 @@ PAGE_SECTIONS = (
     "robustness",
     "other",
 )
-KIND_SECTIONS = {
-    "dream": "dreams",
-    "zoom": "zooms",
-    "layer-dream": "layer_dreams",
-    "accentuation": "gradcam",  # feature accentuation, beside the Grad-CAM panels
-    "video-dream": "videos",
-    "video-explain": "videos",
-}
-# Kinds whose records give their photo a page, even without its photo record.
-PAGE_KINDS = frozenset({"dream", "zoom", "explain", "accentuation", "video-dream"})
 # A clip's records: the working source ("video", its page's original) and its dreams; their
 # figure's picture is the poster, and the video files go beside it.
 VIDEO_KINDS = frozenset({"video", "video-dream", "video-explain"})
@@ -194,22 +185,8 @@ class Pending:
     @property
     def text(self) -> str:
         """What a visitor reads: "the classic dream", "the explanations"."""
-        found = re.search(r"\[([^\]]+)\]$", self.label)
-        if self.kind == "dream" and found:
-            return f"the {found.group(1)} dream"
-        return PENDING_WORDS.get(self.kind, self.label)
-
-
-PENDING_WORDS = {
-    "dream": "a dream",
-    "zoom": "the zoom animation",
-    "explain": "the explanations",
-    "accentuation": "the feature accentuation",
-    "layer-dream": "a layer dream",
-    "class-dream": "the class dreams",
-    "atlas-tile": "the layer atlas",
-    "video-segment": "the video dream",
-}
+        kind = KINDS.get(self.kind)
+        return kind.pending_text(self.label) if kind else self.label
 
 
 @dataclass
@@ -507,7 +484,7 @@ def section_of(fig: Figure) -> str:
     mask = fig.details.get("mask") if fig.kind == "dream" else None
     if mask in ("gradcam", "lime"):  # a dream masked by an explanation sits beside it
         return str(mask)
-    return KIND_SECTIONS.get(fig.kind, "other")
+    return KINDS.sections().get(fig.kind, "other")
 
 
 def _input_path(src: Source) -> str:
@@ -556,7 +533,7 @@ def build_gallery(
         return page
 
     for src in sources:  # a photo with renders but no photo record still gets its page
-        if src.sha256 and page_of(src) is None and src.kind in PAGE_KINDS:
+        if src.sha256 and page_of(src) is None and src.kind in KINDS.page_kinds():
             name = _photo_name(src)
             key = _unique_id(photo_key(name, src.sha256), keys)
             pages[(src.sha256, name)] = PhotoPage(key=key, name=name, sha256=src.sha256)

@@ -1,0 +1,146 @@
+"""What a kind of job is, in one object, and the registry every kind registers into.
+
+A ``JobKind`` holds all that is particular to one kind of work: how a build's settings
+become its jobs (planning), how one job renders (its runner), whether it is heavy, how
+early it starts, what the site's pages call it while it is being made, where its figures
+go on a photo page, how its figures are captioned, and how long it takes. ``plan``, ``run``,
+``estimate`` and the site ask the registry; none of them names a kind.
+
+Adding a kind is one module in ``renderer/gallery/kinds/`` that builds a ``JobKind`` and
+calls ``KINDS.register``: that package imports each of its modules. A test registers a toy
+kind the same way (``tests/test_job_kinds.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..provenance import Record
+from .plan import SCOPES, Job, PhotoSource, Problem, Spec
+
+if TYPE_CHECKING:
+    from ..site.words import Description, Shown
+    from .config import GalleryConfig
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A kind's jobs for one source (a photo, a clip, or the gallery): (label, spec) pairs,
+    and the inputs that could not become jobs (a clip that cannot be read)."""
+
+    jobs: Sequence[tuple[str, Spec]] = ()
+    problems: Sequence[Problem] = ()
+
+
+# (config, model, the names of every photo and clip found) -> the kind's jobs of one source
+# (None for a gallery kind). Called once per build, so what every photo shares (a recipe, a
+# picture's sha256) is worked out once; a setting naming an unknown photo raises here.
+SourcePlanner = Callable[["PhotoSource | None"], Planned]
+SpecBuilder = Callable[["GalleryConfig", str, Set[str]], SourcePlanner]
+# A runner renders one job into ``out_dir`` (files, sidecars and manifest.json) and returns
+# the records it published: (job, model, out_dir, command).
+Runner = Callable[[Job, Any, Path, str], Sequence[Record]]
+# The words of one figure from its record (``site.words.Shown``).
+Caption = Callable[["Shown"], "Description"]
+# A job's work in pixel-steps (``estimate.py``), given the model's smallest input side.
+Work = Callable[[Job, int], float]
+
+
+def no_jobs(source: PhotoSource | None) -> Planned:
+    """The source planner of a kind that is off in this build."""
+    return Planned()
+
+
+def no_plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
+    """The planning of a kind that plans nothing (its jobs are made by hand)."""
+    return no_jobs
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job, from planning to its figures' captions."""
+
+    name: str  # the job's kind: part of every job key, so never renamed
+    scope: str  # one of SCOPES
+    plan: SpecBuilder
+    run: Runner
+    # Peak memory large enough that at most one runs at a time per machine (or per slot).
+    heavy: bool = False
+    # The longest kinds start early, lowest rank first (``run.first_look_first``); None:
+    # in plan order after them.
+    long_rank: int | None = None
+    first_look: bool = False  # what a visitor looks at first: one starts before all else
+    # What a visitor reads on a page published while it is being made ("the class dreams"),
+    # or a function of the job's label that says it.
+    pending: str | Callable[[str], str] = ""
+    # The record kinds it publishes -> the photo page's list of figures they join
+    # (``site.model.PAGE_SECTIONS``); a record kind not named here goes to "other".
+    sections: Mapping[str, str] = field(default_factory=dict)
+    # The record kinds that give their photo a page, even without the photo's own record.
+    page_kinds: frozenset[str] = frozenset()
+    # The record kinds it publishes -> the function that writes their figure's words.
+    captions: Mapping[str, Caption] = field(default_factory=dict)
+    # Its work for ``--dry-run``'s estimate; None: not estimated.
+    work: Work | None = None
+    # The payload type of its real jobs (a test's fake kinds carry others).
+    payload: type | None = None
+
+    def pending_text(self, label: str) -> str:
+        """What a visitor reads while the job ``label`` is being made."""
+        return self.pending(label) if callable(self.pending) else self.pending or label
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip():
+            raise ValueError(f"a job kind needs a name, got {self.name!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"job kind {self.name}: scope must be one of {SCOPES}")
+        if not (callable(self.plan) and callable(self.run)):
+            raise ValueError(f"job kind {self.name}: its plan and run must be functions")
+
+
+class Registry:
+    """The job kinds, in the order they are planned (and registered)."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, JobKind] = {}
+
+    def register(self, kind: JobKind) -> JobKind:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind {kind.name!r} is registered already")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def unregister(self, name: str) -> None:
+        del self._kinds[name]
+
+    def __iter__(self) -> Iterator[JobKind]:
+        return iter(tuple(self._kinds.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+    def __getitem__(self, name: str) -> JobKind:
+        return self._kinds[name]
+
+    def get(self, name: str) -> JobKind | None:
+        return self._kinds.get(name)
+
+    def caption(self, record_kind: str) -> Caption | None:
+        """The caption function of a record kind, from the kind that publishes it."""
+        for kind in self:
+            if record_kind in kind.captions:
+                return kind.captions[record_kind]
+        return None
+
+    def sections(self) -> dict[str, str]:
+        """Record kind -> photo page section, over every kind."""
+        return {rk: section for kind in self for rk, section in kind.sections.items()}
+
+    def page_kinds(self) -> frozenset[str]:
+        return frozenset(rk for kind in self for rk in kind.page_kinds)
+
+
+KINDS = Registry()
