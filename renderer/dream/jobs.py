@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -135,6 +136,27 @@ def guided_suffix(recipe: DreamRecipe) -> str:
     return f"-guided-{slug(Path(recipe.guide).stem)}" if recipe.guide else ""
 
 
+def dream_extra(
+    model: LoadedModel,
+    picture: Image.Image,
+    result: DreamResult,
+    preset: str,
+    recipe: DreamRecipe,
+    terms: Sequence[LayerTerm],
+) -> dict[str, Any]:
+    """A photo dream's record extras: its preset and layers, the objective before and
+    after, what the network sees in the dream, and its caption."""
+    layers = [str(t) for t in terms]
+    return {
+        "preset": preset,
+        "layers": layers,
+        "objective_start": result.objective_start[0],
+        "objective_end": result.objective_end[0],
+        "predictions": [p.to_dict() for p in classify_whole_picture(model, picture, top=5)],
+        "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()}",
+    }
+
+
 def dream_photo(
     model: LoadedModel,
     photo: WorkingPhoto,
@@ -163,16 +185,8 @@ def dream_photo(
     size = (photo.image.height, photo.image.width)
     mask = None
     if recipe.mask:
-        mask = build_mask(
-            model,
-            photo.path,
-            size,
-            recipe,
-            seed=seed,
-            map_size=map_size or MAP_SIZE,
-            explained=explained,
-            sha256=photo.sha256,
-        )
+        where = {"map_size": map_size or MAP_SIZE, "explained": explained}
+        mask = build_mask(model, photo.path, size, recipe, seed=seed, sha256=photo.sha256, **where)
     with _bar(model, recipe, photo.path.name, (photo.image.height, photo.image.width)) as step:
         result = render(
             model,
@@ -190,15 +204,7 @@ def dream_photo(
     output = f"{stem}.png"
     picture = _save(result.images, out_dir, output)
     frame_paths = _save_frames(result, 0, out_dir, stem) if frames else []
-    layers = [str(t) for t in terms]
-    extra = {
-        "preset": preset,
-        "layers": layers,
-        "objective_start": result.objective_start[0],
-        "objective_end": result.objective_end[0],
-        "predictions": [p.to_dict() for p in classify_whole_picture(model, picture, top=5)],
-        "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()}",
-    }
+    extra = dream_extra(model, picture, result, preset, recipe, terms)
     if mask is not None:
         save_image_atomic(mask_image(mask), out_dir / f"{stem}-mask.png")
         extra["mask"] = {**mask.source, "image": f"{stem}-mask.png"}

@@ -63,6 +63,27 @@ def target_scorer(model: LoadedModel, index: int) -> Callable[[torch.Tensor], to
     return score
 
 
+def lime_info(result: lime.LimeExplanation, rule: StopRule, sampling: str) -> dict[str, Any]:
+    """What a LIME panel's record says of its fit: the surrogate's R², the samples drawn and
+    why it stopped, how settled its top segments were, and the verdict on it."""
+    return {
+        "r2": round(result.r2, 6),
+        "intercept": round(result.intercept, 6),
+        "segments": result.n_segments,
+        "samples": result.samples,
+        "stopped": result.stopped,
+        "stability": round(result.settled.within_one, 3),
+        "stability_target": rule.stability,
+        "overlap": round(result.settled.overlap, 3),
+        "max_samples": rule.cap,
+        "min_samples": rule.min_samples if rule.samples is None else None,
+        "to_settle": result.to_settle,
+        "top5_stability": round(result.top5_stability, 3),
+        "sampling": sampling,
+        "verdict": lime_verdict(result, rule),
+    }
+
+
 def lime_verdict(result: lime.LimeExplanation, rule: StopRule) -> str:
     """LIME's sample count, why it stopped and how settled its top 5 is, in words for the
     photo page. On the bench the share measures how often a top 5 keeps at least 4 of the
@@ -304,22 +325,6 @@ class _Job:
             steps=s.faithfulness_steps,
         )
         seconds = clock.seconds
-        info = {
-            "r2": round(result.r2, 6),
-            "intercept": round(result.intercept, 6),
-            "segments": result.n_segments,
-            "samples": result.samples,
-            "stopped": result.stopped,
-            "stability": round(result.settled.within_one, 3),
-            "stability_target": rule.stability,
-            "overlap": round(result.settled.overlap, 3),
-            "max_samples": rule.cap,
-            "min_samples": rule.min_samples if rule.samples is None else None,
-            "to_settle": result.to_settle,
-            "top5_stability": round(result.top5_stability, 3),
-            "sampling": s.lime_sampling,
-        }
-        info["verdict"] = lime_verdict(result, rule)
         raw = None
         if s.raw:
             raw = self.save_raw(
@@ -330,16 +335,23 @@ class _Job:
                 intercept=np.float64(result.intercept),
                 r2=np.float64(result.r2),
             )
+        info = lime_info(result, rule, s.lime_sampling)
+        common = {"layer": None, "lime": info, "faithfulness": fidelity.to_dict(), "raw": raw}
+        self.lime_figures(result, segments, seconds, common)
+
+    def lime_figures(
+        self, result: lime.LimeExplanation, segments: np.ndarray, seconds: float, common: dict
+    ) -> None:
+        """LIME's four panels: the superpixels, the top 5/10/15 and the for-and-against."""
         settled = {"stable": "settled", "cap": "at the cap", "fixed": "fixed"}[result.stopped]
         fit = f"surrogate R² {result.r2:.2f} · {result.samples:,} samples, {settled}"
-        common = {"layer": None, "lime": info, "faithfulness": fidelity.to_dict(), "raw": raw}
         self.save(overlay.segments_panel(self.photo.image, segments), "explain-lime-segments.png")
         self.record(
             "lime-segments",
             seconds,
             {
                 **common,
-                "caption": f"{result.n_segments} superpixels ({s.segments})",
+                "caption": f"{result.n_segments} superpixels ({self.settings.segments})",
             },
         )
         for k in (5, 10, 15):
