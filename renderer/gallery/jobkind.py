@@ -29,10 +29,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Planned:
     """A kind's jobs for one source (a photo, a clip, or the gallery): (label, spec) pairs,
-    and the inputs that could not become jobs (a clip that cannot be read)."""
+    and the inputs that could not become jobs (a clip that cannot be read). ``last`` jobs
+    follow every kind's ``jobs`` of the source: the plan's order is the manifest's, and so
+    the order of figures within a page's section (a masked dream follows the explanation
+    whose map it was grown through)."""
 
     jobs: Sequence[tuple[str, Spec]] = ()
     problems: Sequence[Problem] = ()
+    last: Sequence[tuple[str, Spec]] = ()
 
 
 # (config, model, the names of every photo and clip found) -> the kind's jobs of one source

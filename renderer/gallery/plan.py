@@ -213,11 +213,13 @@ def plan_jobs(
     ]
     for scope, source in sources:
         found: list[tuple[str, str, Spec]] = []
+        last: list[tuple[str, str, Spec]] = []
         for kind, each in planners[scope]:
             planned = each(source)
             problems.extend(planned.problems)
             found.extend((kind, label, spec) for label, spec in planned.jobs)
-        jobs.extend(_source_jobs(found, source, model, weights[model]))
+            last.extend((kind, label, spec) for label, spec in planned.last)
+        jobs.extend(_source_jobs(found + last, source, model, weights[model]))
     seen: set[str] = set()
     unique = [j for j in jobs if not (j.key in seen or seen.add(j.key))]
     return Plan(tuple(unique), tuple(photos) + tuple(clips), tuple(problems), dict(weights))

@@ -1,5 +1,6 @@
 """The built-in job kinds, one module each, registered into ``jobkind.KINDS`` as they are
-imported: every module of this package is imported here, in name order.
+imported: every module of this package is imported here, the built-in ones first in the
+order their jobs are planned (the plan's order is the manifest's, and so the pages').
 
 A new kind is one module here that registers its ``JobKind`` (plus its template, if its
 figures need one of their own): nothing else changes. See ``dream.py`` for a kind made per
@@ -11,6 +12,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+# isort: off
+from . import video, dream, zoom, explain, accentuate, atlas, layers, classes  # noqa: F401
+
+# isort: on
 from ..jobkind import KINDS, JobKind
 from ..run import Toolkit
 from .accentuate import AccentPayload, accentuate_spec
@@ -35,7 +40,7 @@ from .layers import layer_specs
 from .video import video_specs
 from .zoom import ZoomPayload, zoom_spec
 
-for _module in pkgutil.iter_modules(__path__):  # the kinds not named above register too
+for _module in pkgutil.iter_modules(__path__):  # any other kind registers after these
     importlib.import_module(f"{__name__}.{_module.name}")
 
 

@@ -66,7 +66,9 @@ def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
         assert photo is not None
         if photo.name not in wanted:
             return Planned()
-        return Planned([(f"atlas {photo.name} [{label}]", spec) for label, spec in specs])
+        # after the photo's own figures, its masked dreams included: the plan keeps the order
+        # the manifest has always had
+        return Planned(last=[(f"atlas {photo.name} [{label}]", spec) for label, spec in specs])
 
     return each
 

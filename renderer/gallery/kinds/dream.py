@@ -87,7 +87,8 @@ def mask_specs(
 
 
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
-    """Every preset on each photo (a preview: the first only), then its masked dreams."""
+    """Every preset on each photo (a preview: the first only), and its masked dreams after
+    the photo's other jobs (they sit beside its explanations)."""
     unknown = sorted({name for name, _mode in config.mask_list if name} - names)
     if unknown:
         raise UnknownNameError("photo in [dreams] masks", unknown[0], sorted(names))
@@ -98,8 +99,8 @@ def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
         assert photo is not None
         jobs = [(f"dream {photo.name} [{name}]", spec) for name, spec in specs]
         masked, problems = mask_specs(config, photo)
-        jobs += [(f"dream {photo.name} [{label}]", spec) for label, spec in masked]
-        return Planned(jobs, problems)
+        last = [(f"dream {photo.name} [{label}]", spec) for label, spec in masked]
+        return Planned(jobs, problems, last)
 
     return each
 
