@@ -180,6 +180,11 @@ def test_the_kind_says_what_is_pending_and_where_it_starts(toy):
     assert Pending("dream", "dream a.png [deep]").text == "the deep dream"
     assert Pending("class-dream", "class dreams (6 classes)").text == "the class dreams"
     assert Pending("unheard-of", "its own label").text == "its own label"
+    # the layers and classes pages count their kinds' jobs still to come; an atlas tile is
+    # a layer dream of a photo, listed on the layers page but counted with its photo
+    pages = {name: KINDS.page_of_job(name) for name in ("layer-dream", "class-dream", TOY)}
+    assert pages == {"layer-dream": "layers", "class-dream": "classes", TOY: ""}
+    assert KINDS.page_of_job("atlas-tile") == "" and KINDS.pages()["layer-dream"] == "layers"
     kinds = (*real_toolkit().kinds,)
     jobs = [_job(TOY, "s1"), _job("layer-dream", "l1"), _job("dream", "d1"), _job("dream", "d2")]
     jobs.append(_job("class-dream", "c1"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -18,7 +18,9 @@ from .jobkind import KINDS
 from .plan import Job
 
 if TYPE_CHECKING:
+    from ..dream.recipe import DreamRecipe
     from ..explain.settings import ExplainSettings
+    from ..models import LoadedModel
 
 MEASURE_STEPS = 2 / 3  # the objective before and after: two forward passes
 FORWARD_STEPS = 1 / 3  # a forward pass, as a share of a gradient step
@@ -50,7 +52,7 @@ MACO_IMAGE_SHARE = 0.1
 
 
 def _dream_pixel_steps(
-    recipe: Any, width: int, height: int, min_size: int, input_size: int = 224
+    recipe: DreamRecipe, width: int, height: int, min_size: int, input_size: int = 224
 ) -> float:
     from ..dream.engine import octave_plan
 
@@ -68,7 +70,7 @@ def pixel_steps(job: Job, min_size: int) -> float:
     return kind.work(job, min_size) if kind and kind.work else 0.0
 
 
-def photo_pixel_steps(job: Job, recipe: Any, min_size: int) -> tuple[float, int] | None:
+def photo_pixel_steps(job: Job, recipe: DreamRecipe, min_size: int) -> tuple[float, int] | None:
     """A dream of the job's photo: its pixel-steps and the pixels of its working size (None
     when the photo cannot be read)."""
     from ..sizes import working_size
@@ -80,7 +82,7 @@ def photo_pixel_steps(job: Job, recipe: Any, min_size: int) -> tuple[float, int]
     return _dream_pixel_steps(recipe, width, height, min_size), width * height
 
 
-def photo_dream_work(job: Job, recipe: Any, min_size: int) -> float:
+def photo_dream_work(job: Job, recipe: DreamRecipe, min_size: int) -> float:
     """A dream of the job's photo, measured before and after."""
     found = photo_pixel_steps(job, recipe, min_size)
     if found is None:
@@ -89,7 +91,7 @@ def photo_dream_work(job: Job, recipe: Any, min_size: int) -> float:
     return steps + MEASURE_STEPS * pixels
 
 
-def noise_dream_work(recipe: Any, batch: int, min_size: int) -> float:
+def noise_dream_work(recipe: DreamRecipe, batch: int, min_size: int) -> float:
     """``batch`` dreams from noise at the recipe's size (layer or class dreams)."""
     side = recipe.size
     return batch * (_dream_pixel_steps(recipe, side, side, min_size) + side * side)
@@ -124,7 +126,7 @@ def estimate(
     return [KindEstimate(kind, int(n), s) for kind, (n, s) in totals.items()]
 
 
-def probe_seconds_per_pixel_step(model: Any) -> float:
+def probe_seconds_per_pixel_step(model: LoadedModel) -> float:
     """One classic-preset photo step at 256 x 192 px on this machine, per pixel."""
     from ..dream.engine import step_seconds
     from ..dream.objectives import layer_objective, resolve_terms
@@ -154,7 +156,7 @@ def known_jobs(jobs: Sequence[Job]) -> list[Job]:
     return [job for job in jobs if known(job)]
 
 
-def estimate_lines(jobs: Sequence[Job], model: Any, workers: int = 1) -> list[str]:
+def estimate_lines(jobs: Sequence[Job], model: LoadedModel, workers: int = 1) -> list[str]:
     """``estimate  dream: 12 job(s), about 8 min`` per kind (the work of one worker), then
     the build's time with ``workers`` side by side. The probe runs with a worker's threads."""
     import torch

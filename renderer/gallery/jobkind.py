@@ -85,6 +85,9 @@ class JobKind:
     sections: Mapping[str, str] = field(default_factory=dict)
     # The record kinds that give their photo a page, even without the photo's own record.
     page_kinds: frozenset[str] = frozenset()
+    # The record kinds it publishes -> the site's page that lists them all ("layers",
+    # "classes"); the kind's jobs are counted there while they are being made.
+    pages: Mapping[str, str] = field(default_factory=dict)
     # The record kinds it publishes -> the function that writes their figure's words.
     captions: Mapping[str, Caption] = field(default_factory=dict)
     # Its work for ``--dry-run``'s estimate; None: not estimated.
@@ -145,6 +148,15 @@ class Registry:
 
     def page_kinds(self) -> frozenset[str]:
         return frozenset(rk for kind in self for rk in kind.page_kinds)
+
+    def pages(self) -> dict[str, str]:
+        """Record kind -> the site page that lists all its figures, over every kind."""
+        return {rk: page for kind in self for rk, page in kind.pages.items()}
+
+    def page_of_job(self, name: str) -> str:
+        """The site page a job of kind ``name`` makes figures for ("" when none)."""
+        kind = self.get(name)
+        return next(iter(kind.pages.values()), "") if kind else ""
 
 
 KINDS = Registry()

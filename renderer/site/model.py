@@ -338,11 +338,11 @@ class Gallery:
 
     @property
     def pending_layers(self) -> int:
-        return sum(p.kind == "layer-dream" for p in self.pending)
+        return sum(KINDS.page_of_job(p.kind) == "layers" for p in self.pending)
 
     @property
     def pending_classes(self) -> bool:
-        return any(p.kind == "class-dream" for p in self.pending)
+        return any(KINDS.page_of_job(p.kind) == "classes" for p in self.pending)
 
     @property
     def figures(self) -> list[Figure]:
@@ -557,17 +557,13 @@ def build_gallery(
         if kind in ("photo", "video") or src.output is None:
             continue
         name = page.name if page else _photo_name(src)
-        if kind == "layer-dream":
+        wide = KINDS.pages().get(kind)  # its figures' own page: the layers or classes page
+        if wide:
             fig = make_figure(src, name, global_ids, anchor)
             if fig:
-                layer_dreams.append(fig)
-                if page:
+                (layer_dreams if wide == "layers" else class_dreams).append(fig)
+                if page:  # a photo's layer dream (its atlas) is on its page too
                     getattr(page, section_of(fig)).append(fig)
-            continue
-        if kind == "class-dream":
-            fig = make_figure(src, name, global_ids, anchor)
-            if fig:
-                class_dreams.append(fig)
             continue
         if page is None:
             continue

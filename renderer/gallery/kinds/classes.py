@@ -111,6 +111,7 @@ KIND = KINDS.register(
         heavy=True,
         long_rank=0,
         pending="the class dreams",
+        pages={CLASS_DREAM: "classes"},
         captions={CLASS_DREAM: caption},
         work=work,
         payload=ClassPayload,

@@ -170,7 +170,7 @@ def relocate(job: Job, where: Callable[[str], str]) -> Job:
     return dataclasses.replace(job, payload=payload)
 
 
-def load(name: str, device: str, weights: str | None) -> Any:
+def load(name: str, device: str, weights: str | None) -> LoadedModel:
     from ...models import load_model
 
     return load_model(name, device, weights)

@@ -98,6 +98,7 @@ KIND = KINDS.register(
         long_rank=2,
         pending="a layer dream",
         sections={LAYER_DREAM: "layer_dreams"},
+        pages={LAYER_DREAM: "layers"},
         captions={LAYER_DREAM: caption},
         work=work,
         payload=DreamPayload,

@@ -3,7 +3,7 @@ joined once into its videos (``video.gallery``); a clip that cannot be read is s
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,7 @@ def run(job: Job, model: LoadedModel, out_dir: Path, command: str) -> Sequence[R
     return run_segment(job, model, out_dir, command)
 
 
-def _span(extra: Any) -> tuple[str, str]:
+def _span(extra: Mapping[str, Any]) -> tuple[str, str]:
     seconds, fps = extra.get("seconds"), extra.get("fps")
     span = f"{seconds:g} s at {fps:g} fps" if seconds and fps else ""
     return span, "with sound" if extra.get("has_audio") else "silent"
