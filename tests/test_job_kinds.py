@@ -156,7 +156,8 @@ def test_a_registered_kind_is_planned_run_cached_and_shown(toy, tmp_path: Path):
     doc = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(
         page.read_text(encoding="utf-8")
     )
-    figure = next(el for el in doc.iter("figure") if el.get("id") == f"stripes-{BANDS}")
+    (more,) = [el for el in doc.iter("section") if el.get("id") == "more"]  # "other"
+    figure = next(el for el in more.iter("figure") if el.get("id") == f"stripes-{BANDS}")
     assert figure.find(".//a[@class='fig-title']").text == "Stripes"
     assert figure.find(".//span[@class='fig-caption']").text == f"{BANDS} bands"
     img = figure.find(".//img")
@@ -191,6 +192,17 @@ def test_the_kind_says_what_is_pending_and_where_it_starts(toy):
     order = [job.key for job in first_look_first(jobs, kinds)]
     # a dream, the longest kind, the other dreams, the other long kinds, then the rest
     assert order == ["d1", "c1", "d2", "l1", "s1"]
+
+
+def test_each_kind_places_its_figures_on_the_photo_page():
+    assert KINDS.section("dream", {"mask": ""}) == "dreams"
+    assert KINDS.section("dream", {"mask": "lime"}) == "lime"  # beside the map it grew in
+    assert KINDS.section("explain", {"method": "gradcam++"}) == "gradcam"
+    assert KINDS.section("explain", {"method": "lime-top5"}) == "lime"
+    assert KINDS.section("explain", {"method": "robustness-noise-0.1"}) == "robustness"
+    assert KINDS.section("accentuation", {}) == "gradcam"
+    assert KINDS.section("video-explain", {}) == "videos"
+    assert KINDS.section("unheard-of", {}) == "other"
 
 
 def test_a_kind_without_an_estimate_is_left_out_of_it(toy, tmp_path: Path):

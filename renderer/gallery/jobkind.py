@@ -19,36 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..provenance import Record
-from .plan import SCOPES, Job, PhotoSource, Problem, Spec
+from .plan import SCOPES, Job, PhotoSource, Planned, SourcePlanner, SpecBuilder
 
 if TYPE_CHECKING:
     from ..site.words import Description, Shown
     from .config import GalleryConfig
 
 
-@dataclass(frozen=True)
-class Planned:
-    """A kind's jobs for one source (a photo, a clip, or the gallery): (label, spec) pairs,
-    and the inputs that could not become jobs (a clip that cannot be read). ``last`` jobs
-    follow every kind's ``jobs`` of the source: the plan's order is the manifest's, and so
-    the order of figures within a page's section (a masked dream follows the explanation
-    whose map it was grown through)."""
-
-    jobs: Sequence[tuple[str, Spec]] = ()
-    problems: Sequence[Problem] = ()
-    last: Sequence[tuple[str, Spec]] = ()
-
-
-# (config, model, the names of every photo and clip found) -> the kind's jobs of one source
-# (None for a gallery kind). Called once per build, so what every photo shares (a recipe, a
-# picture's sha256) is worked out once; a setting naming an unknown photo raises here.
-SourcePlanner = Callable[["PhotoSource | None"], Planned]
-SpecBuilder = Callable[["GalleryConfig", str, Set[str]], SourcePlanner]
 # A runner renders one job into ``out_dir`` (files, sidecars and manifest.json) and returns
 # the records it published: (job, model, out_dir, command).
 Runner = Callable[[Job, Any, Path, str], Sequence[Record]]
 # The words of one figure from its record (``site.words.Shown``).
 Caption = Callable[["Shown"], "Description"]
+# The photo page section of a figure, from its details (``Description.details``).
+Section = Callable[[Mapping[str, Any]], str]
 # A job's work in pixel-steps (``estimate.py``), given the model's smallest input side.
 Work = Callable[[Job, int], float]
 
@@ -81,8 +65,9 @@ class JobKind:
     # or a function of the job's label that says it.
     pending: str | Callable[[str], str] = ""
     # The record kinds it publishes -> the photo page's list of figures they join
-    # (``site.model.PAGE_SECTIONS``); a record kind not named here goes to "other".
-    sections: Mapping[str, str] = field(default_factory=dict)
+    # (``site.model.PAGE_SECTIONS``), or a function of the figure's details that says which;
+    # a record kind not named here goes to "other".
+    sections: Mapping[str, str | Section] = field(default_factory=dict)
     # The record kinds that give their photo a page, even without the photo's own record.
     page_kinds: frozenset[str] = frozenset()
     # The record kinds it publishes -> the site's page that lists them all ("layers",
@@ -142,9 +127,13 @@ class Registry:
                 return kind.captions[record_kind]
         return None
 
-    def sections(self) -> dict[str, str]:
-        """Record kind -> photo page section, over every kind."""
-        return {rk: section for kind in self for rk, section in kind.sections.items()}
+    def section(self, record_kind: str, details: Mapping[str, Any]) -> str:
+        """The photo page section of a figure of ``record_kind`` ("other" if no kind says)."""
+        for kind in self:
+            found = kind.sections.get(record_kind)
+            if found is not None:
+                return found(details) if callable(found) else found
+        return "other"
 
     def page_kinds(self) -> frozenset[str]:
         return frozenset(rk for kind in self for rk in kind.page_kinds)
@@ -160,3 +149,21 @@ class Registry:
 
 
 KINDS = Registry()
+
+
+# What a kind's module needs, from one place (``Planned`` and the planner types live in
+# ``plan``, which reads kinds without importing this module).
+__all__ = [
+    "KINDS",
+    "Caption",
+    "JobKind",
+    "Planned",
+    "Registry",
+    "Runner",
+    "Section",
+    "SourcePlanner",
+    "SpecBuilder",
+    "Work",
+    "no_jobs",
+    "no_plan",
+]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import BadInputError
 from ..files import DEFAULT_MAX_FILE_MB, MB, hash_photo_file
@@ -26,7 +26,6 @@ from ..video.settings import is_video_name
 
 if TYPE_CHECKING:
     from .config import GalleryConfig
-    from .jobkind import JobKind
 
 # Bump when a change in the pipeline or the job functions changes pixels for equal inputs.
 # 3: octaves anchored at the base size, bf16 steps on CPUs with native bf16, tiles by budget.
@@ -185,10 +184,41 @@ class Spec:
     reuses: str = ""  # a kind of job of the same photo whose outputs this one may read
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A kind's jobs for one source (a photo, a clip, or the gallery): (label, spec) pairs,
+    and the inputs that could not become jobs (a clip that cannot be read). ``last`` jobs
+    follow every kind's ``jobs`` of the source: the plan's order is the manifest's, and so
+    the order of figures within a page's section (a masked dream follows the explanation
+    whose map it was grown through)."""
+
+    jobs: Sequence[tuple[str, Spec]] = ()
+    problems: Sequence[Problem] = ()
+    last: Sequence[tuple[str, Spec]] = ()
+
+
+# (config, model, the names of every photo and clip found) -> the kind's jobs of one source
+# (None for a gallery kind). Called once per build, so what every photo shares (a recipe, a
+# picture's sha256) is worked out once; a setting naming an unknown photo raises here.
+SourcePlanner = Callable[["PhotoSource | None"], Planned]
+SpecBuilder = Callable[["GalleryConfig", str, Set[str]], SourcePlanner]
+
+
+class Kind(Protocol):
+    """What planning reads of a job kind (``jobkind.JobKind``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def scope(self) -> str: ...  # one of SCOPES
+    @property
+    def plan(self) -> SpecBuilder: ...
+
+
 def plan_jobs(
     config: GalleryConfig,
     photos: Sequence[PhotoSource],
-    kinds: Iterable[JobKind],
+    kinds: Iterable[Kind],
     weights: Mapping[str, str],
     problems: Sequence[Problem] = (),
 ) -> Plan:

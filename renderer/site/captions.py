@@ -16,14 +16,7 @@ from .words import Description, Shown, layers_text, percent, without_title
 if TYPE_CHECKING:
     from .model import Source
 
-__all__ = ["Description", "describe", "layers_text", "method_of", "page_description", "percent"]
-
-
-def method_of(src: Source) -> str:
-    """An explanation's method (``gradcam``), from its record or its file's name."""
-    from ..gallery.kinds.explain import method_of as explain_method
-
-    return explain_method(src.extra, str(src.entry.get("output") or ""))
+__all__ = ["Description", "describe", "layers_text", "page_description", "percent"]
 
 
 def shown_of(src: Source, name: str) -> Shown:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..gallery.kinds import KINDS
+from ..gallery.kinds.explain import GRADCAM_METHODS
 from ..naming import photo_key, slug
 from .albums import Album, build_albums, folder_of, photos_root
 from .captions import describe, page_description, percent
@@ -27,7 +28,6 @@ from .public import public_command, public_text
 
 __all__ = ["Album", "ModelRow", "Pending", "percent"]
 
-GRADCAM_METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam")
 LIME_METHODS = ("lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg")
 ROBUSTNESS_KINDS = ("noise", "brightness", "contrast")
 COVER_PRESETS = ("classic", "deep", "photo", "gentle")
@@ -472,19 +472,9 @@ def faithfulness_of(fig: Figure) -> Faithfulness | None:
 
 
 def section_of(fig: Figure) -> str:
-    """The ``PhotoPage`` list (one of ``PAGE_SECTIONS``) a figure of a photo joins."""
-    if fig.kind == "explain":
-        method = str(fig.details.get("method", ""))
-        if method in GRADCAM_METHODS:
-            return "gradcam"
-        if method.startswith("lime"):
-            return "lime"
-        if method.startswith("robustness-"):
-            return "robustness"
-    mask = fig.details.get("mask") if fig.kind == "dream" else None
-    if mask in ("gradcam", "lime"):  # a dream masked by an explanation sits beside it
-        return str(mask)
-    return KINDS.sections().get(fig.kind, "other")
+    """The ``PhotoPage`` list (one of ``PAGE_SECTIONS``) a figure of a photo joins: its job
+    kind says which (``JobKind.sections``)."""
+    return KINDS.section(fig.kind, fig.details)
 
 
 def _input_path(src: Source) -> str:

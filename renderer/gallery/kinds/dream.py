@@ -4,10 +4,10 @@ entry, a ``NAME.mask.png`` sidecar) with the first preset."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...dream.recipe import DreamRecipe
 from ...errors import UnknownNameError
@@ -146,6 +146,12 @@ def caption(shown: Shown) -> Description:
     return Description(fid, "", title, alt, text, details)
 
 
+def section(details: Mapping[str, Any]) -> str:
+    """A dream joins the dreams; one masked by an explanation sits beside that panel."""
+    mask = details.get("mask")
+    return str(mask) if mask in ("gradcam", "lime") else "dreams"
+
+
 def pending(label: str) -> str:
     """ "dream cat.jpg [classic]" being made: "the classic dream"."""
     found = re.search(r"\[([^\]]+)\]$", label)
@@ -167,7 +173,7 @@ KIND = KINDS.register(
         run,
         first_look=True,
         pending=pending,
-        sections={DREAM: "dreams"},
+        sections={DREAM: section},
         page_kinds=frozenset({DREAM}),
         captions={DREAM: caption},
         work=work,

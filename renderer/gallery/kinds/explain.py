@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ...models import LoadedModel
 
 EXPLAIN = "explain"
+# Grad-CAM and guided backprop panels share the photo page's "gradcam" section, in this order.
+GRADCAM_METHODS = ("gradcam", "gradcam++", "guided-backprop", "guided-gradcam")
 METHOD_TITLES = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
@@ -141,6 +143,16 @@ def caption(shown: Shown) -> Description:
     return Description(fid, "", title, alt, shown.text("caption", default), details, legend)
 
 
+def section(details: Mapping[str, Any]) -> str:
+    """The photo page section of a panel: by its method."""
+    method = str(details.get("method", ""))
+    if method in GRADCAM_METHODS:
+        return "gradcam"
+    if method.startswith("lime"):
+        return "lime"
+    return "robustness" if method.startswith("robustness-") else "other"
+
+
 def work(job: Job, min_size: int) -> float:
     from ..estimate import explain_work
 
@@ -158,6 +170,7 @@ KIND = KINDS.register(
         # plus the main process would pass 4 GB.
         heavy=True,
         pending="the explanations",
+        sections={EXPLAIN: section},
         page_kinds=frozenset({EXPLAIN}),
         captions={EXPLAIN: caption},
         work=work,
