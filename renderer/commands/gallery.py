@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
-from ..clikit import app_state, command_line, progress
+from ..clikit import app_state, command_line, progress, stacked
 from ..errors import RecipeError
 from ..gallery.config import flag_overrides, flag_settings
 from ..imageio import write_text_atomic
@@ -39,34 +39,39 @@ config_option = click.option(
 )
 
 
-def setting_options(*fields: str) -> Callable[[Callable], Callable]:
+def setting_options(
+    *fields: str, after: Mapping[str, list[Callable]] | None = None
+) -> Callable[[Callable], Callable]:
     """The flags of the ``gallery.toml`` settings (those of ``fields``, else all), from
-    their one declaration on ``GalleryConfig``; ``flag_overrides`` reads them back."""
+    their one declaration on ``GalleryConfig``, with the command's own options ``after``
+    the setting named; ``flag_overrides`` reads the settings back."""
+    options: list[Callable] = []
+    for s in flag_settings(*fields):
+        if s.flag:
+            options.append(
+                click.option(*s.flag.decls, s.flag.name or s.field, **s.flag.option_kwargs())
+            )
+            options += (after or {}).get(s.field, [])
+    return stacked(options)
 
-    def decorate(func: Callable) -> Callable:
-        for one in reversed(flag_settings(*fields)):
-            flag = one.flag
-            assert flag is not None
-            func = click.option(*flag.decls, flag.name or one.field, **flag.option_kwargs())(func)
-        return func
 
-    return decorate
-
-
-def _check_photos(config) -> None:
+def _check_photos(config: GalleryConfig) -> None:
     if config.photos is not None and not config.photos.is_dir():
         raise RecipeError(f"{config.photos}: no such folder of photos")
 
 
-@gallery.command()
-@config_option
-@setting_options()
-@click.option("--force", is_flag=True, help="Render every job again, even when cached.")
-@click.option(
+force_option = click.option(
+    "--force", is_flag=True, help="Render every job again, even when cached."
+)
+dry_run_option = click.option(
     "--dry-run",
     is_flag=True,
     help="List the jobs to render and to reuse, with the time they will take here; do nothing.",
 )
+
+
+@gallery.command()
+@setting_options(after={"photos": [config_option], "cluster": [force_option, dry_run_option]})
 @click.pass_context
 def build(
     ctx: click.Context, config_file: Path | None, force: bool, dry_run: bool, **flags: Any
@@ -166,8 +171,7 @@ def _estimate(config: GalleryConfig, jobs: list) -> list[str]:
 
 
 @gallery.command()
-@config_option
-@setting_options("photos", "render_dir", "quick")
+@setting_options("photos", "render_dir", "quick", after={"photos": [config_option]})
 @click.option("--yes", is_flag=True, help="Delete them; without it, only list them.")
 def prune(config_file: Path | None, yes: bool, **flags: Any) -> None:
     """List (or, with --yes, delete) the cached jobs that the current settings no longer use.

@@ -93,7 +93,8 @@ TEMPLATE_HEAD = (
 @dataclass(frozen=True)
 class GalleryConfig:
     """Everything one gallery build needs to know; checked on construction. Each field
-    declared with ``setting`` is a ``gallery.toml`` key (and maybe a flag)."""
+    declared with ``setting`` is a ``gallery.toml`` key (and maybe a flag); the fields'
+    order is the flags' order in ``--help``, and each table's in the template."""
 
     photos: Path | None = setting(
         None,
@@ -159,6 +160,23 @@ class GalleryConfig:
             "than the free memory holds, 1 GB each) run as many as fit, with a warning.",
             int,  # checked with the other settings: 0 or -1 is one line, not a usage error
             shown_default="one per core, at most 4",
+        ),
+    )
+    cluster: str | None = setting(  # a Dask scheduler (tcp://host:8786), or local / local:N
+        None,
+        CLUSTER,
+        section="cluster",
+        key="address",
+        live=False,
+        example="tcp://studio-server:8786",
+        note="Run the jobs on a Dask cluster (pip install 'dreamgallery[cluster]'): a "
+        'scheduler\'s address, or "local" / "local:N" for N worker processes on this '
+        'machine. See the README, "More than one machine".',
+        flag=Flag(
+            ("--cluster",),
+            "Run the jobs on a Dask cluster: a scheduler (tcp://HOST:8786), or local[:N] for "
+            "N worker processes here. Needs the [cluster] extra.",
+            metavar="ADDRESS",
         ),
     )
     max_minutes: float | None = setting(
@@ -450,23 +468,6 @@ class GalleryConfig:
         example=0,
         note="frames per second (0: the source's, at most 30)",
     )
-    cluster: str | None = setting(  # a Dask scheduler (tcp://host:8786), or local / local:N
-        None,
-        CLUSTER,
-        section="cluster",
-        key="address",
-        live=False,
-        example="tcp://studio-server:8786",
-        note="Run the jobs on a Dask cluster (pip install 'dreamgallery[cluster]'): a "
-        'scheduler\'s address, or "local" / "local:N" for N worker processes on this '
-        'machine. See the README, "More than one machine".',
-        flag=Flag(
-            ("--cluster",),
-            "Run the jobs on a Dask cluster: a scheduler (tcp://HOST:8786), or local[:N] for "
-            "N worker processes here. Needs the [cluster] extra.",
-            metavar="ADDRESS",
-        ),
-    )
 
     def __post_init__(self) -> None:
         for one in SETTINGS:
@@ -592,7 +593,6 @@ SCHEMA: dict[tuple[str, str], Setting] = {
     (one.section, key): one for one in SETTINGS for key in (one.key, *one.aliases)
 }
 _SECTIONS = tuple(SECTIONS)
-assert {one.section for one in SETTINGS} <= {"", *_SECTIONS}, "a setting's table is missing"
 
 
 def _distinct_names(name: str, value: Any) -> tuple[str, ...]:

@@ -249,9 +249,11 @@ def template(
             lines.append(f"[{section}]")
             if sections[section]:
                 lines.extend(_comment(sections[section].format(**words)))
+        apart = False  # a setting with a comment of its own stands apart
         for n, one in enumerate(s for s in settings if s.section == section):
             these = list(template_lines(one, **words))
-            if n and len(these) > 1:  # a setting with a comment of its own stands apart
+            if n and (apart or len(these) > 1):
                 lines.append("")
             lines.extend(these)
+            apart = len(these) > 1
     return "\n".join(lines) + "\n"
