@@ -21,7 +21,7 @@ from renderer.gallery.config import (
     flag_overrides,
     load_config,
 )
-from renderer.gallery.schema import Setting, toml_value
+from renderer.gallery.schema import Setting, shown, toml_value
 
 try:  # Python 3.11+
     import tomllib
@@ -205,7 +205,10 @@ def test_every_flag_is_in_build_help(setting: Setting, build_help: str):
     assert setting.flag is not None
     for decl in setting.flag.decls:
         assert re.search(rf"(^|[ ,]){re.escape(decl)}\b", build_help, re.M), decl
-    assert setting.flag.help.split(";")[0].split(":")[0][:30] in build_help
+    words = " ".join(build_help.split())
+    assert " ".join(setting.flag.help.split()) in words
+    if setting.flag.shown_default is True:  # the default shown is the setting's own
+        assert f"[default: {shown(setting.default)}]" in words
 
 
 def test_build_has_no_flag_outside_the_source(build_help: str):

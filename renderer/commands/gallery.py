@@ -49,7 +49,9 @@ def setting_options(
     for s in flag_settings(*fields):
         if s.flag:
             options.append(
-                click.option(*s.flag.decls, s.flag.name or s.field, **s.flag.option_kwargs())
+                click.option(
+                    *s.flag.decls, s.flag.name or s.field, **s.flag.option_kwargs(s.default)
+                )
             )
             options += (after or {}).get(s.field, [])
     return stacked(options)

@@ -115,9 +115,7 @@ class GalleryConfig:
         PATH,
         key="site",
         note="Where the static site is published; open <site>/index.html or run `make serve`.",
-        flag=Flag(
-            ("--site", "--out"), "Where the site is published.", _FILE, shown_default="gallery"
-        ),
+        flag=Flag(("--site", "--out"), "Where the site is published.", _FILE, shown_default=True),
     )
     render_dir: Path = setting(
         Path("renders/gallery"),
@@ -127,7 +125,7 @@ class GalleryConfig:
             ("--render-dir",),
             "Where finished jobs are cached.",
             _FILE,
-            shown_default="renders/gallery",
+            shown_default=True,
         ),
     )
     # None: ``sample-photos`` beside the render folder (renders/sample-photos by default), so
@@ -200,7 +198,7 @@ class GalleryConfig:
             ("--model", "-m"),
             "Model name (repeatable); see `renderer models`.",
             multiple=True,
-            shown_default="efficientnet_lite0",
+            shown_default=True,
         ),
     )
     weights: Path | None = setting(
@@ -222,7 +220,7 @@ class GalleryConfig:
             ("--device",),
             "Where to compute: auto picks CUDA, then MPS, then CPU.",
             click.Choice(DEVICE_CHOICES),
-            shown_default="auto",
+            shown_default=True,
         ),
     )
     seed: int = setting(
@@ -255,7 +253,7 @@ class GalleryConfig:
             ("--max-pixels",),
             "Refuse photos with more pixels than this (decompression-bomb guard).",
             click.IntRange(min=1),
-            shown_default=str(DEFAULT_MAX_PIXELS),
+            shown_default=True,
         ),
     )
     max_memory: float | None = setting(  # GB for one dream's gradient step; None: a free share
@@ -302,7 +300,7 @@ class GalleryConfig:
             ("--per-page",),
             "Photos on one index page at most.",
             click.IntRange(1, 10_000),
-            shown_default=str(DEFAULT_PER_PAGE),
+            shown_default=True,
         ),
     )
     base_url: str | None = setting(  # the site's address: absolute share links and a sitemap
@@ -325,7 +323,7 @@ class GalleryConfig:
             ("--max-file-mb",),
             "Skip photo files larger than this, unread.",
             _MORE_THAN_0,
-            shown_default=f"{DEFAULT_MAX_FILE_MB:g}",
+            shown_default=True,
         ),
     )
     allow_empty: bool = setting(  # publish an empty gallery from a folder without photos

@@ -115,12 +115,16 @@ class Flag:
     multiple: bool = False
     name: str | None = None  # the click parameter, when not the field's name
     invert: bool = False  # ``--flat`` is ``albums = false``
-    shown_default: str | None = None  # "[default: ...]" words; None: none shown
+    # "[default: ...]" in --help: these words, True for the setting's default, None for none
+    shown_default: str | bool | None = None
 
-    def option_kwargs(self) -> dict[str, Any]:
-        """``click.option``'s keywords (without the declarations)."""
+    def option_kwargs(self, default: Any = None) -> dict[str, Any]:
+        """``click.option``'s keywords (without the declarations); ``default`` is the
+        setting's, shown when ``shown_default`` is True (the flag's own is None)."""
         help_text = self.help
-        if self.shown_default is not None:
+        if self.shown_default is True:
+            help_text += f"  [default: {shown(default)}]"
+        elif self.shown_default:
             help_text += f"  [default: {self.shown_default}]"
         kwargs: dict[str, Any] = {"help": help_text}
         if self.type is not None:
@@ -196,6 +200,15 @@ def check_value(where: str, label: str, setting: Setting, value: Any) -> None:
     """One line naming the file (or "gallery"), the key and what it must be."""
     if not setting.check(value):
         raise RecipeError(f"{where}: {label} must be {setting.expected}, got {value!r}")
+
+
+def shown(value: Any) -> str:
+    """A default as ``--help`` shows it: ``48``, ``200``, ``renders/gallery``, ``a, b``."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(shown, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value.as_posix() if isinstance(value, PurePath) else str(value)
 
 
 def toml_value(value: Any) -> str:
