@@ -144,7 +144,7 @@ class GalleryConfig:
             ("--quick",), "A preview: small sizes, few steps, fewer LIME samples.", is_flag=True
         ),
     )
-    jobs: int | None = setting(  # None: one worker per core (at most 4); one process on a GPU
+    jobs: int | None = setting(
         None,
         whole(1, 256),
         live=False,
@@ -160,7 +160,7 @@ class GalleryConfig:
             shown_default="one per core, at most 4",
         ),
     )
-    cluster: str | None = setting(  # a Dask scheduler (tcp://host:8786), or local / local:N
+    cluster: str | None = setting(
         None,
         CLUSTER,
         section="cluster",
@@ -226,8 +226,6 @@ class GalleryConfig:
     seed: int = setting(
         0, whole(0), flag=Flag(("--seed",), "Seed for every job.", click.IntRange(min=0))
     )
-    # "auto" (the photo's long side, up to 2048 px), "full" (up to 4096) or pixels. None:
-    # "auto" for your own photos; the presets' sizes for the sample gallery (small photos).
     size: int | str | None = setting(
         None,
         SIZE,
@@ -245,7 +243,7 @@ class GalleryConfig:
             shown_default="auto; the sample gallery: the presets' own",
         ),
     )
-    max_pixels: int = setting(  # refuse photos with more pixels (bomb guard)
+    max_pixels: int = setting(
         DEFAULT_MAX_PIXELS,
         whole(1),
         live=False,
@@ -256,7 +254,7 @@ class GalleryConfig:
             shown_default=True,
         ),
     )
-    max_memory: float | None = setting(  # GB for one dream's gradient step; None: a free share
+    max_memory: float | None = setting(
         None,
         GIGABYTES,
         live=False,
@@ -281,7 +279,7 @@ class GalleryConfig:
         example="my-theme",
         note="A folder of templates overriding the site's own, one by one.",
     )
-    albums: bool = setting(  # each subfolder of the photos folder is an album; False flattens
+    albums: bool = setting(
         True,
         BOOL,
         note="Each subfolder of the photos folder is an album (false: one flat index, --flat).",
@@ -303,7 +301,7 @@ class GalleryConfig:
             shown_default=True,
         ),
     )
-    base_url: str | None = setting(  # the site's address: absolute share links and a sitemap
+    base_url: str | None = setting(
         None,
         URL,
         live=False,
@@ -314,7 +312,7 @@ class GalleryConfig:
             "The site's address (https://...): absolute share previews and a sitemap.xml.",
         ),
     )
-    max_file_mb: float = setting(  # larger photo files are skipped unread
+    max_file_mb: float = setting(
         DEFAULT_MAX_FILE_MB,
         POSITIVE,
         live=False,
@@ -326,7 +324,7 @@ class GalleryConfig:
             shown_default=True,
         ),
     )
-    allow_empty: bool = setting(  # publish an empty gallery from a folder without photos
+    allow_empty: bool = setting(
         False,
         BOOL,
         flag=Flag(
@@ -408,8 +406,6 @@ class GalleryConfig:
     )
     # The other keys of [explain]: ``ExplainSettings`` fields, passed on as they are.
     explain_settings: Mapping[str, Any] = field(default_factory=dict)
-    # File names of the photos to zoom into. None: the default, ``zooms`` (one sample photo
-    # for the sample gallery, none of your own); an empty list turns zooms off.
     zoom_photos: tuple[str, ...] | None = setting(
         None,
         NAMES,
@@ -424,8 +420,6 @@ class GalleryConfig:
     )
     zoom_preset: str = setting(DEFAULT_ZOOM_PRESET, TEXT, section="zoom", key="preset")
     zoom_frames: int = setting(DEFAULT_ZOOM_FRAMES, whole(2, 600), section="zoom", key="frames")
-    # File names of the photos whose layer atlas the site shows. None: the sample
-    # gallery's ``SAMPLE_ATLAS``, none of your own.
     atlas_photos: tuple[str, ...] | None = setting(
         None,
         NAMES,
