@@ -105,6 +105,7 @@ MACO_OPTIONS = [
         help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",
     ),
 ]
+
 # The recipe values; each overrides the preset's only when given.
 RECIPE_OPTIONS = [
     click.option(
@@ -186,6 +187,7 @@ RECIPE_OPTIONS = [
     ),
     out_option,
 ]
+
 # The recipe values of dreams from noise (layer and class dreams).
 NOISE_OPTIONS = [
     click.option(
