@@ -316,7 +316,18 @@ class _Canvas:
     mask: torch.Tensor | None = None
 
     @classmethod
-    def of(cls, photo, start, batch, size, recipe, device, mask) -> _Canvas:
+    def of(
+        cls,
+        photo: torch.Tensor | None,
+        start: torch.Tensor | None,
+        batch: int,
+        size: tuple[int, int] | None,
+        recipe: DreamRecipe,
+        device: torch.device,
+        mask: torch.Tensor | None,
+    ) -> _Canvas:
+        """Moved to ``device`` as float; a photo sets the size and batch, a start picture
+        the size unless one is given (and is repeated to ``batch``)."""
         if photo is not None:
             photo = photo.to(device).float()
             mask = None if mask is None else mask.to(device).float()
@@ -328,7 +339,11 @@ class _Canvas:
         return cls(size or (recipe.size, recipe.size), batch, start=start)
 
     def first_image(
-        self, recipe: DreamRecipe, first_size: tuple[int, int], generator, device
+        self,
+        recipe: DreamRecipe,
+        first_size: tuple[int, int],
+        generator: torch.Generator,
+        device: torch.device,
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The first octave's picture (None for a photo: each octave reads it at its size)
         and the picture at full size the objective is first measured on."""

@@ -301,7 +301,17 @@ def render_maco(
         )  # fmt: skip
 
 
-def _render_maco(model, objective, recipe, *, seed, batch, size, on_step, measure_objective):
+def _render_maco(
+    model: LoadedModel,
+    objective: Objective,
+    recipe: DreamRecipe,
+    *,
+    seed: int,
+    batch: int,
+    size: tuple[int, int] | None,
+    on_step: Callable[[], None] | None,
+    measure_objective: bool,
+) -> DreamResult:
     generator = torch.Generator().manual_seed(seed)
     h, w = size or (recipe.size, recipe.size)
     crop_px = recipe.crop_px or model.spec.input_size
@@ -342,8 +352,17 @@ def _render_maco(model, objective, recipe, *, seed, batch, size, on_step, measur
 
 
 def _first_phase(
-    model, objective, recipe, magnitude, batch, size, steps, crop_px, generator, on_step
-):
+    model: LoadedModel,
+    objective: Objective,
+    recipe: DreamRecipe,
+    magnitude: torch.Tensor,
+    batch: int,
+    size: tuple[int, int],
+    steps: int,
+    crop_px: int,
+    generator: torch.Generator,
+    on_step: Callable[[], None] | None,
+) -> tuple[MacoParam, torch.Tensor | None, int]:
     """The first octave's random phases; with ``recipe.starts`` > 1, each dream's best of
     that many: each start climbs a quarter of the octave's steps, then the one with the
     highest objective on ``VIEWS`` random crops of its picture goes on. Returns the
@@ -379,7 +398,14 @@ VIEWS = 8  # random crops a start is judged on
 
 
 @torch.no_grad()
-def view_score(model, objective, images, spec: CropSpec, crop_px: int, generator) -> torch.Tensor:
+def view_score(
+    model: LoadedModel,
+    objective: Objective,
+    images: torch.Tensor,
+    spec: CropSpec,
+    crop_px: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """The objective's mean over ``VIEWS`` random crops (the recipe's boxes, no noise) of
     each image: how convincing a picture is from anywhere, not from one lucky frame."""
     n, _, h, w = images.shape
