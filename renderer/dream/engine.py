@@ -32,8 +32,6 @@ from .maco import render_maco
 from .memory import ALIGN, StepCost, choose_tile, default_budget, halo_for, probe_step_cost
 from .objectives import Objective, evaluate
 from .octaves import (
-    BASE_SIZE,
-    MIN_TOP_STEPS,
     Octave,
     base_size,
     enlarge,
@@ -45,25 +43,19 @@ from .octaves import (
 )
 from .parametrization import FFTParam, PixelParam, initial_image, make_param
 from .recipe import DreamRecipe
-from .result import DreamDivergedError, DreamResult, check_finite, stretch_contrast
+from .result import DreamResult, check_finite, stretch_contrast
 
-# Importable from here as before the octave plan, the result and the device choices moved
-# to their own modules (``octaves``, ``result``, ``layout``): callers outside ``dream/``
-# still name them ``engine.X``. New code imports them from where they live.
+# This module's own names (masked_step, render, step_seconds), and five that moved to
+# ``octaves``, ``result`` and ``layout`` and are still imported from here by callers outside
+# ``dream/`` (jobs, video, estimates, bench); new code imports them from where they live.
 __all__ = [
-    "BASE_SIZE",
-    "MIN_TOP_STEPS",
-    "DreamDivergedError",
     "DreamResult",
-    "Octave",
     "masked_step",
     "octave_plan",
     "octave_sizes",
     "render",
     "resize",
     "step_seconds",
-    "stretch_contrast",
-    "use_bf16",
     "use_channels_last",
 ]
 
