@@ -257,8 +257,9 @@ def test_a_start_is_scored_on_random_views_of_its_picture(lite0) -> None:
 
 @pytest.mark.slow
 def test_several_starts_are_byte_identical_and_change_the_dream(lite0) -> None:
-    from renderer.dream.engine import octave_plan, render
+    from renderer.dream.engine import render
     from renderer.dream.objectives import class_objective
+    from renderer.dream.octaves import octave_plan
 
     recipe = DreamRecipe(
         param="maco", octaves=1, size=64, steps=4, crops=2, crop_px=64, lr=0.3, starts=3
