@@ -65,8 +65,8 @@ def test_command_line_keeps_only_what_was_given() -> None:
 
 
 def test_a_pixel_or_fft_dream_lists_no_maco_crop_fields(tmp_path):
+    from renderer.site.howmade import provenance_rows
     from renderer.site.model import Source
-    from renderer.site.provenance import provenance_rows
 
     crops = {"crops": 6, "crop_min": 0.25, "crop_px": 0, "noise": 0.02, "template": "average"}
 

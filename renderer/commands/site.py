@@ -85,18 +85,10 @@ def build(
       renderer site build --from renders/ --out site/ --base-url https://example.org/ --precompress
     """
     from ..site.builder import build_site
+    from ..site.options import SiteOptions
 
-    report = build_site(
-        list(render_dirs),
-        out_dir,
-        title=title,
-        theme=theme,
-        photos=photos,
-        flat=flat,
-        per_page=per_page,
-        base_url=base_url,
-        precompress=precompress,
-    )
+    options = SiteOptions(title, theme, photos, flat, per_page, base_url, precompress)
+    report = build_site(list(render_dirs), out_dir, options)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"site: {report.summary()}", err=True)

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import RecipeError, UnknownNameError
 from ..files import DEFAULT_MAX_FILE_MB
 from ..imageio import DEFAULT_MAX_PIXELS
+from ..site.options import SiteOptions
 from ..sizes import parse_size
 
 try:  # Python 3.11+
@@ -351,15 +352,16 @@ class GalleryConfig:
             return SAMPLE_ATLAS
         return ()
 
-    @property
-    def site_options(self) -> dict[str, Any]:
-        """How the site shows the photos: ``build_site``'s keywords."""
-        return {
-            "photos": self.photos,
-            "flat": not self.albums,
-            "per_page": self.per_page,
-            "base_url": self.base_url,
-        }
+    def site_options(self) -> SiteOptions:
+        """How the site looks: its title and theme, albums, paging and address."""
+        return SiteOptions(
+            title=self.title,
+            theme=self.theme,
+            photos=self.photos,
+            flat=not self.albums,
+            per_page=self.per_page,
+            base_url=self.base_url,
+        )
 
     def replace(self, **changes: Any) -> GalleryConfig:
         return dataclasses.replace(self, **changes)

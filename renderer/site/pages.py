@@ -18,7 +18,8 @@ from xml.sax.saxutils import escape
 from ..imageio import write_bytes_atomic
 from . import model as vm
 from .albums import index_pages
-from .provenance import shared_rows
+from .captions import page_description
+from .types import shared_rows
 
 OG_WIDTH = 960  # the share preview's picture: the first copy at least this wide
 PRECOMPRESS = (".html", ".css", ".js", ".xml", ".svg")
@@ -91,7 +92,9 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                     "groups": page.groups,
                 },
                 page.cover,
-                page.description,
+                page_description(
+                    page.name, page.photo.predictions if page.photo else [], len(page.dreams)
+                ),
             )
         )
     if gallery.layer_dreams:
@@ -119,11 +122,13 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                 f"ImageNet class: {names}…",
             )
         )
+    cover = gallery.album.cover_page
     specs.append(
         PageSpec(
             "about.html",
             "about.html",
             "about",
+            figure=cover.cover if cover else None,
             description="How these pictures were made: the model, its weights' checksum, "
             "the software versions and the methods.",
         )
