@@ -649,9 +649,8 @@ def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_p
     assert pages() == first  # a no-change rebuild writes nothing
     photo_pages = {p for p in first if p.startswith("photos/")}
     assert len(photo_pages) == 5
-    build_site(
-        render, site, SiteOptions(photos=photos, per_page=2)
-    )  # the indexes change, no photo page
+    # the indexes change, no photo page
+    build_site(render, site, SiteOptions(photos=photos, per_page=2))
     second = pages()
     assert all(first[p] == second[p] for p in photo_pages)  # linked from the previous site
     assert first["index.html"] != second["index.html"]  # indexes are rendered again
@@ -659,12 +658,72 @@ def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_p
     third = pages()
     assert all(third[p] != second[p] for p in photo_pages)
     assert "Another title" in (site / sorted(photo_pages)[0]).read_text(encoding="utf-8")
-    build_site(
-        render, site, SiteOptions(photos=photos, title="Another title", flat=True)
-    )  # neighbours move
+    # the neighbours move
+    build_site(render, site, SiteOptions(photos=photos, title="Another title", flat=True))
     fourth = pages()
     assert any(fourth[p] != third[p] for p in photo_pages)
     _check_links(site)
+
+
+def test_build_site_alone_decides_whether_the_site_is_current_and_says_why(tmp_path: Path):
+    import json
+    import os
+
+    from renderer.bench.site import fake_render_dir
+    from renderer.provenance import MANIFEST_NAME
+
+    render, photos = fake_render_dir(tmp_path, {"": 3})
+    site, options = tmp_path / "site", SiteOptions(photos=photos)
+    first = build_site(render, site, options)
+    assert not first.unchanged and first.reason == "there is none yet"
+    again = build_site(render, site, SiteOptions(photos=photos))  # equal options, new object
+    assert again.unchanged and again.reason == ""
+    assert (again.pages, again.images, again.photos) == (first.pages, first.images, 3)
+    # a failure recorded again (a new time stamp on its skipped record) is no new input
+    manifest = json.loads((render / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest["entries"].append(
+        {"kind": "skipped", "output": None, "command": "", "created": "2026-01-01T00:00:00"}
+    )
+    (render / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    assert not build_site(render, site, options).unchanged  # a new skipped file is
+    manifest["entries"][-1]["created"] = "2026-01-02T00:00:00"
+    (render / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    assert build_site(render, site, options).unchanged
+    # a figure's file rewritten in place, with the manifest as it was
+    output = next(render.rglob("dream-classic.png"))
+    os.utime(output, ns=(output.stat().st_atime_ns, output.stat().st_mtime_ns + 10**9))
+    changed = build_site(render, site, options)
+    assert not changed.unchanged and output.name in changed.reason
+    assert build_site(render, site, options).unchanged
+    # another option, a pending figure, a damaged site: each builds it again, and says why
+    told: list[str] = []
+    titled = build_site(render, site, SiteOptions(photos=photos, title="T"), on_build=told.append)
+    assert told == [titled.reason] == ["it was built from other inputs"]
+    pending = (vm.Pending("dream", "x [deep]"),)
+    assert not build_site(render, site, options, pending=pending).unchanged
+    assert not build_site(render, site, options).unchanged  # and once it is done
+    next((site / "media").rglob("*.webp")).unlink()
+    assert "missing" in build_site(render, site, options).reason
+    assert build_site(render, site, options).unchanged
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"per_page": 0}, "per_page must be a whole number >= 1, got 0"),
+        ({"per_page": True}, "per_page must be a whole number >= 1, got True"),
+        ({"per_page": "4"}, "per_page must be a whole number >= 1, got '4'"),
+        ({"base_url": "example.org"}, "base_url must be an http(s) address, not 'example.org'"),
+        ({"title": None}, "title must be text, got None"),
+    ],
+)
+def test_site_options_are_checked_when_made(changes: dict, message: str) -> None:
+    with pytest.raises(SiteError) as caught:
+        SiteOptions(**changes)
+    assert str(caught.value) == message
+    options = SiteOptions(base_url="https://example.org/dreams", theme="my-theme")
+    assert options.base_url == "https://example.org/dreams/" and options.theme == Path("my-theme")
+    assert options == SiteOptions(base_url="https://example.org/dreams/", theme=Path("my-theme"))
 
 
 def test_a_site_built_anew_links_its_media_from_the_store_unless_one_was_edited(
