@@ -90,7 +90,9 @@ def test_every_page_parses_and_every_link_resolves_inside_the_site(built) -> Non
 def test_no_absolute_path_of_the_build_machine_appears(built) -> None:
     root, render, site, _ = built
     forbidden = [str(root), str(render), "/work/", "/root/", "/home/", "/tmp/"]
-    for page in _pages(site):
+    hidden = [p for p in site.glob(".*") if p.is_file()]  # the site's manifests too
+    assert {p.name for p in hidden} >= {".dreamgallery-files.json", ".dreamgallery-pages.json"}
+    for page in _pages(site) + hidden:
         text = page.read_text(encoding="utf-8")
         for needle in forbidden:
             assert needle not in text, f"{page.name} leaks {needle}"

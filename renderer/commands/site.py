@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-PER_PAGE = 48  # site.albums.PER_PAGE, without importing the site to show --help
+from ..site.options import PER_PAGE  # a light module: --help imports no site code
 
 
 @click.group()
@@ -87,7 +87,15 @@ def build(
     from ..site.builder import build_site
     from ..site.options import SiteOptions
 
-    options = SiteOptions(title, theme, photos, flat, per_page, base_url, precompress)
+    options = SiteOptions(
+        title=title,
+        theme=theme,
+        photos=photos,
+        flat=flat,
+        per_page=per_page,
+        base_url=base_url,
+        precompress=precompress,
+    )
     report = build_site(list(render_dirs), out_dir, options)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -273,7 +273,7 @@ def _build_into(
     store = MediaStore.beside(render_dir)
     try:
         previous = PreviousSite(out) if (out / MARKER).exists() else None
-        sources = source_table(p for fig in gallery.figures for p in fig.files)
+        sources = source_table((p for fig in gallery.figures for p in fig.files), out)
         tally = publish_all(gallery, Where(tmp, previous, store), warnings, options.strict)
         copy_static(tmp, options.theme)
         pages = _render_pages(env, gallery, tmp, options, code, previous, warnings)

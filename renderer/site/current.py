@@ -102,9 +102,17 @@ def _seen(path: Path) -> str:
     return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
 
 
-def source_table(paths: Iterable[Path]) -> dict[str, str]:
-    """Each source file's size, mtime and inode (or "missing"), by its path."""
-    return {os.fsdecode(p): _seen(Path(p)) for p in sorted(set(paths))}
+def source_table(paths: Iterable[Path], site: Path) -> dict[str, str]:
+    """Each source file's size, mtime and inode (or "missing"), by its path relative to
+    the ``site`` folder (the site's manifest names no absolute path of the build machine)."""
+    return {_relative(p, site): _seen(Path(p)) for p in sorted(set(paths))}
+
+
+def _relative(path: Path, site: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, site)).as_posix()
+    except ValueError:  # another drive
+        return os.fsdecode(path)
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ def judge(site: Path, key: str) -> Verdict:
     if not isinstance(sources, Mapping):
         return Verdict("its manifest does not name its sources")
     for path, seen in sources.items():
-        if _seen(Path(path)) != seen:
+        if _seen(site / path) != seen:
             return Verdict(f"{Path(path).name}, a file it is made from, changed")
     damage = table_damage(site, manifest["files"])
     if damage is not None:
