@@ -23,6 +23,7 @@ from ..devices import DEVICE_CHOICES
 from ..errors import RecipeError, UnknownNameError
 from ..files import DEFAULT_MAX_FILE_MB
 from ..imageio import DEFAULT_MAX_PIXELS
+from ..site.options import SiteOptions
 from ..sizes import parse_size
 from . import schema
 from .schema import (
@@ -565,15 +566,16 @@ class GalleryConfig:
             return SAMPLE_ATLAS
         return ()
 
-    @property
-    def site_options(self) -> dict[str, Any]:
-        """How the site shows the photos: ``build_site``'s keywords."""
-        return {
-            "photos": self.photos,
-            "flat": not self.albums,
-            "per_page": self.per_page,
-            "base_url": self.base_url,
-        }
+    def site_options(self) -> SiteOptions:
+        """How the site looks: its title and theme, albums, paging and address."""
+        return SiteOptions(
+            title=self.title,
+            theme=self.theme,
+            photos=self.photos,
+            flat=not self.albums,
+            per_page=self.per_page,
+            base_url=self.base_url,
+        )
 
     def replace(self, **changes: Any) -> GalleryConfig:
         return dataclasses.replace(self, **changes)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..naming import slug
 
 if TYPE_CHECKING:
-    from .model import Source
+    from .types import Source
 
 METHOD_TITLES = {
     "gradcam": "Grad-CAM",
