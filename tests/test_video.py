@@ -282,18 +282,32 @@ def test_an_over_long_clip_is_cut_with_one_line(clip, caplog):
 # ---------------------------------------------------------------- the command
 
 
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
 def test_video_keeps_its_sound_and_a_silent_clip_gets_none(tmp_path, frames):
     loud = write_clip(tmp_path / "loud.mp4", frames[:6], fps=12)
+    pcm = write_clip(tmp_path / "pcm.mov", frames[:6], fps=12, audio_codec="pcm_s16le")
     quiet = write_clip(tmp_path / "quiet.mp4", frames[:6], fps=12, tone_hz=None)
     out = tmp_path / "out"
-    result = _run("video", str(loud), str(quiet), "--size", "64", "-o", str(out))
+    result = _run("video", str(loud), str(pcm), str(quiet), "--size", "64", "-o", str(out))
     assert result.exit_code == 0, result.output
     (loud_dir,) = out.glob("loud-*")
+    (pcm_dir,) = out.glob("pcm-*")
     (quiet_dir,) = out.glob("quiet-*")
     for name in ("dream-classic.mp4", "dream-classic.webm", "source.mp4"):
-        seconds = _streams(loud_dir / name)
-        assert abs(seconds["audio"] - 0.5) <= 0.1, (name, seconds)
+        for folder in (loud_dir, pcm_dir):
+            seconds = _streams(folder / name)
+            assert abs(seconds["audio"] - 0.5) <= 0.1, (folder.name, name, seconds)
         assert "audio" not in _streams(quiet_dir / name)
+    # AAC goes into the MP4 as it is, packet for packet; PCM is encoded to AAC
+    source_packets = _audio_packets(loud)
+    assert _audio_packets(loud_dir / "dream-classic.mp4") == source_packets
+    assert _audio_packets(loud_dir / "source.mp4") == source_packets
+    with av.open(str(pcm_dir / "dream-classic.mp4")) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
     with av.open(str(loud_dir / "dream-classic.mp4")) as container:
         video = container.streams.video[0]
         assert video.codec_context.name == "h264" and video.format.name == "yuv420p"
@@ -409,3 +423,31 @@ def test_equal_frames_make_byte_identical_videos(tmp_path, clip):
     for suffix in ("mp4", "webm"):
         one, two = (tmp_path / f"{k}.{suffix}" for k in (1, 2))
         assert one.read_bytes() == two.read_bytes(), suffix
+
+
+@pytest.mark.parametrize(
+    ("source", "codec", "modes"),
+    [
+        ("aac.mp4", None, {"mp4": "copy", "webm": "encode"}),
+        ("opus.mkv", "libopus", {"mp4": "encode", "webm": "copy"}),
+        ("pcm.mov", "pcm_s16le", {"mp4": "encode", "webm": "encode"}),
+        ("ac3.mkv", "ac3", {"mp4": "encode", "webm": "encode"}),
+    ],
+)
+def test_a_cut_clips_sound_stops_at_the_cut(tmp_path, frames, source, codec, modes):
+    """12 frames of sound (1 s), cut after 6 (0.5 s): a copy keeps the source's packets
+    up to the cut, none after; a re-encoding ends there too (both within a packet)."""
+    from renderer.video.encode import ClipWriter
+
+    clip = write_clip(tmp_path / source, frames, fps=12, audio_codec=codec)
+    paths = {"mp4": tmp_path / "cut.mp4", "webm": tmp_path / "cut.webm"}
+    with ClipWriter(paths, 96, 64, Fraction(12), clip, 0.0, 0.5) as out:
+        for rgb in frames[:6]:
+            out.write(rgb)
+        assert out.audio_modes == {f"cut.{k}": v for k, v in modes.items()}
+    for suffix, mode in modes.items():
+        seconds = _streams(paths[suffix])["audio"]
+        assert 0.5 <= seconds <= 0.5 + 0.05, (suffix, seconds)
+        if mode == "copy":
+            kept, whole = _audio_packets(paths[suffix]), _audio_packets(clip)
+            assert kept == whole[: len(kept)] and len(kept) < len(whole) * 2 // 3
