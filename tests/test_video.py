@@ -451,3 +451,34 @@ def test_a_cut_clips_sound_stops_at_the_cut(tmp_path, frames, source, codec, mod
         if mode == "copy":
             kept, whole = _audio_packets(paths[suffix]), _audio_packets(clip)
             assert kept == whole[: len(kept)] and len(kept) < len(whole) * 2 // 3
+
+
+def test_a_segments_estimate_by_hand(clip):
+    """One 10-step octave over 96 x 64 px for the first frame; 2 refine steps and the flow
+    (1.5 steps) for each later one; one Grad-CAM pass for each frame it adds to the clip."""
+    from types import SimpleNamespace
+
+    from renderer.dream.presets import get_preset
+    from renderer.gallery.estimate import pixel_steps
+    from renderer.gallery.plan import PhotoSource
+    from renderer.video.estimate import clip_lines
+    from renderer.video.gallery import SegmentPayload
+    from renderer.video.segments import Segment
+
+    recipe = get_preset("classic").recipe.replace(octaves=1, steps=10)
+    settings = VideoSettings(size=64, segment_seconds=0.5)
+
+    def job(segment: Segment) -> SimpleNamespace:
+        payload = SegmentPayload("classic", recipe, settings, segment, 0)
+        return SimpleNamespace(kind="video-segment", payload=payload, photo=PhotoSource(clip, ""))
+
+    pixels = 96 * 64
+    first, second = job(Segment(0, 0, 6)), job(Segment(1, 3, 12, 3))
+    assert pixel_steps(first, 32) == pytest.approx((10 + 5 * 3.5 + 6) * pixels)
+    assert pixel_steps(second, 32) == pytest.approx((10 + 8 * 3.5 + 6) * pixels)
+    (line,) = clip_lines([first, second], 1e-4, 32)
+    # (33.5 + 44) x 6144 pixel-steps at 0.1 ms each: 48 s
+    assert line == (
+        "estimate  video pan.mp4: 15 frames at 96x64 in 2 segment(s) to dream, "
+        "and the join, about 48 s"
+    )

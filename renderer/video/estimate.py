@@ -1,26 +1,43 @@
-"""``renderer video --dry-run``: each clip checked and its dreaming time estimated."""
+"""How long a clip's dream takes, before it starts: ``renderer video --dry-run`` and
+``renderer gallery build --dry-run`` (one line per clip, from its segment jobs).
+
+Counted in pixel-steps (one gradient step over one pixel), as ``gallery/estimate.py``
+counts photo dreams, and turned into seconds with the same probe step.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..dream.engine import octave_plan
 from ..dream.recipe import DreamRecipe
+from .decode import ClipInfo, probe
+from .dream import fit_recipe
 from .jobs import prepare_clip
 from .settings import VideoSettings
 
 # A frame after the first also computes two flows at half size and two warps: measured
 # at about the cost of 1.5 full-size gradient steps (bench --only video).
 FLOW_STEPS = 1.5
+# The join's Grad-CAM is one forward and backward pass per frame at the clip's size.
+GRADCAM_STEPS = 1.0
 
 
 def pixel_steps(
-    width: int, height: int, frames: int, recipe: DreamRecipe, settings: VideoSettings
+    width: int,
+    height: int,
+    frames: int,
+    recipe: DreamRecipe,
+    settings: VideoSettings,
+    min_size: int = 32,
 ) -> float:
     """Gradient steps times pixels of a clip's dream: a photo dream for its first frame,
     the finest octaves' few steps (and the flow) for each later one."""
-    plan = octave_plan(height, width, recipe, 32)
+    fitted = fit_recipe(recipe, height, width, min_size)
+    plan = octave_plan(height, width, fitted, min_size)
     first = sum(o.steps * o.size[0] * o.size[1] for o in plan)
     kept = plan[-settings.refine_octaves :]
     later = sum(settings.refine_steps * o.size[0] * o.size[1] for o in kept)
@@ -50,3 +67,54 @@ def estimate_clip(path: Path, recipe: DreamRecipe, settings: VideoSettings) -> s
         f"{info.seconds:.1f} s{cut}, sound: {'yes' if info.has_audio else 'no'}; "
         f"about {duration(seconds)}"
     )
+
+
+# ---------------------------------------------------------------- a gallery's clips
+
+
+@cache
+def _probed(path: Path, settings: VideoSettings) -> ClipInfo | None:
+    try:
+        return probe(path, settings)
+    except Exception:  # the job itself says why
+        return None
+
+
+def segment_pixel_steps(job: Any, min_size: int) -> float:
+    """A gallery segment job's work (0 when its clip cannot be read): its first frame a
+    photo dream, its later ones continuing it; and the join's Grad-CAM of the frames it
+    adds to the clip (those it does not share with the segment before)."""
+    payload = job.payload
+    info = _probed(Path(job.photo.path), payload.settings)
+    if info is None:
+        return 0.0
+    segment = payload.segment
+    frames = segment.stop - segment.start
+    dream = pixel_steps(info.width, info.height, frames, payload.recipe, payload.settings, min_size)
+    return dream + GRADCAM_STEPS * (frames - segment.fade) * info.width * info.height
+
+
+def clip_lines(jobs: Sequence[Any], seconds_per_pixel_step: float, min_size: int) -> list[str]:
+    """``estimate  video cat.mp4: 54 frames at 256x176 in 2 segment(s) to dream, and the
+    join, about 40 s`` for each clip among ``jobs`` (its segments to render: the frames
+    they share are counted in both; the join's Grad-CAM video)."""
+    from ..gallery.estimate import duration
+
+    clips: dict[str, list[Any]] = {}
+    for job in jobs:
+        if job.kind == "video-segment" and job.photo is not None:
+            clips.setdefault(str(job.photo.path), []).append(job)
+    lines = []
+    for segments in clips.values():
+        first = segments[0]
+        info = _probed(Path(first.photo.path), first.payload.settings)
+        if info is None:
+            continue
+        work = sum(segment_pixel_steps(j, min_size) for j in segments)
+        frames = sum(j.payload.segment.stop - j.payload.segment.start for j in segments)
+        lines.append(
+            f"estimate  video {first.photo.name}: {frames} frames at {info.width}x{info.height} "
+            f"in {len(segments)} segment(s) to dream, and the join, "
+            f"about {duration(work * seconds_per_pixel_step)}"
+        )
+    return lines
