@@ -126,9 +126,11 @@ def dream_clip(
     seed: int,
     command: str,
     segment_files: Sequence[Path] | None = None,
+    note: str = "",
 ) -> list[Record]:
     """Dream a clip (its segments one after another, or joined from ``segment_files``
-    rendered apart) and write its videos, posters and records; returns the records."""
+    rendered apart) and write its videos, posters and records (``note`` ends the dream's
+    caption); returns the records."""
     clock = Stopwatch()
     out_dir = Path(out_dir)
     info = clip.info
@@ -164,7 +166,7 @@ def dream_clip(
             "poster": f"{stem}-poster.png",
             "segments": len(segments),
             "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()} · "
-            f"{info.frames} frames at {float(info.rate):g} fps",
+            f"{info.frames} frames at {float(info.rate):g} fps{note}",
             **facts,
         },
     )
