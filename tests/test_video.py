@@ -345,7 +345,8 @@ def test_equal_seeds_give_byte_identical_frames_and_the_dream_moves(clip, lite0)
 
 def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
     """Two segments rendered as separate jobs (lossless files) and joined give the frames a
-    single job makes, exactly; outside the cross-fade each is its own segment's frame."""
+    single job makes, exactly; outside the cross-fade each is its own segment's frame; in
+    it the two chains share their motifs."""
     from renderer.dream.presets import get_preset
     from renderer.video.jobs import (
         clip_dreamer,
@@ -353,6 +354,7 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         dream_segment_file,
         dream_span,
         prepare_clip,
+        segment_keys,
     )
     from renderer.video.segments import join, read_segment
 
@@ -367,7 +369,10 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         files.append(dream_segment_file(lite0, working, recipe, settings, segment, folder, seed=1))
     apart = list(join(segments, [list(read_segment(f)) for f in files]))
     dreamer, _, _ = clip_dreamer(lite0, working.info, recipe, settings, 1)
-    spans = [list(dream_span(dreamer, working.info, s.start, s.stop)) for s in segments]
+    spans = [
+        list(dream_span(dreamer, working.info, s.start, s.stop, segment_keys(segments, s)))
+        for s in segments
+    ]
     together = list(join(segments, spans))
     assert len(apart) == len(together) == 12
     assert all(a.tobytes() == b.tobytes() for a, b in zip(apart, together, strict=True))
@@ -379,6 +384,14 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         hi = np.maximum(first[i], second[j]).astype(int) + 1
         assert ((together[i] >= lo) & (together[i] <= hi)).all()
         assert together[i].tobytes() not in (first[i].tobytes(), second[j].tobytes())
+    # the later segment continues the key frames' chain (frame 0's dream carried to frame 4):
+    # in the cross-fade it is nearer the earlier segment than a chain started afresh
+    afresh = list(dream_span(dreamer, working.info, 4, 12))
+
+    def apart(later: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(first[4 + k].astype(int) - later[k]).mean() for k in (0, 1)]))
+
+    assert apart(second) < 0.8 * apart(afresh), (apart(second), apart(afresh))
 
 
 def test_the_carried_residual_is_held_at_the_first_frames_strength():
@@ -454,8 +467,8 @@ def test_a_cut_clips_sound_stops_at_the_cut(tmp_path, frames, source, codec, mod
 
 
 def test_a_segments_estimate_by_hand(clip):
-    """One 10-step octave over 96 x 64 px for the first frame; 2 refine steps and the flow
-    (1.5 steps) for each later one; one Grad-CAM pass for each frame it adds to the clip."""
+    """One 10-step octave over 96 x 64 px for the clip's first frame; 2 refine steps and the
+    flow (1.5 steps) for each later one; one Grad-CAM pass for each frame a segment adds."""
     from types import SimpleNamespace
 
     from renderer.dream.presets import get_preset
@@ -475,10 +488,12 @@ def test_a_segments_estimate_by_hand(clip):
     pixels = 96 * 64
     first, second = job(Segment(0, 0, 6)), job(Segment(1, 3, 12, 3))
     assert pixel_steps(first, 32) == pytest.approx((10 + 5 * 3.5 + 6) * pixels)
-    assert pixel_steps(second, 32) == pytest.approx((10 + 8 * 3.5 + 6) * pixels)
+    # the second continues the chain from frame 0's photo dream: its 9 frames, and the
+    # key step's trust check (two flows)
+    assert pixel_steps(second, 32) == pytest.approx((10 + 9 * 3.5 + 1.5 + 6) * pixels)
     (line,) = clip_lines([first, second], 1e-4, 32)
-    # (33.5 + 44) x 6144 pixel-steps at 0.1 ms each: 48 s
+    # (33.5 + 49) x 6144 pixel-steps at 0.1 ms each: 51 s
     assert line == (
         "estimate  video pan.mp4: 15 frames at 96x64 in 2 segment(s) to dream, "
-        "and the join, about 48 s"
+        "and the join, about 51 s"
     )

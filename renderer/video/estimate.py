@@ -81,17 +81,23 @@ def _probed(path: Path, settings: VideoSettings) -> ClipInfo | None:
 
 
 def segment_pixel_steps(job: Any, min_size: int) -> float:
-    """A gallery segment job's work (0 when its clip cannot be read): its first frame a
-    photo dream, its later ones continuing it; and the join's Grad-CAM of the frames it
-    adds to the clip (those it does not share with the segment before)."""
+    """A gallery segment job's work (0 when its clip cannot be read): its key frames, its
+    frames continuing their chain, and the join's Grad-CAM of the frames it adds to the
+    clip (those it does not share with the segment before)."""
     payload = job.payload
     info = _probed(Path(job.photo.path), payload.settings)
     if info is None:
         return 0.0
     segment = payload.segment
     frames = segment.stop - segment.start
-    dream = pixel_steps(info.width, info.height, frames, payload.recipe, payload.settings, min_size)
-    return dream + GRADCAM_STEPS * (frames - segment.fade) * info.width * info.height
+    pixels = info.width * info.height
+    # a later segment first dreams its key frames: the clip's first like a photo, one step
+    # of the chain for each later segment's start before it (and its flows' trust check)
+    keys = segment.index
+    dream = pixel_steps(
+        info.width, info.height, frames + keys, payload.recipe, payload.settings, min_size
+    )
+    return dream + keys * FLOW_STEPS * pixels + GRADCAM_STEPS * (frames - segment.fade) * pixels
 
 
 def clip_lines(jobs: Sequence[Any], seconds_per_pixel_step: float, min_size: int) -> list[str]:

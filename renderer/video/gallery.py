@@ -22,6 +22,7 @@ from .jobs import WorkingClip, clip_segments, dream_clip, dream_segment_file, ex
 from .segments import SEGMENT_FILE, Segment
 from .settings import GALLERY_SEGMENT_SECONDS, QUICK_SIZE, VideoSettings
 
+SEGMENT_VERSION = 2  # 2: a later segment continues the key frames' chain
 JOIN_VERSION = 2  # 2: the sound copied when it fits; the caption says which preset
 # A clip is dreamt with the gallery's first preset only: each preset is a whole clip's
 # dream again (3x the sample clip's time with the sample gallery's three), and the page
@@ -71,6 +72,7 @@ def segment_specs(config: Any, clip: Any, preset_recipe: Callable[..., DreamReci
     specs = []
     for segment in segments:
         params = {
+            "version": SEGMENT_VERSION,
             "preset": preset,
             "recipe": recipe.to_params(),
             "video": asdict(settings),
