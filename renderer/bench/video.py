@@ -175,8 +175,8 @@ def run(out: Path) -> dict:
             "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
             "flicker ratio across the boundary": flicker(camera, joined, across)
             / flicker(camera, independent_a, across),
-            "chains apart in the cross-fade, mean |A - B| (keyed)": apart(spans[1]),
-            "chains apart in the cross-fade, mean |A - B| (afresh)": apart(afresh),
+            "chains apart in the cross-fade, mean abs(A - B) (keyed)": apart(spans[1]),
+            "chains apart in the cross-fade, mean abs(A - B) (afresh)": apart(afresh),
             "strength independent": strength_ind,
             "strength temporal": strength_tmp,
             "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,
