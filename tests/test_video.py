@@ -497,3 +497,24 @@ def test_a_segments_estimate_by_hand(clip):
         "estimate  video pan.mp4: 15 frames at 96x64 in 2 segment(s) to dream, "
         "and the join, about 51 s"
     )
+
+
+def test_a_segment_after_a_cut_starts_afresh(tmp_path, frames, lite0):
+    """Frames 0-5 pan over the coffee, 6-11 over the cat: the flow from key frame 0 to
+    frame 6 is not to be trusted, so the second segment dreams frame 6 like a photo, as a
+    segment with no keys does; after a pan it continues the key's dream instead."""
+    from skimage import data
+
+    from renderer.dream.presets import get_preset
+    from renderer.video.jobs import clip_dreamer, dream_span, prepare_clip
+
+    cat = data.chelsea()
+    other = render_clip(cat, sample_camera(cat.shape, 96, 64, 6), 6)
+    cut = write_clip(tmp_path / "cut.mp4", np.concatenate([frames[:6], other]), fps=12)
+    recipe = get_preset("classic").recipe
+    for path, afresh in ((cut, True), (write_clip(tmp_path / "pan.mp4", frames), False)):
+        info = prepare_clip(path, VideoSettings(size=64)).info
+        dreamer, _, _ = clip_dreamer(lite0, info, recipe, VideoSettings(size=64), 2)
+        keyed = next(dream_span(dreamer, info, 6, 8, keys=[0]))
+        alone = next(dream_span(dreamer, info, 6, 8))
+        assert (keyed.tobytes() == alone.tobytes()) is afresh, path.name

@@ -63,8 +63,8 @@ WEBM = Format(
 
 
 def audio_plan(fmt: Format, codec: str) -> str:
-    """ "copy" when ``fmt``'s container takes the source's audio ``codec`` as it is, else
-    "encode" (to ``fmt.audio``)."""
+    """How ``fmt`` carries a source's audio ``codec``: "copy" (its container takes it as
+    it is) or "encode" (to ``fmt.audio``)."""
     return "copy" if codec in fmt.copies else "encode"
 
 

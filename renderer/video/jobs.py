@@ -64,8 +64,12 @@ def dream_span(
 ) -> Iterator[np.ndarray]:
     """Dream frames ``start`` to ``stop`` of a clip, continuing the chain of the key
     frames ``keys`` (the earlier segments' starts; none: ``start`` is dreamt like a photo)."""
-    dreamer.start_from_keys(_frame_at(info, k) for k in keys)
-    for _frame, dream in dreamer.frames(read_frames(info, start, stop)):
+    frames = read_frames(info, start, stop)
+    first = next(frames, None)
+    if first is None:
+        return
+    dreamer.start_from_keys((_frame_at(info, k) for k in keys), first)
+    for _frame, dream in dreamer.frames(_chain(first, frames)):
         yield dream
 
 
