@@ -468,7 +468,8 @@ def test_a_cut_clips_sound_stops_at_the_cut(tmp_path, frames, source, codec, mod
 
 def test_a_segments_estimate_by_hand(clip):
     """One 10-step octave over 96 x 64 px for the clip's first frame; 2 refine steps and the
-    flow (1.5 steps) for each later one; one Grad-CAM pass for each frame a segment adds."""
+    flows (their floor, at this size) for each later one; one Grad-CAM pass for each frame
+    a segment adds."""
     from types import SimpleNamespace
 
     from renderer.dream.presets import get_preset
@@ -485,17 +486,19 @@ def test_a_segments_estimate_by_hand(clip):
         payload = SegmentPayload("classic", recipe, settings, segment, 0)
         return SimpleNamespace(kind="video-segment", payload=payload, photo=PhotoSource(clip, ""))
 
-    pixels = 96 * 64
+    pixels = 96 * 64  # 6,144
+    flows = 300_000  # two flows at 96 x 64 px: FLOW_FLOOR, more than 1.5 x 6,144
+    later = 2 * pixels + flows
     first, second = job(Segment(0, 0, 6)), job(Segment(1, 3, 12, 3))
-    assert pixel_steps(first, 32) == pytest.approx((10 + 5 * 3.5 + 6) * pixels)
+    assert pixel_steps(first, 32) == pytest.approx(10 * pixels + 5 * later + 6 * pixels)
     # the second continues the chain from frame 0's photo dream: its 9 frames, and the
     # key step's trust check (two flows)
-    assert pixel_steps(second, 32) == pytest.approx((10 + 9 * 3.5 + 1.5 + 6) * pixels)
-    (line,) = clip_lines([first, second], 1e-4, 32)
-    # (33.5 + 49) x 6144 pixel-steps at 0.1 ms each: 51 s
+    assert pixel_steps(second, 32) == pytest.approx(10 * pixels + 9 * later + flows + 6 * pixels)
+    (line,) = clip_lines([first, second], 1e-5, 32)
+    # 1,659,744 + 3,208,896 pixel-steps at 10 us each: 49 s
     assert line == (
         "estimate  video pan.mp4: 15 frames at 96x64 in 2 segment(s) to dream, "
-        "and the join, about 51 s"
+        "and the join, about 49 s"
     )
 
 

@@ -20,8 +20,18 @@ from .jobs import prepare_clip
 from .settings import VideoSettings
 
 # A frame after the first also computes two flows at half size and two warps: measured
-# at about the cost of 1.5 full-size gradient steps (bench --only video).
+# at about the cost of 1.5 full-size gradient steps at 512 x 384 (bench --only video), but
+# never less than about 0.3 s of CPU (TV-L1's coarse-to-fine loops in Python: 0.18 s a
+# flow at 256 x 176, as much as at 512 x 384), some 300,000 pixel-steps at ~1 us each.
 FLOW_STEPS = 1.5
+FLOW_FLOOR = 300_000
+
+
+def flow_pixel_steps(width: int, height: int) -> float:
+    """The two flows and warps of a frame after the first, in pixel-steps."""
+    return max(FLOW_STEPS * width * height, FLOW_FLOOR)
+
+
 # The join's Grad-CAM is one forward and backward pass per frame at the clip's size.
 GRADCAM_STEPS = 1.0
 
@@ -41,7 +51,7 @@ def pixel_steps(
     first = sum(o.steps * o.size[0] * o.size[1] for o in plan)
     kept = plan[-settings.refine_octaves :]
     later = sum(settings.refine_steps * o.size[0] * o.size[1] for o in kept)
-    later += FLOW_STEPS * width * height
+    later += flow_pixel_steps(width, height)
     return first + (frames - 1) * later
 
 
@@ -97,7 +107,8 @@ def segment_pixel_steps(job: Any, min_size: int) -> float:
     dream = pixel_steps(
         info.width, info.height, frames + keys, payload.recipe, payload.settings, min_size
     )
-    return dream + keys * FLOW_STEPS * pixels + GRADCAM_STEPS * (frames - segment.fade) * pixels
+    checks = keys * flow_pixel_steps(info.width, info.height)
+    return dream + checks + GRADCAM_STEPS * (frames - segment.fade) * pixels
 
 
 def clip_lines(jobs: Sequence[Any], seconds_per_pixel_step: float, min_size: int) -> list[str]:
