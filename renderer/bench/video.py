@@ -120,7 +120,8 @@ def run(out: Path) -> dict:
 
     def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES, keys=()):
         dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
-        dreamer.start_from_keys(ClipFrame(k, k / 12, clip[k]) for k in keys)
+        opening = ClipFrame(first, first / 12, clip[first])
+        dreamer.start_from_keys((ClipFrame(k, k / 12, clip[k]) for k in keys), opening)
         dreams, cpu, trusted = [], [], []
         for t in range(first, stop):
             start = time.process_time()
