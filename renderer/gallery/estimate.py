@@ -70,6 +70,10 @@ def pixel_steps(job: Job, min_size: int) -> float:
         batch = len(payload.classes) if job.kind == "class-dream" else len(recipe.layers)
         side = recipe.size
         return batch * (_dream_pixel_steps(recipe, side, side, min_size) + side * side)
+    if job.kind == "video-segment":
+        from ..video.estimate import segment_pixel_steps
+
+        return segment_pixel_steps(job, min_size)
     size = _photo_size(job)
     if size is None:
         return 0.0
@@ -127,9 +131,10 @@ def duration(seconds: float) -> str:
 
 def known_jobs(jobs: Sequence[Job]) -> list[Job]:
     """The jobs whose payloads are the real kinds' (a test's fake toolkit has others)."""
+    from ..video.gallery import SegmentPayload
     from .kinds import AtlasPayload, ClassPayload, DreamPayload, ExplainPayload, ZoomPayload
 
-    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload, AtlasPayload)
+    kinds = (DreamPayload, ZoomPayload, ExplainPayload, ClassPayload, AtlasPayload, SegmentPayload)
     return [job for job in jobs if isinstance(job.payload, kinds)]
 
 
@@ -150,6 +155,10 @@ def estimate_lines(jobs: Sequence[Job], model: Any, workers: int = 1) -> list[st
         torch.set_num_threads(before)
     rows = estimate(jobs, rate, model.spec.min_size)
     lines = [f"estimate  {r.kind}: {r.jobs} job(s), about {duration(r.seconds)}" for r in rows]
+    if any(job.kind == "video-segment" for job in jobs):
+        from ..video.estimate import clip_lines
+
+        lines += clip_lines(jobs, rate, model.spec.min_size)
     total = sum(r.seconds for r in rows) / max(1, workers)
     lines.append(
         f"estimate  total: about {duration(total)} with {workers} worker(s) on this "
