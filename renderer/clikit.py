@@ -172,6 +172,18 @@ def command_line(ctx: click.Context, **overrides: Any) -> str:
 # --------------------------------------------------------------------------- shared options
 
 
+def stacked(options: Sequence[Callable]) -> Callable[[Callable], Callable]:
+    """One decorator applying a table of ``click.option`` decorators, listed in ``--help``
+    order."""
+
+    def decorate(func: Callable) -> Callable:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 # The option makers and open_model import torch-bound modules when first used: the CLI's
 # root (help, version, one-line errors) imports this module and must stay light.
 

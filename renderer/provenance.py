@@ -49,12 +49,22 @@ class InputFile:
     path: str
     sha256: str
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputFile:
+        """One input as a manifest names it; a missing field reads as ""."""
+        return cls(str(data.get("path") or ""), str(data.get("sha256") or ""))
+
 
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
     weights_sha256: str
     weights_source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
+        """The model as a manifest names it; a missing field reads as ""."""
+        return cls(*(str(data.get(k) or "") for k in ("name", "weights_sha256", "weights_source")))
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,41 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        values = dict(data)
-        if values.get("model"):
-            values["model"] = ModelInfo(**values["model"])
-        values["inputs"] = tuple(InputFile(**i) for i in values.get("inputs", ()))
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """A record as a manifest or sidecar holds it, by any version: unknown keys are
+        left out, and a missing one reads as unknown (no device "?", no time stamp, no
+        versions): it is never filled in with this machine's."""
+        values = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
+        model = values.get("model")
+        values["model"] = (
+            ModelInfo.from_dict(model) if isinstance(model, Mapping) and model else None
+        )
+        inputs = values.get("inputs") or ()
+        values["inputs"] = tuple(InputFile.from_dict(i) for i in inputs if isinstance(i, Mapping))
+        for name in ("params", "extra", "versions"):
+            value = values.get(name)
+            values[name] = dict(value) if isinstance(value, Mapping) else {}
+        values["kind"] = str(values.get("kind") or "")
+        values["command"] = str(values.get("command") or "")
+        values.setdefault("output", None)
+        values.setdefault("device", "?")
+        values.setdefault("created", "")
+        return cls(**values)
+
+    @property
+    def photo(self) -> InputFile | None:
+        """The input it was made from first (its photo), if any."""
+        return self.inputs[0] if self.inputs else None
+
+    @property
+    def seconds(self) -> float | None:
+        """Its wall time in seconds, None when the manifest holds no number."""
+        try:
+            return float(self.wall_time_s or 0)
+        except (TypeError, ValueError):
+            return None
+
+
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(Record))
 
 
 def _jsonable(value: Any) -> Any:

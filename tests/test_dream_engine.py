@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 
 from renderer.classes import resolve_class
-from renderer.dream.engine import DreamDivergedError, render
+from renderer.dream.engine import render
 from renderer.dream.jobs import dream_classes, dream_layers, dream_photo
 from renderer.dream.objectives import layer_objective, resolve_terms
 from renderer.dream.recipe import DreamRecipe
+from renderer.dream.result import DreamDivergedError
 from renderer.fusion import dream_network
 from renderer.imageio import pil_to_tensor
 from renderer.photos import prepare_photo

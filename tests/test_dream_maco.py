@@ -257,8 +257,9 @@ def test_a_start_is_scored_on_random_views_of_its_picture(lite0) -> None:
 
 @pytest.mark.slow
 def test_several_starts_are_byte_identical_and_change_the_dream(lite0) -> None:
-    from renderer.dream.engine import octave_plan, render
+    from renderer.dream.engine import render
     from renderer.dream.objectives import class_objective
+    from renderer.dream.octaves import octave_plan
 
     recipe = DreamRecipe(
         param="maco", octaves=1, size=64, steps=4, crops=2, crop_px=64, lr=0.3, starts=3
@@ -313,7 +314,8 @@ def test_accentuation_raises_the_class_and_keeps_the_photo(lite0, photo_dir) -> 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap settings")
 def test_inside_heap_only_a_big_tensor_reuses_its_pages_instead_of_faulting_them_in():
     """A 64 MB tensor made and freed 8 times: glibc maps and unmaps it each time (every
-    page faulted in again), except inside ``heap_only``, where the freed block is reused.
+    page faulted in again), except inside ``heap_only``, where the freed block is reused
+    (the best of three rounds of 8: the heap may take a round to grow).
     Measured in a fresh process: in this one, earlier tests leave free blocks in the heap."""
     import subprocess
     import sys
@@ -329,7 +331,7 @@ def test_inside_heap_only_a_big_tensor_reuses_its_pages_instead_of_faulting_them
         "    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before\n"
         "outside = faults()\n"
         "with heap_only():\n"
-        "    inside = faults()\n"
+        "    inside = min(faults() for _ in range(3))\n"
         "print(outside, inside)\n"
     )
     run = subprocess.run(
@@ -338,4 +340,6 @@ def test_inside_heap_only_a_big_tensor_reuses_its_pages_instead_of_faulting_them
     outside, inside = map(int, run.stdout.split())
     pages = 16 * 2**20 * 4 // 4096
     assert outside >= 6 * pages, (outside, pages)
-    assert inside <= 3 * pages, (inside, pages)  # the heap grows once or twice
+    # The heap grows to fit in the first rounds (up to 7 faulted copies seen on one
+    # thread); once it has, a round of 8 reuses the block: at most one copy is faulted.
+    assert inside <= pages, (inside, pages)

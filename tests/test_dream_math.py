@@ -10,10 +10,12 @@ import torch
 from torch import nn
 
 from renderer.dream import regularizers as reg
-from renderer.dream.engine import _Ascent, octave_sizes, stretch_contrast
+from renderer.dream.engine import _Ascent
 from renderer.dream.objectives import class_objective, evaluate, layer_objective
+from renderer.dream.octaves import octave_sizes
 from renderer.dream.parametrization import COLOR_MATRIX, FFTParam, PixelParam
 from renderer.dream.recipe import DreamRecipe, LayerTerm
+from renderer.dream.result import stretch_contrast
 from renderer.models import LoadedModel, get_spec
 
 

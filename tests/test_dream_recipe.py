@@ -86,8 +86,8 @@ def test_refining_fields_enter_the_job_key_only_once_set() -> None:
 
 
 def test_maco_octaves_after_the_first_take_the_refining_steps_and_crops() -> None:
-    from renderer.dream.engine import octave_plan
     from renderer.dream.maco import crop_spec
+    from renderer.dream.octaves import octave_plan
 
     recipe = DreamRecipe(
         param="maco", octaves=3, octave_scale=2.0, steps=9, size=1024, crop_min=0.5,

@@ -16,6 +16,7 @@ from renderer.gallery.config import (
     read_config_file,
 )
 from renderer.gallery.plan import job_key, scan_photos
+from renderer.site.options import SiteOptions
 
 
 def test_file_overrides_defaults_and_flags_override_file(tmp_path: Path):
@@ -127,14 +128,11 @@ def test_the_site_gets_the_albums_paging_and_address_settings(tmp_path: Path):
     path = tmp_path / "gallery.toml"
     path.write_text('photos = "pics"\nalbums = false\nper_page = 24\nbase_url = "https://x.org/"\n')
     config = load_config(path)
-    assert config.site_options == {
-        "photos": tmp_path / "pics",
-        "flat": True,
-        "per_page": 24,
-        "base_url": "https://x.org/",
-    }
-    assert load_config(path, {"albums": True}).site_options["flat"] is False  # --flat unset
-    assert GalleryConfig().site_options["flat"] is False and GalleryConfig().per_page == 48
+    assert config.site_options() == SiteOptions(
+        photos=tmp_path / "pics", flat=True, per_page=24, base_url="https://x.org/"
+    )
+    assert load_config(path, {"albums": True}).site_options().flat is False  # --flat unset
+    assert GalleryConfig().site_options().flat is False and GalleryConfig().per_page == 48
 
 
 def test_scan_enters_album_folders_but_not_hidden_ones(tmp_path: Path):

@@ -112,10 +112,10 @@ def test_installed_wheel_builds_a_site(wheel: Path, tmp_path: Path):
     _run([*PIP, "install", "--no-deps", "--target", str(target), str(wheel)], tmp_path)
     script = (
         "import sys; from pathlib import Path; import renderer\n"
-        "from renderer.site.builder import build_site, templates_dir\n"
+        "from renderer.site.builder import SiteOptions, build_site, templates_dir\n"
         "from site_fixtures import make_render_dir\n"
         "root = Path(sys.argv[1]); render = make_render_dir(root)\n"
-        "build_site(render, root / 'site', title='From a wheel')\n"
+        "build_site(render, root / 'site', SiteOptions(title='From a wheel'))\n"
         "print(renderer.__file__); print(templates_dir())\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT / "tests")])}

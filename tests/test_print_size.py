@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from PIL import Image
 from test_dream_engine import _seam_ratio
 
-from renderer.dream import engine
+from renderer.dream import octaves
 from renderer.dream import regularizers as reg
-from renderer.dream.engine import BASE_SIZE, Octave, octave_plan, render, use_bf16
+from renderer.dream.engine import render
+from renderer.dream.layout import use_bf16
 from renderer.dream.memory import StepCost, choose_tile, halo_for
 from renderer.dream.objectives import layer_objective, resolve_terms
+from renderer.dream.octaves import BASE_SIZE, Octave, octave_plan
 from renderer.dream.presets import get_preset
 from renderer.dream.recipe import DreamRecipe
 from renderer.errors import BadInputError, RecipeError
@@ -133,14 +135,14 @@ def test_refining_octaves_sharpen_without_growing_coarser_motifs(lite0, photo_di
     """A 384 px photo with the base at 96 px: what the refining octaves' steps add lies in
     the finest bands at full size. Measured: 0.003 of its energy in bands 2 and coarser
     (0.07 with the whole gradient, which grows new small motifs)."""
-    monkeypatch.setattr(engine, "BASE_SIZE", 96)
+    monkeypatch.setattr(octaves, "BASE_SIZE", 96)
     photo = pil_to_tensor(prepare_photo(photo_dir / "chelsea.jpg", 384).image)
     recipe = DreamRecipe(octaves=2, steps=3, lr=0.05, jitter=8)
     objective = layer_objective(resolve_terms(lite0, recipe.terms))
     assert len(octave_plan(*photo.shape[-2:], recipe, 32)) == 6
 
     def dream(top_steps: int) -> torch.Tensor:
-        monkeypatch.setattr(engine, "MIN_TOP_STEPS", top_steps)
+        monkeypatch.setattr(octaves, "MIN_TOP_STEPS", top_steps)
         return render(lite0, objective, recipe, seed=0, photo=photo, measure=False).images
 
     added = dream(2) - dream(0)

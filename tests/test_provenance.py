@@ -13,6 +13,7 @@ from renderer.provenance import (
     InputFile,
     ModelInfo,
     Record,
+    dumps,
     publish,
     read_manifest,
     sidecar_path,
@@ -65,8 +66,8 @@ def test_command_line_keeps_only_what_was_given() -> None:
 
 
 def test_a_pixel_or_fft_dream_lists_no_maco_crop_fields(tmp_path):
+    from renderer.site.howmade import provenance_rows
     from renderer.site.model import Source
-    from renderer.site.provenance import provenance_rows
 
     crops = {"crops": 6, "crop_min": 0.25, "crop_px": 0, "noise": 0.02, "template": "average"}
 
@@ -77,3 +78,24 @@ def test_a_pixel_or_fft_dream_lists_no_maco_crop_fields(tmp_path):
     assert "steps" in labels("pixel") and not labels("pixel") & set(crops)
     assert not labels("fft") & set(crops)
     assert set(crops) <= labels("maco")  # a MaCo dream reads them: they stay
+
+
+def test_a_record_reads_back_whole_and_an_old_or_newer_entry_reads_as_far_as_it_says() -> None:
+    record = _record("a/dream.png", 3)
+    back = Record.from_dict(record.to_dict())
+    assert back == Record.from_dict(json.loads(dumps(record.to_dict())))
+    assert back.params == {"lr": 0.04, "layers": ["blocks.4"]} and back.seed == 3
+    assert back.photo == InputFile("a.jpg", "cd" * 32) and back.created == record.created
+    entry = {
+        "kind": "explain",
+        "output": "x.png",
+        "model": {"name": "m", "weights_sha256": "ef", "later_field": 1},
+        "inputs": [{"path": "/p/cat.jpg"}, "not an input"],
+        "wall_time_s": "n/a",
+        "a_later_field": {"k": 1},
+    }
+    old = Record.from_dict(entry)
+    assert old.model == ModelInfo("m", "ef", "") and old.inputs == (InputFile("/p/cat.jpg", ""),)
+    # what the entry does not say stays unknown: never this machine's versions or time
+    assert (old.command, old.device, old.created, old.versions) == ("", "?", "", {})
+    assert old.seconds is None and Record.from_dict({"kind": "skipped"}).photo is None

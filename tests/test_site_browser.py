@@ -9,7 +9,7 @@ import pytest
 from site_fixtures import make_render_dir
 
 from renderer.bench.site import fake_render_dir
-from renderer.site.builder import build_site
+from renderer.site.builder import SiteOptions, build_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -36,7 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     render = make_render_dir(root)
     fake_render_dir(root, {"Été à Paris": 2, "Été à Paris/<script>x": 5})
-    build_site(render, root / "site", title="dreamgallery", photos=root / "photos", per_page=4)
+    build_site(render, root / "site", SiteOptions(photos=root / "photos", per_page=4))
     return root / "site"
 
 
@@ -56,7 +56,7 @@ def building(site: Path) -> Path:
         vm.Pending("dream", "dream chelsea.jpg [deep]", chelsea.sha256),
     ]
     out = site.parent / "building"
-    build_site(render, out, title="dreamgallery", photos=site.parent / "photos", pending=pending)
+    build_site(render, out, SiteOptions(photos=site.parent / "photos"), pending=pending)
     return out
 
 

@@ -21,7 +21,7 @@ from site_fixtures import HOSTILE_QUOTES, HOSTILE_SCRIPT, make_render_dir
 from renderer.cli import main
 from renderer.site import model as vm
 from renderer.site import public
-from renderer.site.builder import SiteError, build_site
+from renderer.site.builder import SiteError, SiteOptions, build_site
 from renderer.site.images import MAX_THUMB_BYTES, byte_budget, publish_image
 from renderer.site.serve import make_server
 
@@ -32,7 +32,7 @@ NS = "{http://www.w3.org/1999/xhtml}"
 def built(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("sitebuild")
     render = make_render_dir(root)
-    report = build_site(render, root / "site", title="Dreams & <Things>")
+    report = build_site(render, root / "site", SiteOptions(title="Dreams & <Things>"))
     return root, render, root / "site", report
 
 
@@ -90,7 +90,9 @@ def test_every_page_parses_and_every_link_resolves_inside_the_site(built) -> Non
 def test_no_absolute_path_of_the_build_machine_appears(built) -> None:
     root, render, site, _ = built
     forbidden = [str(root), str(render), "/work/", "/root/", "/home/", "/tmp/"]
-    for page in _pages(site):
+    hidden = [p for p in site.glob(".*") if p.is_file()]  # the site's manifests too
+    assert {p.name for p in hidden} >= {".dreamgallery-files.json", ".dreamgallery-pages.json"}
+    for page in _pages(site) + hidden:
         text = page.read_text(encoding="utf-8")
         for needle in forbidden:
             assert needle not in text, f"{page.name} leaks {needle}"
@@ -251,7 +253,7 @@ def test_a_failed_build_leaves_the_previous_site_intact(built, tmp_path: Path) -
         "{% extends 'base.html' %}{% block main %}{{ page.nope }}{% endblock %}"
     )
     with pytest.raises(SiteError, match=r"photo\.html"):
-        build_site(render, out, theme=theme)
+        build_site(render, out, SiteOptions(theme=theme))
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-theme", "site"]
@@ -268,7 +270,7 @@ def test_a_theme_overrides_one_template_and_inherits_the_rest(built, tmp_path: P
     )
     (theme / "static" / "extra.css").write_text("body{}")
     out = tmp_path / "site"
-    build_site(render, out, theme=theme)
+    build_site(render, out, SiteOptions(theme=theme))
     about = (out / "about.html").read_text(encoding="utf-8")
     assert "Our own words" in about and 'aria-label="Site"' in about
     assert "How this was made" not in about
@@ -369,7 +371,7 @@ def test_albums_nest_escape_their_names_page_and_keep_their_urls(tmp_path: Path)
 
     render, photos = fake_render_dir(tmp_path, ALBUMS, skipped={"only bad": 2})
     (photos / "empty album").mkdir()
-    report = build_site(render, tmp_path / "site", photos=photos, per_page=4)
+    report = build_site(render, tmp_path / "site", SiteOptions(photos=photos, per_page=4))
     site = tmp_path / "site"
     _check_links(site)
     top = _parse(site / "index.html")
@@ -405,11 +407,13 @@ def test_albums_nest_escape_their_names_page_and_keep_their_urls(tmp_path: Path)
     # Stable URLs: another photo elsewhere moves no page.
     before = set(report.pages)
     render2, photos2 = fake_render_dir(tmp_path / "more", {**ALBUMS, "": 4})
-    again = build_site(render2, tmp_path / "site2", photos=photos2, per_page=4)
+    again = build_site(render2, tmp_path / "site2", SiteOptions(photos=photos2, per_page=4))
     kept = {p for p in before if p.startswith(("photos/", "albums/")) and "only-bad" not in p}
     assert kept <= set(again.pages) and len(again.pages) > len(kept)
     # Flat: one index for all of them.
-    flat = build_site(render, tmp_path / "flat", photos=photos, flat=True, per_page=100)
+    flat = build_site(
+        render, tmp_path / "flat", SiteOptions(photos=photos, flat=True, per_page=100)
+    )
     assert not any(p.startswith("albums/") for p in flat.pages)
     assert (tmp_path / "flat" / "index.html").read_text().count('class="cover"') == 13
 
@@ -418,7 +422,7 @@ def test_a_gallery_of_60_photos_pages_its_index(tmp_path: Path) -> None:
     from renderer.bench.site import fake_render_dir
 
     render, photos = fake_render_dir(tmp_path, {"": 60})
-    build_site(render, tmp_path / "site", photos=photos)
+    build_site(render, tmp_path / "site", SiteOptions(photos=photos))
     site = tmp_path / "site"
     first, second = _parse(site / "index.html"), _parse(site / "page-2.html")
     assert not (site / "page-3.html").exists()
@@ -444,23 +448,26 @@ def test_share_previews_are_relative_without_a_base_url_and_absolute_with_one(
     built, tmp_path: Path
 ) -> None:
     _, render, site, _ = built
-    for page in _pages(site):
+    descriptions = set()
+    for page in _pages(site):  # every page, about.html too, has its own words and picture
         meta = _meta(_parse(page))
         assert len(meta["description"]) > 30 and meta["og:title"] and meta["og:description"]
-        if page.name != "about.html":
-            image = meta["og:image"]
-            assert not urlsplit(image).scheme and (page.parent / unquote(image)).is_file()
+        assert meta["og:description"] == meta["description"]
+        descriptions.add(meta["description"])
+        image = meta["og:image"]
+        assert not urlsplit(image).scheme and (page.parent / unquote(image)).is_file()
+    assert len(descriptions) == len(_pages(site))
     chelsea = _meta(_parse(next((site / "photos").glob("chelsea-*.html"))))
     assert "tabby (52%)" in chelsea["description"]
     assert not (site / "sitemap.xml").exists()
-    build_site(render, tmp_path / "s", base_url="https://example.org/dreams")
+    build_site(render, tmp_path / "s", SiteOptions(base_url="https://example.org/dreams"))
     meta = _meta(_parse(next((tmp_path / "s" / "photos").glob("chelsea-*.html"))))
     assert meta["og:image"].startswith("https://example.org/dreams/media/")
     assert meta["og:url"].startswith("https://example.org/dreams/photos/chelsea-")
     sitemap = (tmp_path / "s" / "sitemap.xml").read_text(encoding="utf-8")
     assert sitemap.count("<loc>https://example.org/dreams/") == len(_pages(tmp_path / "s"))
     with pytest.raises(SiteError, match="base_url"):
-        build_site(render, tmp_path / "s3", base_url="example.org")
+        build_site(render, tmp_path / "s3", SiteOptions(base_url="example.org"))
 
 
 def test_photo_pages_are_lean_and_link_each_dreams_full_size_file(built) -> None:
@@ -502,7 +509,7 @@ def test_photo_pages_are_lean_and_link_each_dreams_full_size_file(built) -> None
 
 def test_precompress_writes_gz_beside_text_files(built, tmp_path: Path) -> None:
     _, render, _, _ = built
-    build_site(render, tmp_path / "s", precompress=True)
+    build_site(render, tmp_path / "s", SiteOptions(precompress=True))
     site = tmp_path / "s"
     for page in [*_pages(site), site / "static" / "site.css", site / "static" / "gallery.js"]:
         assert gzip.decompress(page.with_name(page.name + ".gz").read_bytes()) == page.read_bytes()
@@ -638,24 +645,87 @@ def test_an_unchanged_photo_page_is_reused_and_any_change_renders_it_again(tmp_p
     def pages() -> dict[str, int]:
         return {p.relative_to(site).as_posix(): p.stat().st_ino for p in _pages(site)}
 
-    build_site(render, site, photos=photos)
+    build_site(render, site, SiteOptions(photos=photos))
     first = pages()
-    build_site(render, site, photos=photos)
+    build_site(render, site, SiteOptions(photos=photos))
     assert pages() == first  # a no-change rebuild writes nothing
     photo_pages = {p for p in first if p.startswith("photos/")}
     assert len(photo_pages) == 5
-    build_site(render, site, photos=photos, per_page=2)  # the indexes change, no photo page
+    # the indexes change, no photo page
+    build_site(render, site, SiteOptions(photos=photos, per_page=2))
     second = pages()
     assert all(first[p] == second[p] for p in photo_pages)  # linked from the previous site
     assert first["index.html"] != second["index.html"]  # indexes are rendered again
-    build_site(render, site, photos=photos, title="Another title")
+    build_site(render, site, SiteOptions(photos=photos, title="Another title"))
     third = pages()
     assert all(third[p] != second[p] for p in photo_pages)
     assert "Another title" in (site / sorted(photo_pages)[0]).read_text(encoding="utf-8")
-    build_site(render, site, photos=photos, title="Another title", flat=True)  # neighbours move
+    # the neighbours move
+    build_site(render, site, SiteOptions(photos=photos, title="Another title", flat=True))
     fourth = pages()
     assert any(fourth[p] != third[p] for p in photo_pages)
     _check_links(site)
+
+
+def test_build_site_alone_decides_whether_the_site_is_current_and_says_why(tmp_path: Path):
+    import json
+    import os
+
+    from renderer.bench.site import fake_render_dir
+    from renderer.provenance import MANIFEST_NAME
+
+    render, photos = fake_render_dir(tmp_path, {"": 3})
+    site, options = tmp_path / "site", SiteOptions(photos=photos)
+    first = build_site(render, site, options)
+    assert not first.unchanged and first.reason == "there is none yet"
+    again = build_site(render, site, SiteOptions(photos=photos))  # equal options, new object
+    assert again.unchanged and again.reason == ""
+    assert (again.pages, again.images, again.photos) == (first.pages, first.images, 3)
+    # a failure recorded again (a new time stamp on its skipped record) is no new input
+    manifest = json.loads((render / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest["entries"].append(
+        {"kind": "skipped", "output": None, "command": "", "created": "2026-01-01T00:00:00"}
+    )
+    (render / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    assert not build_site(render, site, options).unchanged  # a new skipped file is
+    manifest["entries"][-1]["created"] = "2026-01-02T00:00:00"
+    (render / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    assert build_site(render, site, options).unchanged
+    # a figure's file rewritten in place, with the manifest as it was
+    output = next(render.rglob("dream-classic.png"))
+    os.utime(output, ns=(output.stat().st_atime_ns, output.stat().st_mtime_ns + 10**9))
+    changed = build_site(render, site, options)
+    assert not changed.unchanged and output.name in changed.reason
+    assert build_site(render, site, options).unchanged
+    # another option, a pending figure, a damaged site: each builds it again, and says why
+    told: list[str] = []
+    titled = build_site(render, site, SiteOptions(photos=photos, title="T"), on_build=told.append)
+    assert told == [titled.reason] == ["it was built from other inputs"]
+    pending = (vm.Pending("dream", "x [deep]"),)
+    assert not build_site(render, site, options, pending=pending).unchanged
+    assert not build_site(render, site, options).unchanged  # and once it is done
+    next((site / "media").rglob("*.webp")).unlink()
+    assert "missing" in build_site(render, site, options).reason
+    assert build_site(render, site, options).unchanged
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"per_page": 0}, "per_page must be a whole number >= 1, got 0"),
+        ({"per_page": True}, "per_page must be a whole number >= 1, got True"),
+        ({"per_page": "4"}, "per_page must be a whole number >= 1, got '4'"),
+        ({"base_url": "example.org"}, "base_url must be an http(s) address, not 'example.org'"),
+        ({"title": None}, "title must be text, got None"),
+    ],
+)
+def test_site_options_are_checked_when_made(changes: dict, message: str) -> None:
+    with pytest.raises(SiteError) as caught:
+        SiteOptions(**changes)
+    assert str(caught.value) == message
+    options = SiteOptions(base_url="https://example.org/dreams", theme="my-theme")
+    assert options.base_url == "https://example.org/dreams/" and options.theme == Path("my-theme")
+    assert options == SiteOptions(base_url="https://example.org/dreams/", theme=Path("my-theme"))
 
 
 def test_a_site_built_anew_links_its_media_from_the_store_unless_one_was_edited(

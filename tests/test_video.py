@@ -282,18 +282,32 @@ def test_an_over_long_clip_is_cut_with_one_line(clip, caplog):
 # ---------------------------------------------------------------- the command
 
 
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
 def test_video_keeps_its_sound_and_a_silent_clip_gets_none(tmp_path, frames):
     loud = write_clip(tmp_path / "loud.mp4", frames[:6], fps=12)
+    pcm = write_clip(tmp_path / "pcm.mov", frames[:6], fps=12, audio_codec="pcm_s16le")
     quiet = write_clip(tmp_path / "quiet.mp4", frames[:6], fps=12, tone_hz=None)
     out = tmp_path / "out"
-    result = _run("video", str(loud), str(quiet), "--size", "64", "-o", str(out))
+    result = _run("video", str(loud), str(pcm), str(quiet), "--size", "64", "-o", str(out))
     assert result.exit_code == 0, result.output
     (loud_dir,) = out.glob("loud-*")
+    (pcm_dir,) = out.glob("pcm-*")
     (quiet_dir,) = out.glob("quiet-*")
     for name in ("dream-classic.mp4", "dream-classic.webm", "source.mp4"):
-        seconds = _streams(loud_dir / name)
-        assert abs(seconds["audio"] - 0.5) <= 0.1, (name, seconds)
+        for folder in (loud_dir, pcm_dir):
+            seconds = _streams(folder / name)
+            assert abs(seconds["audio"] - 0.5) <= 0.1, (folder.name, name, seconds)
         assert "audio" not in _streams(quiet_dir / name)
+    # AAC goes into the MP4 as it is, packet for packet; PCM is encoded to AAC
+    source_packets = _audio_packets(loud)
+    assert _audio_packets(loud_dir / "dream-classic.mp4") == source_packets
+    assert _audio_packets(loud_dir / "source.mp4") == source_packets
+    with av.open(str(pcm_dir / "dream-classic.mp4")) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
     with av.open(str(loud_dir / "dream-classic.mp4")) as container:
         video = container.streams.video[0]
         assert video.codec_context.name == "h264" and video.format.name == "yuv420p"
@@ -331,7 +345,8 @@ def test_equal_seeds_give_byte_identical_frames_and_the_dream_moves(clip, lite0)
 
 def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
     """Two segments rendered as separate jobs (lossless files) and joined give the frames a
-    single job makes, exactly; outside the cross-fade each is its own segment's frame."""
+    single job makes, exactly; outside the cross-fade each is its own segment's frame; in
+    it the two chains share their motifs."""
     from renderer.dream.presets import get_preset
     from renderer.video.jobs import (
         clip_dreamer,
@@ -339,6 +354,7 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         dream_segment_file,
         dream_span,
         prepare_clip,
+        segment_keys,
     )
     from renderer.video.segments import join, read_segment
 
@@ -353,7 +369,10 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         files.append(dream_segment_file(lite0, working, recipe, settings, segment, folder, seed=1))
     apart = list(join(segments, [list(read_segment(f)) for f in files]))
     dreamer, _, _ = clip_dreamer(lite0, working.info, recipe, settings, 1)
-    spans = [list(dream_span(dreamer, working.info, s.start, s.stop)) for s in segments]
+    spans = [
+        list(dream_span(dreamer, working.info, s.start, s.stop, segment_keys(segments, s)))
+        for s in segments
+    ]
     together = list(join(segments, spans))
     assert len(apart) == len(together) == 12
     assert all(a.tobytes() == b.tobytes() for a, b in zip(apart, together, strict=True))
@@ -365,6 +384,14 @@ def test_segments_dreamt_apart_and_joined_equal_one_job(tmp_path, clip, lite0):
         hi = np.maximum(first[i], second[j]).astype(int) + 1
         assert ((together[i] >= lo) & (together[i] <= hi)).all()
         assert together[i].tobytes() not in (first[i].tobytes(), second[j].tobytes())
+    # the later segment continues the key frames' chain (frame 0's dream carried to frame 4):
+    # in the cross-fade it is nearer the earlier segment than a chain started afresh
+    afresh = list(dream_span(dreamer, working.info, 4, 12))
+
+    def apart(later: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(first[4 + k].astype(int) - later[k]).mean() for k in (0, 1)]))
+
+    assert apart(second) < 0.8 * apart(afresh), (apart(second), apart(afresh))
 
 
 def test_the_carried_residual_is_held_at_the_first_frames_strength():
@@ -409,3 +436,88 @@ def test_equal_frames_make_byte_identical_videos(tmp_path, clip):
     for suffix in ("mp4", "webm"):
         one, two = (tmp_path / f"{k}.{suffix}" for k in (1, 2))
         assert one.read_bytes() == two.read_bytes(), suffix
+
+
+@pytest.mark.parametrize(
+    ("source", "codec", "modes"),
+    [
+        ("aac.mp4", None, {"mp4": "copy", "webm": "encode"}),
+        ("opus.mkv", "libopus", {"mp4": "encode", "webm": "copy"}),
+        ("pcm.mov", "pcm_s16le", {"mp4": "encode", "webm": "encode"}),
+        ("ac3.mkv", "ac3", {"mp4": "encode", "webm": "encode"}),
+    ],
+)
+def test_a_cut_clips_sound_stops_at_the_cut(tmp_path, frames, source, codec, modes):
+    """12 frames of sound (1 s), cut after 6 (0.5 s): a copy keeps the source's packets
+    up to the cut, none after; a re-encoding ends there too (both within a packet)."""
+    from renderer.video.encode import ClipWriter
+
+    clip = write_clip(tmp_path / source, frames, fps=12, audio_codec=codec)
+    paths = {"mp4": tmp_path / "cut.mp4", "webm": tmp_path / "cut.webm"}
+    with ClipWriter(paths, 96, 64, Fraction(12), clip, 0.0, 0.5) as out:
+        for rgb in frames[:6]:
+            out.write(rgb)
+        assert out.audio_modes == {f"cut.{k}": v for k, v in modes.items()}
+    for suffix, mode in modes.items():
+        seconds = _streams(paths[suffix])["audio"]
+        assert 0.5 <= seconds <= 0.5 + 0.05, (suffix, seconds)
+        if mode == "copy":
+            kept, whole = _audio_packets(paths[suffix]), _audio_packets(clip)
+            assert kept == whole[: len(kept)] and len(kept) < len(whole) * 2 // 3
+
+
+def test_a_segments_estimate_by_hand(clip):
+    """One 10-step octave over 96 x 64 px for the clip's first frame; 2 refine steps and the
+    flows (their floor, at this size) for each later one; one Grad-CAM pass for each frame
+    a segment adds."""
+    from types import SimpleNamespace
+
+    from renderer.dream.presets import get_preset
+    from renderer.gallery.estimate import pixel_steps
+    from renderer.gallery.plan import PhotoSource
+    from renderer.video.estimate import clip_lines
+    from renderer.video.gallery import SegmentPayload
+    from renderer.video.segments import Segment
+
+    recipe = get_preset("classic").recipe.replace(octaves=1, steps=10)
+    settings = VideoSettings(size=64, segment_seconds=0.5)
+
+    def job(segment: Segment) -> SimpleNamespace:
+        payload = SegmentPayload("classic", recipe, settings, segment, 0)
+        return SimpleNamespace(kind="video-segment", payload=payload, photo=PhotoSource(clip, ""))
+
+    pixels = 96 * 64  # 6,144
+    flows = 300_000  # two flows at 96 x 64 px: FLOW_FLOOR, more than 1.5 x 6,144
+    later = 2 * pixels + flows
+    first, second = job(Segment(0, 0, 6)), job(Segment(1, 3, 12, 3))
+    assert pixel_steps(first, 32) == pytest.approx(10 * pixels + 5 * later + 6 * pixels)
+    # the second continues the chain from frame 0's photo dream: its 9 frames, and the
+    # key step's trust check (two flows)
+    assert pixel_steps(second, 32) == pytest.approx(10 * pixels + 9 * later + flows + 6 * pixels)
+    (line,) = clip_lines([first, second], 1e-5, 32)
+    # 1,659,744 + 3,208,896 pixel-steps at 10 us each: 49 s
+    assert line == (
+        "estimate  video pan.mp4: 15 frames at 96x64 in 2 segment(s) to dream, "
+        "and the join, about 49 s"
+    )
+
+
+def test_a_segment_after_a_cut_starts_afresh(tmp_path, frames, lite0):
+    """Frames 0-5 pan over the coffee, 6-11 over the cat: the flow from key frame 0 to
+    frame 6 is not to be trusted, so the second segment dreams frame 6 like a photo, as a
+    segment with no keys does; after a pan it continues the key's dream instead."""
+    from skimage import data
+
+    from renderer.dream.presets import get_preset
+    from renderer.video.jobs import clip_dreamer, dream_span, prepare_clip
+
+    cat = data.chelsea()
+    other = render_clip(cat, sample_camera(cat.shape, 96, 64, 6), 6)
+    cut = write_clip(tmp_path / "cut.mp4", np.concatenate([frames[:6], other]), fps=12)
+    recipe = get_preset("classic").recipe
+    for path, afresh in ((cut, True), (write_clip(tmp_path / "pan.mp4", frames), False)):
+        info = prepare_clip(path, VideoSettings(size=64)).info
+        dreamer, _, _ = clip_dreamer(lite0, info, recipe, VideoSettings(size=64), 2)
+        keyed = next(dream_span(dreamer, info, 6, 8, keys=[0]))
+        alone = next(dream_span(dreamer, info, 6, 8))
+        assert (keyed.tobytes() == alone.tobytes()) is afresh, path.name

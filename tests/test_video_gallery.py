@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,7 @@ def test_a_clip_in_the_gallery(clip_gallery: GalleryConfig):
         assert (page.parent / src).resolve().is_file()
     assert 'class="video-still"' in html
     assert "A clip: 1 video dream and where the network looks." in html
+    assert "the gallery's first preset (clips are dreamt with one)" in unescape(html)
     explain = next(e for e in entries if e["kind"] == "video-explain")
     assert explain["extra"]["target"]["name"] in html and 'class="legend"' in html
     assert "skipped: " in (site / "index.html").read_text(encoding="utf-8")
@@ -221,3 +223,29 @@ def test_a_clip_whose_join_fails_is_skipped_with_its_reason(clip_gallery, monkey
     assert "the encoder ran out of tape" in reasons["pan.mp4"]
     pages = "".join(p.read_text() for p in clip_gallery.site_dir.rglob("*.html"))
     assert "its segments could not be joined: the encoder ran out of tape" in pages
+
+
+def test_a_dry_run_names_the_clip_with_its_time(clip_gallery: GalleryConfig):
+    from click.testing import CliRunner
+
+    from renderer.cli import main
+
+    toml = clip_gallery.photos.parent / "gallery.toml"
+    toml.write_text(
+        '[dreams]\npresets = ["classic"]\n[layers]\nlayers = []\n[classes]\nclasses = []\n'
+        "[explain]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    args = ["gallery", "build", "--config", str(toml), "--photos", str(clip_gallery.photos)]
+    args += ["--render-dir", str(clip_gallery.render_dir), "--site", str(clip_gallery.site_dir)]
+    args += ["--dry-run", "--jobs", "1", "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "estimate  video-segment: 2 job(s), about" in result.output
+    # 12 frames in 0.5 s segments: 6, then 3 cross-faded and 6 more
+    assert re.search(
+        r"estimate  video pan\.mp4: 15 frames at 96x64 in 2 segment\(s\) to dream, "
+        r"and the join, about \d+ (s|min)\n",
+        result.output,
+    ), result.output
+    assert not clip_gallery.render_dir.exists() or not any(clip_gallery.render_dir.iterdir())

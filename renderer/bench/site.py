@@ -137,9 +137,9 @@ def _timed_site_build(render: Path, photos: Path, site: Path) -> tuple[float, fl
     """Wall seconds and peak RSS (MB) of ``renderer site build`` in a fresh process."""
     script = (
         "import resource, sys, time; from pathlib import Path;"
-        "from renderer.site.builder import build_site;"
+        "from renderer.site.builder import SiteOptions, build_site;"
         "t = time.perf_counter();"
-        "build_site(Path(sys.argv[1]), Path(sys.argv[3]), photos=Path(sys.argv[2]));"
+        "build_site(Path(sys.argv[1]), Path(sys.argv[3]), SiteOptions(photos=Path(sys.argv[2])));"
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run(

@@ -118,8 +118,10 @@ def run(out: Path) -> dict:
         independent_cpu.append(time.process_time() - start)
         independent.append(to_rgb(result.images))
 
-    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES):
+    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES, keys=()):
         dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
+        opening = ClipFrame(first, first / 12, clip[first])
+        dreamer.start_from_keys((ClipFrame(k, k / 12, clip[k]) for k in keys), opening)
         dreams, cpu, trusted = [], [], []
         for t in range(first, stop):
             start = time.process_time()
@@ -143,10 +145,19 @@ def run(out: Path) -> dict:
         results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
     # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
     segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
-    spans = [chain(settings, s.start, s.stop)[0] for s in segments]
+    keys = [[p.start for p in segments[: s.index]] for s in segments]
+    spans = [chain(settings, s.start, s.stop, k)[0] for s, k in zip(segments, keys, strict=True)]
     joined = np.stack(list(join(segments, spans)))
     fade_from = segments[1].start
     across = range(fade_from, min(FRAMES, segments[1].start + segments[1].fade + 1))
+    # how far apart the two chains are where they are cross-faded: the later one continuing
+    # the key frames' chain (as the gallery does), or starting afresh (as it once did)
+    afresh = chain(settings, segments[1].start, segments[1].stop)[0]
+    fade = range(segments[1].fade)
+
+    def apart(later: list[np.ndarray]) -> float:
+        pairs = [(spans[0][fade_from + i], later[i]) for i in fade]
+        return float(np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in pairs]))
 
     independent_a, temporal_a = np.stack(independent), np.stack(temporal)
     flicker_ind = flicker(camera, independent_a)
@@ -165,6 +176,8 @@ def run(out: Path) -> dict:
             "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
             "flicker ratio across the boundary": flicker(camera, joined, across)
             / flicker(camera, independent_a, across),
+            "chains apart in the cross-fade, mean abs(A - B) (keyed)": apart(spans[1]),
+            "chains apart in the cross-fade, mean abs(A - B) (afresh)": apart(afresh),
             "strength independent": strength_ind,
             "strength temporal": strength_tmp,
             "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,

@@ -18,6 +18,7 @@ from ..clikit import (
     model_options,
     open_model,
     run_batch,
+    stacked,
 )
 from ..dream.presets import DEFAULT_PRESET, Preset, get_preset, load_presets
 from ..dream.recipe import BLUR_MODES, GRAD_NORMS, PARAMS, DreamRecipe, parse_target
@@ -55,165 +56,155 @@ out_option = click.option(
 )
 
 
-def maco_options() -> list[Callable]:
-    """The crop transform and magnitude template of ``--param maco``."""
-    return [
-        click.option("--crops", type=int, default=None, help="MaCo: random crops per step."),
-        click.option(
-            "--crop-min",
-            type=float,
-            default=None,
-            help="MaCo: smallest crop side, as a fraction of the image's, in (0, 1].",
-        ),
-        click.option(
-            "--crop-max", type=float, default=None, help="MaCo: largest crop side, in (0, 1]."
-        ),
-        click.option(
-            "--crop-spread",
-            type=float,
-            default=None,
-            help="MaCo: spread of crop centres around the middle (0 = uniform).",
-        ),
-        click.option(
-            "--crop-px",
-            type=int,
-            default=None,
-            help="MaCo: px the crops are resampled to (0 = the model's input size).",
-        ),
-        click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
-        click.option(
-            "--starts",
-            type=int,
-            default=None,
-            help="MaCo: random starts per dream; the best on random views goes on (1 = one).",
-        ),
-        click.option(
-            "--refine-steps",
-            type=int,
-            default=None,
-            help="MaCo: steps of each octave after the first (0 = --steps).",
-        ),
-        click.option(
-            "--refine-crop-min",
-            type=float,
-            default=None,
-            help="MaCo: smallest crop of the octaves after the first (0 = --crop-min).",
-        ),
-        click.option(
-            "--template",
-            default=None,
-            help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",
-        ),
-    ]
+# The crop transform and magnitude template of ``--param maco``.
+MACO_OPTIONS = [
+    click.option("--crops", type=int, default=None, help="MaCo: random crops per step."),
+    click.option(
+        "--crop-min",
+        type=float,
+        default=None,
+        help="MaCo: smallest crop side, as a fraction of the image's, in (0, 1].",
+    ),
+    click.option(
+        "--crop-max", type=float, default=None, help="MaCo: largest crop side, in (0, 1]."
+    ),
+    click.option(
+        "--crop-spread",
+        type=float,
+        default=None,
+        help="MaCo: spread of crop centres around the middle (0 = uniform).",
+    ),
+    click.option(
+        "--crop-px",
+        type=int,
+        default=None,
+        help="MaCo: px the crops are resampled to (0 = the model's input size).",
+    ),
+    click.option("--noise", type=float, default=None, help="MaCo: noise added to each crop."),
+    click.option(
+        "--starts",
+        type=int,
+        default=None,
+        help="MaCo: random starts per dream; the best on random views goes on (1 = one).",
+    ),
+    click.option(
+        "--refine-steps",
+        type=int,
+        default=None,
+        help="MaCo: steps of each octave after the first (0 = --steps).",
+    ),
+    click.option(
+        "--refine-crop-min",
+        type=float,
+        default=None,
+        help="MaCo: smallest crop of the octaves after the first (0 = --crop-min).",
+    ),
+    click.option(
+        "--template",
+        default=None,
+        help="MaCo magnitude: average (the shipped mean of photos), power-law, or a .npy.",
+    ),
+]
+
+# The recipe values; each overrides the preset's only when given.
+RECIPE_OPTIONS = [
+    click.option(
+        "--preset",
+        "preset_name",
+        default=None,
+        help="Named recipe; see `renderer presets`.",
+    ),
+    presets_file_option,
+    click.option(
+        "--octaves",
+        type=int,
+        default=None,
+        help="Pyramid levels (the essay's pyramid_levels).",
+    ),
+    click.option(
+        "--octave-scale",
+        type=float,
+        default=None,
+        help="Size ratio between octaves (the essay's growth_rate).",
+    ),
+    click.option("--steps", type=int, default=None, help="Gradient-ascent steps per octave."),
+    click.option(
+        "--lr",
+        type=float,
+        default=None,
+        help="Step size, in [0, 1] pixel units per normalized step.",
+    ),
+    click.option("--blur-sigma", type=float, default=None, help="Gaussian sigma (0 = off)."),
+    click.option(
+        "--blur-mode",
+        type=click.Choice(BLUR_MODES),
+        default=None,
+        help="Blur the image each step (the essay), or smooth the gradient at 3 sigmas.",
+    ),
+    click.option(
+        "--jitter",
+        type=int,
+        default=None,
+        help="Random roll in px each step; the gradient is rolled back.",
+    ),
+    click.option(
+        "--grad-norm",
+        type=click.Choice(GRAD_NORMS),
+        default=None,
+        help="Gradient normalization: (g-mean)/std, g/mean|g|, or Laplacian-pyramid.",
+    ),
+    click.option(
+        "--scale-jitter",
+        type=float,
+        default=None,
+        help="Random rescale by up to this fraction each step.",
+    ),
+    click.option("--size", type=int, default=None, help="Long side of the dream in px."),
+    click.option(
+        "--tile",
+        type=int,
+        default=None,
+        help="Tile size in px for large photos (0 = automatic: tiles only when a "
+        "step would not fit the memory budget).",
+    ),
+    click.option(
+        "--stretch",
+        type=float,
+        default=None,
+        help="Stretch levels so this percent of values clip at each end (0 = off).",
+    ),
+    click.option(
+        "--seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Random seed: equal seeds give equal PNGs.",
+    ),
+    click.option(
+        "--frames",
+        is_flag=True,
+        help="Also write one frame per octave (a progression strip).",
+    ),
+    out_option,
+]
+
+# The recipe values of dreams from noise (layer and class dreams).
+NOISE_OPTIONS = [
+    click.option(
+        "--param",
+        type=click.Choice(PARAMS),
+        default=None,
+        help="pixel, fft (FFT spectrum + decorrelated colour, as lucent), or maco "
+        "(natural images' Fourier magnitude fixed, the phase optimized on crops).",
+    ),
+    click.option("--init", default=None, help="Start image: noise, gray, or a PHOTO path."),
+    *MACO_OPTIONS,
+]
 
 
 def recipe_options(noise: bool) -> Callable:
-    """The recipe values; each overrides the preset's only when given."""
-
-    def decorate(func: Callable) -> Callable:
-        options = [
-            click.option(
-                "--preset",
-                "preset_name",
-                default=None,
-                help="Named recipe; see `renderer presets`.",
-            ),
-            presets_file_option,
-            click.option(
-                "--octaves",
-                type=int,
-                default=None,
-                help="Pyramid levels (the essay's pyramid_levels).",
-            ),
-            click.option(
-                "--octave-scale",
-                type=float,
-                default=None,
-                help="Size ratio between octaves (the essay's growth_rate).",
-            ),
-            click.option(
-                "--steps", type=int, default=None, help="Gradient-ascent steps per octave."
-            ),
-            click.option(
-                "--lr",
-                type=float,
-                default=None,
-                help="Step size, in [0, 1] pixel units per normalized step.",
-            ),
-            click.option(
-                "--blur-sigma", type=float, default=None, help="Gaussian sigma (0 = off)."
-            ),
-            click.option(
-                "--blur-mode",
-                type=click.Choice(BLUR_MODES),
-                default=None,
-                help="Blur the image each step (the essay), or smooth the gradient at 3 sigmas.",
-            ),
-            click.option(
-                "--jitter",
-                type=int,
-                default=None,
-                help="Random roll in px each step; the gradient is rolled back.",
-            ),
-            click.option(
-                "--grad-norm",
-                type=click.Choice(GRAD_NORMS),
-                default=None,
-                help="Gradient normalization: (g-mean)/std, g/mean|g|, or Laplacian-pyramid.",
-            ),
-            click.option(
-                "--scale-jitter",
-                type=float,
-                default=None,
-                help="Random rescale by up to this fraction each step.",
-            ),
-            click.option("--size", type=int, default=None, help="Long side of the dream in px."),
-            click.option(
-                "--tile",
-                type=int,
-                default=None,
-                help="Tile size in px for large photos (0 = automatic: tiles only when a "
-                "step would not fit the memory budget).",
-            ),
-            click.option(
-                "--stretch",
-                type=float,
-                default=None,
-                help="Stretch levels so this percent of values clip at each end (0 = off).",
-            ),
-            click.option(
-                "--seed",
-                type=int,
-                default=0,
-                show_default=True,
-                help="Random seed: equal seeds give equal PNGs.",
-            ),
-            click.option(
-                "--frames",
-                is_flag=True,
-                help="Also write one frame per octave (a progression strip).",
-            ),
-            out_option,
-        ]
-        if noise:
-            options += [
-                click.option(
-                    "--param",
-                    type=click.Choice(PARAMS),
-                    default=None,
-                    help="pixel, fft (FFT spectrum + decorrelated colour, as lucent), or maco "
-                    "(natural images' Fourier magnitude fixed, the phase optimized on crops).",
-                ),
-                click.option(
-                    "--init", default=None, help="Start image: noise, gray, or a PHOTO path."
-                ),
-                *maco_options(),
-            ]
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+    """The recipe's flags; with ``noise``, those of dreams from noise as well."""
+    return stacked(RECIPE_OPTIONS + (NOISE_OPTIONS if noise else []))
 
 
 def dream_each_photo(
@@ -247,48 +238,45 @@ guide_option = click.option(
 )
 
 
-def mask_options(func: Callable) -> Callable:
-    """``--mask MODE`` and how it acts; the values are recipe fields (a preset may set them)."""
-    options = [
-        click.option(
-            "--mask",
-            default=None,
-            metavar="MODE",
-            help="Where the dream grows: subject (what Grad-CAM sees for the top class), "
-            "background (the rest), lime (LIME's top superpixels) or FILE.png (white dreams, "
-            "black stays; resized to the photo).",
-        ),
-        click.option(
-            "--mask-feather",
-            type=float,
-            default=None,
-            metavar="PX",
-            help="Width of the mask's soft edge in px (default 16; 0 = hard).",
-        ),
-        click.option(
-            "--mask-invert",
-            is_flag=True,
-            default=None,
-            help="Swap where the mask dreams and where the photo stays.",
-        ),
-        click.option(
-            "--mask-threshold",
-            type=float,
-            default=None,
-            help="subject/background: the share of the Grad-CAM range that is the subject "
-            "(default 0.4; the Grad-CAM paper localizes at 0.15).",
-        ),
-        click.option(
-            "--target",
-            default=None,
-            metavar="CLASS",
-            help="subject/background/lime: the class whose map places the mask (index or "
-            "name; default: the photo's top class).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+# ``--mask MODE`` and how it acts; the values are recipe fields (a preset may set them).
+MASK_OPTIONS = [
+    click.option(
+        "--mask",
+        default=None,
+        metavar="MODE",
+        help="Where the dream grows: subject (what Grad-CAM sees for the top class), "
+        "background (the rest), lime (LIME's top superpixels) or FILE.png (white dreams, "
+        "black stays; resized to the photo).",
+    ),
+    click.option(
+        "--mask-feather",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="Width of the mask's soft edge in px (default 16; 0 = hard).",
+    ),
+    click.option(
+        "--mask-invert",
+        is_flag=True,
+        default=None,
+        help="Swap where the mask dreams and where the photo stays.",
+    ),
+    click.option(
+        "--mask-threshold",
+        type=float,
+        default=None,
+        help="subject/background: the share of the Grad-CAM range that is the subject "
+        "(default 0.4; the Grad-CAM paper localizes at 0.15).",
+    ),
+    click.option(
+        "--target",
+        default=None,
+        metavar="CLASS",
+        help="subject/background/lime: the class whose map places the mask (index or "
+        "name; default: the photo's top class).",
+    ),
+]
+mask_options = stacked(MASK_OPTIONS)
 
 
 def mask_values(params: dict) -> dict:

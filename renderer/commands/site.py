@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-PER_PAGE = 48  # site.albums.PER_PAGE, without importing the site to show --help
+from ..site.options import PER_PAGE  # a light module: --help imports no site code
 
 
 @click.group()
@@ -85,10 +85,9 @@ def build(
       renderer site build --from renders/ --out site/ --base-url https://example.org/ --precompress
     """
     from ..site.builder import build_site
+    from ..site.options import SiteOptions
 
-    report = build_site(
-        list(render_dirs),
-        out_dir,
+    options = SiteOptions(
         title=title,
         theme=theme,
         photos=photos,
@@ -97,6 +96,7 @@ def build(
         base_url=base_url,
         precompress=precompress,
     )
+    report = build_site(list(render_dirs), out_dir, options)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"site: {report.summary()}", err=True)

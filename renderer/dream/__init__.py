@@ -2,8 +2,10 @@
 
 ``recipe`` holds the frozen parameters, ``objectives`` what is maximized, ``parametrization``
 how the image is represented (pixels, or FFT with decorrelated colour), ``regularizers`` the
-blur, smoothing and gradient normalization, ``engine`` the one octave loop, ``presets`` the
-named recipes and ``jobs`` the functions that write PNGs, sidecars and manifest entries.
+blur, smoothing and gradient normalization, ``engine`` the one octave loop (and ``render``,
+every dream's entry, which sends MaCo recipes to ``maco``'s sibling loop), ``octaves`` the
+pyramid both loops climb, ``result`` what they return, ``presets`` the named recipes and
+``jobs`` the functions that write PNGs, sidecars and manifest entries.
 """
 
 from .recipe import DreamRecipe, LayerTerm, parse_target

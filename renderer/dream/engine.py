@@ -7,183 +7,57 @@ wrapped in a parametrization, and stepped ``steps`` times. Each step jitters the
 random roll (the gradient comes back unrolled), computes the gradient through a forward pass
 cut after the deepest target layer (in random-offset tiles for large photos), regularizes
 it, normalizes it, and takes a step of ``lr``. A dream larger than ``BASE_SIZE`` is the
-base-size dream followed by refining octaves that only sharpen it (``octave_plan``). The
-network is the model's frozen twin with its BatchNorms folded into the convolutions
-(``fusion``).
+base-size dream followed by refining octaves that only sharpen it (``octaves.octave_plan``).
+The network is the model's frozen twin with its BatchNorms folded into the convolutions
+(``fusion``). ``render`` is every dream's one entry: a MaCo recipe climbs MaCo's own loop
+(``maco``), a sibling of this one that shares the octave plan (``octaves``) and the result
+(``result``); neither loop imports the other's module back.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import RendererError
 from ..fusion import dream_network
 from ..models import LoadedModel
 from . import regularizers as reg
+from .layout import use_bf16, use_channels_last
+from .maco import render_maco
 from .memory import ALIGN, StepCost, choose_tile, default_budget, halo_for, probe_step_cost
 from .objectives import Objective, evaluate
+from .octaves import (
+    Octave,
+    base_size,
+    enlarge,
+    mask_at,
+    octave_plan,
+    octave_sizes,
+    resize,
+    shrink,
+)
 from .parametrization import FFTParam, PixelParam, initial_image, make_param
 from .recipe import DreamRecipe
+from .result import DreamResult, check_finite, stretch_contrast
 
-log = logging.getLogger("renderer.dream")
-
-
-class DreamDivergedError(RendererError):
-    """NaN or Inf appeared during the ascent; nothing is written."""
-
-
-@dataclass
-class DreamResult:
-    images: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU
-    objective_start: list[float]
-    objective_end: list[float]
-    frames: list[torch.Tensor] = field(default_factory=list)  # one (N, 3, h, w) per octave
-    attribution: torch.Tensor | None = None  # MaCo's |gradient| maps, (N, H, W) in [0, 1]
-
-
-def octave_sizes(
-    h: int, w: int, octaves: int, scale: float, min_size: int
-) -> list[tuple[int, int]]:
-    """Sizes from the smallest octave up to (h, w); none with a side under ``min_size``
-    (clamped, with a warning: a too-small octave crashes or dreams nothing)."""
-    sizes = []
-    clamped = False
-    for level in range(octaves - 1, -1, -1):
-        f = scale ** (-level)
-        sh, sw = max(1, round(h * f)), max(1, round(w * f))
-        if min(sh, sw) < min_size:
-            clamped = True
-            k = min_size / min(sh, sw)
-            sh, sw = min(h, math.ceil(sh * k)), min(w, math.ceil(sw * k))
-        sizes.append((sh, sw))
-    if clamped:
-        log.warning(
-            "smallest octave clamped to the model's minimum input size (%d px); "
-            "use fewer octaves or a smaller --octave-scale",
-            min_size,
-        )
-    return sizes
-
-
-# The long side the shipped presets' octaves were tuned at. A larger dream first dreams the
-# recipe's octaves at this size (from the photo brought down to it), then refines upward:
-# motifs keep their size relative to the photo, so a print looks like the preview, only
-# sharper. Each refining octave takes ``MIN_TOP_STEPS`` steps that keep only the gradient's
-# Laplacian bands no coarser than a base pixel: they sharpen what grew below and grow no
-# new, smaller motifs (all the bands grew a carpet of small eyes between the big faces).
-BASE_SIZE = 512
-MIN_TOP_STEPS = 2
-
-
-@dataclass(frozen=True)
-class Octave:
-    """One octave: its size, its steps and, for a refining octave above the base, how many
-    of the gradient's finest Laplacian bands its steps keep (0: the whole gradient)."""
-
-    size: tuple[int, int]
-    steps: int
-    bands: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.size) < 1 or self.steps < 0 or self.bands < 0:
-            raise ValueError(f"bad octave {self}")
-
-
-def scale_side(h: int, w: int) -> int:
-    """The side that sets a picture's scale: its long side, or 4/3 of its short side when
-    that is less (a 10:1 panorama is as fine-grained as its height, not its width)."""
-    return min(max(h, w), round(min(h, w) * 4 / 3))
-
-
-def base_size(h: int, w: int) -> tuple[int, int]:
-    """(h, w) brought down so its scale side is ``BASE_SIZE``; (h, w) itself when it is
-    within 5% of that or less."""
-    side = scale_side(h, w)
-    if side <= BASE_SIZE * 1.05:
-        return h, w
-    k = BASE_SIZE / side
-    return max(1, round(h * k)), max(1, round(w * k))
-
-
-def refine_sizes(h: int, w: int, base: tuple[int, int], scale: float) -> list[tuple[int, int]]:
-    """Sizes above ``base`` up to (h, w), one for each ``scale`` (at least one), evenly
-    spaced in log size; none when (h, w) is the base."""
-    if (h, w) == base:
-        return []
-    ratio = scale_side(h, w) / scale_side(*base)
-    count = max(1, round(math.log(ratio) / math.log(scale))) if scale > 1.0 else 1
-    sizes = []
-    for i in range(1, count):
-        f = ratio ** (i / count) / ratio
-        sizes.append((round(h * f), round(w * f)))
-    return [*sizes, (h, w)]
-
-
-def fine_bands(h: int, w: int) -> int:
-    """How many of the gradient's finest Laplacian bands (band i holds detail of about
-    2**(i + 1) px) a refining octave of (h, w) keeps: log2 of its scale over the base's,
-    rounded down, at least one (1 up to 2047 px, 2 from 2048, 3 from 4096)."""
-    return max(1, math.floor(math.log2(scale_side(h, w) / BASE_SIZE) + 1e-9))
-
-
-def octave_plan(h: int, w: int, recipe: DreamRecipe, min_size: int) -> list[Octave]:
-    """Every octave's size, steps and gradient bands, smallest first, for a dream of (h, w):
-    the recipe's octaves up to the base size, then the refining ones. A recipe of one
-    octave (a zoom's frames) has no pyramid to anchor: it stays one octave. A MaCo dream's
-    network sees only crops, so each of its octaves is a full one (``refine_steps`` after
-    the first, when set; the first counts the steps of all its ``starts``)."""
-    if recipe.param == "maco":
-        sizes = octave_sizes(h, w, recipe.octaves, recipe.octave_scale, min_size)
-        first = recipe.steps + (recipe.starts - 1) * recipe.trial_steps  # every start's
-        return [Octave(size, recipe.refining_steps if i else first) for i, size in enumerate(sizes)]
-    if recipe.octaves == 1:
-        return [Octave((h, w), recipe.steps)]
-    base = base_size(h, w)
-    below = octave_sizes(*base, recipe.octaves, recipe.octave_scale, min_size)
-    steps = min(recipe.steps, MIN_TOP_STEPS)
-    above = refine_sizes(h, w, base, recipe.octave_scale)
-    return [Octave(size, recipe.steps) for size in below] + [
-        Octave(size, steps, fine_bands(*size)) for size in above
-    ]
-
-
-def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
-
-
-def shrink(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``x`` brought down to ``size`` without aliasing (a 2048 px photo brought to a
-    512 px base octave unfiltered grows stripes from its fine texture)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-
-
-def enlarge(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``x`` brought up to a refining octave's ``size``, bicubic: bilinear steps from the
-    base to 2048 px lose a third of the detail's finest band at the base's scale."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
-
-
-def mask_at(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A mask brought down to an octave's ``size`` by area averaging: a mean of ones is
-    exactly one and of zeros exactly zero, so a mask's two ends stay exact at every octave
-    (a bilinear filter's weights can sum to 0.99999994)."""
-    if tuple(mask.shape[-2:]) == tuple(size):
-        return mask
-    return F.interpolate(mask, size=size, mode="area")
+# This module's own names (masked_step, render, step_seconds), and five that moved to
+# ``octaves``, ``result`` and ``layout`` and are still imported from here by callers outside
+# ``dream/`` (jobs, video, estimates, bench); new code imports them from where they live.
+__all__ = [
+    "DreamResult",
+    "masked_step",
+    "octave_plan",
+    "octave_sizes",
+    "render",
+    "resize",
+    "step_seconds",
+    "use_channels_last",
+]
 
 
 # The most a masked step is raised: a mask over a flat, dark region (a black helmet) would
@@ -204,26 +78,6 @@ def masked_step(step: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     inside = (step.abs() * weight).sum(dim=(1, 2, 3)) / area
     gain = (size / inside.clamp(min=1e-12)).clamp(1.0, MAX_MASK_GAIN)
     return step.mul_(weight).mul_(gain.view(-1, 1, 1, 1))  # in place: the layout stays
-
-
-def use_channels_last(device: torch.device) -> bool:
-    """channels_last measured faster for Lite0 on the CPU (a cut forward+backward at
-    512x340 px, one thread: 0.445 s against 0.467 s) and is the native layout of CUDA
-    tensor cores; MPS gains nothing from it."""
-    return device.type in ("cpu", "cuda")
-
-
-def use_bf16(device: torch.device) -> bool:
-    """bf16 autocast for the gradient's forward pass on CPUs with native bf16 (AVX512-BF16
-    or AMX, as oneDNN reports): with channels_last it measured 1.3x faster at 512 px and 2x
-    at 1024 px (two threads), and it halves the saved activations. The image, the gradient
-    and its normalization stay float32. Elsewhere float32: not measured on GPUs here."""
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _tiles(length: int, tile: int) -> list[tuple[int, int]]:
@@ -371,27 +225,6 @@ def step_seconds(
     return best
 
 
-def _check_finite(*tensors: torch.Tensor, where: str) -> None:
-    for t in tensors:
-        if not bool(torch.isfinite(t).all()):
-            raise DreamDivergedError(
-                f"the dream diverged (NaN or Inf {where}); try a lower --lr or another layer"
-            )
-
-
-def stretch_contrast(images: torch.Tensor, percent: float) -> torch.Tensor:
-    """Per-image levels: the ``percent`` darkest and brightest values go to 0 and 1."""
-    if percent <= 0:
-        return images
-    flat = images.flatten(1)
-    step = max(1, flat.shape[1] // (1 << 22))  # torch.quantile takes at most 2**24 values
-    flat = flat[:, ::step]
-    q = torch.tensor([percent / 100.0, 1.0 - percent / 100.0], device=images.device)
-    lo_hi = torch.quantile(flat, q, dim=1)
-    lo, hi = lo_hi[0].view(-1, 1, 1, 1), lo_hi[1].view(-1, 1, 1, 1)
-    return ((images - lo) / (hi - lo).clamp(min=1e-3)).clamp(0, 1)
-
-
 def render(
     model: LoadedModel,
     objective: Objective,
@@ -410,7 +243,8 @@ def render(
     detail: torch.Tensor | None = None,
     finest: int = 0,
 ) -> DreamResult:
-    """Dream ``batch`` images of ``size`` (H, W).
+    """Dream ``batch`` images of ``size`` (H, W): the one entry to every dream, which sends
+    a MaCo recipe to MaCo's loop (``maco.render_maco``) and the others to this module's.
 
     ``photo`` (1, 3, H, W) in [0, 1] makes a photo dream with detail re-injection; ``start``
     starts a dream from that picture without re-injection; neither starts from
@@ -427,8 +261,6 @@ def render(
     from the previous frame's dream, warped onto it.
     """
     if recipe.param == "maco":
-        from .maco import render_maco
-
         return render_maco(
             model,
             objective,
@@ -439,79 +271,144 @@ def render(
             on_step=on_step,
             measure_objective=measure,
         )
+    if mask is not None and photo is None:
+        raise ValueError("a mask confines photo dreams; give a photo")
     device = model.device
     generator = torch.Generator().manual_seed(seed)
-    base = None
-    if photo is not None:
-        base = photo.to(device).float()
-        batch = base.shape[0]
-        size = tuple(base.shape[-2:])
-    elif start is not None:
-        start = start.to(device).float()
-        size = size or tuple(start.shape[-2:])
-        start = start.expand(batch, -1, -1, -1) if start.shape[0] == 1 else start
-    if size is None:
-        size = (recipe.size, recipe.size)
-    h, w = size
-    octaves = octave_plan(h, w, recipe, model.spec.min_size)
+    canvas = _Canvas.of(photo, start, batch, size, recipe, device, mask)
+    octaves = octave_plan(*canvas.size, recipe, model.spec.min_size)
     if finest > 0:
         octaves = octaves[-finest:]
-    sizes = [o.size for o in octaves]
     ascent = _Ascent(
         model, objective, recipe, generator, use_channels_last(device), use_bf16(device), max_memory
     )
-
-    if mask is not None:
-        if base is None:
-            raise ValueError("a mask confines photo dreams; give a photo")
-        mask = mask.to(device).float()
-    if base is not None:
-        first = base  # each octave starts from the photo at its size, below
-    elif start is not None:
-        image = resize(start, sizes[0])
-        first = resize(start, size)
-    else:
-        image = initial_image(recipe.param, recipe.init, batch, *sizes[0], generator, device)
-        first = resize(image, size)
+    image, first = canvas.first_image(recipe, octaves[0].size, generator, device)
     objective_start = ascent.measure(first) if measure else []
+    if detail is not None and canvas.photo is not None:
+        detail = shrink(detail.to(device).float(), octaves[0].size)
+    image, kept = _climb(ascent, canvas, octaves, image, detail, on_step, frames)
+    image = stretch_contrast(image.clamp(0, 1), recipe.stretch)
+    if canvas.mask is not None:
+        image = canvas.photo * (1.0 - canvas.mask) + image * canvas.mask
+    objective_end = ascent.measure(image) if measure else []
+    check_finite(torch.tensor(objective_end), where="in the final objective")
+    return DreamResult(image.cpu(), objective_start, objective_end, kept)
 
-    if detail is not None and base is not None:
-        detail = shrink(detail.to(device).float(), sizes[0])
+
+@dataclass(frozen=True)
+class _Canvas:
+    """What a dream starts from, on the device: the ``photo`` (a photo dream, which every
+    octave re-reads), or a ``start`` picture, or neither (``recipe.init``); its ``size``
+    and ``batch``, and the photo dream's ``mask``."""
+
+    size: tuple[int, int]
+    batch: int
+    photo: torch.Tensor | None = None
+    start: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+
+    @classmethod
+    def of(
+        cls,
+        photo: torch.Tensor | None,
+        start: torch.Tensor | None,
+        batch: int,
+        size: tuple[int, int] | None,
+        recipe: DreamRecipe,
+        device: torch.device,
+        mask: torch.Tensor | None,
+    ) -> _Canvas:
+        """Moved to ``device`` as float; a photo sets the size and batch, a start picture
+        the size unless one is given (and is repeated to ``batch``)."""
+        if photo is not None:
+            photo = photo.to(device).float()
+            mask = None if mask is None else mask.to(device).float()
+            return cls(tuple(photo.shape[-2:]), photo.shape[0], photo=photo, mask=mask)
+        if start is not None:
+            start = start.to(device).float()
+            size = size or tuple(start.shape[-2:])
+            start = start.expand(batch, -1, -1, -1) if start.shape[0] == 1 else start
+        return cls(size or (recipe.size, recipe.size), batch, start=start)
+
+    def first_image(
+        self,
+        recipe: DreamRecipe,
+        first_size: tuple[int, int],
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The first octave's picture (None for a photo: each octave reads it at its size)
+        and the picture at full size the objective is first measured on."""
+        if self.photo is not None:
+            return None, self.photo
+        if self.start is not None:
+            return resize(self.start, first_size), resize(self.start, self.size)
+        image = initial_image(recipe.param, recipe.init, self.batch, *first_size, generator, device)
+        return image, resize(image, self.size)
+
+
+def _climb(
+    ascent: _Ascent,
+    canvas: _Canvas,
+    octaves: list[Octave],
+    image: torch.Tensor | None,
+    detail: torch.Tensor | None,
+    on_step: Callable[[], None] | None,
+    frames: bool,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Every octave in turn, smallest first; returns the last one's picture and, with
+    ``frames``, each octave's (levels stretched). A photo dream starts each octave from the
+    photo at its size plus the ``detail`` dreamt so far (masked, if the canvas is), carried
+    up; any other dream from the previous octave's picture, enlarged."""
+    photo, mask = canvas.photo, canvas.mask
+    # the base octaves see the photo as a base-size dream does; refining ones, their own
+    photo_at_base = shrink(photo, base_size(*canvas.size)) if photo is not None else None
     kept: list[torch.Tensor] = []
-    photo_at_base = shrink(base, base_size(h, w)) if base is not None else None
     for level, octave in enumerate(octaves):
         grow = enlarge if octave.bands else resize
-        if base is not None:
-            # the base octaves see the photo as a base-size dream does; refining ones, their own
-            here = shrink(base, octave.size) if octave.bands else resize(photo_at_base, octave.size)
+        if photo is not None:
+            here = (
+                shrink(photo, octave.size) if octave.bands else resize(photo_at_base, octave.size)
+            )
             image = here if detail is None else (here + grow(detail, octave.size)).clamp(0, 1)
         elif level > 0:
             image = grow(image, octave.size)
-        param = make_param(recipe.param, image)
         weight = None if mask is None else mask_at(mask, octave.size)
-        if param.spatial:
-            ascent.plan_tiles(image)
-        for _ in range(octave.steps):
-            if recipe.blur_mode == "image" and recipe.blur_sigma > 0 and param.spatial:
-                param.leaf = reg.blur(param.leaf, recipe.blur_sigma)
-            grad, values = ascent.gradient(param)
-            _check_finite(values, grad, where=f"at octave {level + 1}")
-            step = ascent.regularize(grad, param.spatial, octave.bands)
-            if weight is not None:
-                step = masked_step(step, weight)
-            param.leaf = param.leaf + recipe.lr * step
-            param.after_step()
-            if on_step is not None:
-                on_step()
-        image = param.image().detach()
-        _check_finite(image, where=f"in the image at octave {level + 1}")
-        if base is not None:
+        image = _octave(ascent, octave, level, image, weight, on_step)
+        if photo is not None:
             detail = image - here if weight is None else (image - here).mul_(weight)
         if frames:
-            kept.append(stretch_contrast(image, recipe.stretch).cpu())
-    image = stretch_contrast(image.clamp(0, 1), recipe.stretch)
-    if mask is not None:
-        image = base * (1.0 - mask) + image * mask
-    objective_end = ascent.measure(image) if measure else []
-    _check_finite(torch.tensor(objective_end), where="in the final objective")
-    return DreamResult(image.cpu(), objective_start, objective_end, kept)
+            kept.append(stretch_contrast(image, ascent.recipe.stretch).cpu())
+    return image, kept
+
+
+def _octave(
+    ascent: _Ascent,
+    octave: Octave,
+    level: int,
+    image: torch.Tensor,
+    weight: torch.Tensor | None,
+    on_step: Callable[[], None] | None,
+) -> torch.Tensor:
+    """``octave.steps`` steps up the objective from ``image``, in the recipe's
+    parametrization, each weighted by the octave's mask ``weight`` if there is one."""
+    recipe = ascent.recipe
+    param = make_param(recipe.param, image)
+    if param.spatial:
+        ascent.plan_tiles(image)
+    blur = recipe.blur_mode == "image" and recipe.blur_sigma > 0 and param.spatial
+    for _ in range(octave.steps):
+        if blur:
+            param.leaf = reg.blur(param.leaf, recipe.blur_sigma)
+        grad, values = ascent.gradient(param)
+        check_finite(values, grad, where=f"at octave {level + 1}")
+        step = ascent.regularize(grad, param.spatial, octave.bands)
+        if weight is not None:
+            step = masked_step(step, weight)
+        param.leaf = param.leaf + recipe.lr * step
+        param.after_step()
+        if on_step is not None:
+            on_step()
+    image = param.image().detach()
+    check_finite(image, where=f"in the image at octave {level + 1}")
+    return image

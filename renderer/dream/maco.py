@@ -25,8 +25,12 @@ from ..fusion import dream_network
 from ..heap import heap_only
 from ..models import LoadedModel
 from .crops import CropSpec, add_noise, crop, random_boxes
+from .layout import use_channels_last
 from .objectives import Objective, evaluate
+from .octaves import octave_plan
 from .parametrization import COLOR_MATRIX, SIGMOID_EPS
+from .recipe import DreamRecipe
+from .result import DreamResult, stretch_contrast
 from .template import load_template
 
 STANDARDIZE = False
@@ -213,9 +217,7 @@ def image_gradient(
 def _layout(crops: torch.Tensor) -> torch.Tensor:
     """The crops in the memory layout the network runs fastest in (channels_last on the
     CPU: Lite0's forward and backward on 8 crops of 160 px, one thread, 0.21 s against
-    0.28 s; ``engine.use_channels_last``)."""
-    from .engine import use_channels_last
-
+    0.28 s; ``layout.use_channels_last``)."""
     if use_channels_last(crops.device):
         return crops.contiguous(memory_format=torch.channels_last)
     return crops
@@ -273,7 +275,7 @@ def measure(model: LoadedModel, objective: Objective, images: torch.Tensor) -> l
     return [float(v) for v in evaluate(model, objective, small)]
 
 
-def crop_spec(recipe, refining: bool = False) -> CropSpec:
+def crop_spec(recipe: DreamRecipe, refining: bool = False) -> CropSpec:
     """The recipe's crops; ``refining``: those of the octaves after the first."""
     low = recipe.refining_crop_min if refining else recipe.crop_min
     return CropSpec(recipe.crops, low, recipe.crop_max, recipe.crop_spread, recipe.noise)
@@ -282,14 +284,14 @@ def crop_spec(recipe, refining: bool = False) -> CropSpec:
 def render_maco(
     model: LoadedModel,
     objective: Objective,
-    recipe,
+    recipe: DreamRecipe,
     *,
     seed: int,
     batch: int = 1,
     size: tuple[int, int] | None = None,
     on_step: Callable[[], None] | None = None,
     measure_objective: bool = True,
-):
+) -> DreamResult:
     """``batch`` MaCo dreams of ``size`` (H, W) from random phases; equal seeds give equal
     pixels on the CPU. The result carries the attribution maps, (N, H, W) in [0, 1]."""
     with heap_only():  # large tensors every step: no mmap round trips (heap.py)
@@ -299,9 +301,17 @@ def render_maco(
         )  # fmt: skip
 
 
-def _render_maco(model, objective, recipe, *, seed, batch, size, on_step, measure_objective):
-    from .engine import DreamResult, octave_plan, stretch_contrast
-
+def _render_maco(
+    model: LoadedModel,
+    objective: Objective,
+    recipe: DreamRecipe,
+    *,
+    seed: int,
+    batch: int,
+    size: tuple[int, int] | None,
+    on_step: Callable[[], None] | None,
+    measure_objective: bool,
+) -> DreamResult:
     generator = torch.Generator().manual_seed(seed)
     h, w = size or (recipe.size, recipe.size)
     crop_px = recipe.crop_px or model.spec.input_size
@@ -342,8 +352,17 @@ def _render_maco(model, objective, recipe, *, seed, batch, size, on_step, measur
 
 
 def _first_phase(
-    model, objective, recipe, magnitude, batch, size, steps, crop_px, generator, on_step
-):
+    model: LoadedModel,
+    objective: Objective,
+    recipe: DreamRecipe,
+    magnitude: torch.Tensor,
+    batch: int,
+    size: tuple[int, int],
+    steps: int,
+    crop_px: int,
+    generator: torch.Generator,
+    on_step: Callable[[], None] | None,
+) -> tuple[MacoParam, torch.Tensor | None, int]:
     """The first octave's random phases; with ``recipe.starts`` > 1, each dream's best of
     that many: each start climbs a quarter of the octave's steps, then the one with the
     highest objective on ``VIEWS`` random crops of its picture goes on. Returns the
@@ -379,7 +398,14 @@ VIEWS = 8  # random crops a start is judged on
 
 
 @torch.no_grad()
-def view_score(model, objective, images, spec: CropSpec, crop_px: int, generator) -> torch.Tensor:
+def view_score(
+    model: LoadedModel,
+    objective: Objective,
+    images: torch.Tensor,
+    spec: CropSpec,
+    crop_px: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """The objective's mean over ``VIEWS`` random crops (the recipe's boxes, no noise) of
     each image: how convincing a picture is from anywhere, not from one lucky frame."""
     n, _, h, w = images.shape

@@ -158,94 +158,14 @@ class DreamRecipe:
     mask_class: int = -1
 
     def __post_init__(self) -> None:
-        layers = self.layers
-        if isinstance(layers, str):
-            layers = (layers,)
+        layers = (self.layers,) if isinstance(self.layers, str) else self.layers
         object.__setattr__(self, "layers", tuple(str(x) for x in layers))
         for target in self.layers:
             parse_target(target)
-        checks = [
-            (self.octaves >= 1, f"octaves must be >= 1, got {self.octaves}"),
-            (self.octaves <= 12, f"octaves must be <= 12, got {self.octaves}"),
-            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
-            (self.steps <= 10_000, f"steps must be <= 10000, got {self.steps}"),
-            (
-                1.0 <= self.octave_scale <= 4.0,
-                f"octave-scale must be in [1, 4], got {self.octave_scale}",
-            ),
-            (0.0 < self.lr <= 10.0, f"lr must be in (0, 10], got {self.lr}"),
-            (
-                0.0 <= self.blur_sigma <= 10.0,
-                f"blur-sigma must be in [0, 10], got {self.blur_sigma}",
-            ),
-            (0 <= self.jitter <= 512, f"jitter must be in [0, 512] px, got {self.jitter}"),
-            (
-                1 <= self.laplacian_levels <= 8,
-                f"laplacian-levels must be in [1, 8], got {self.laplacian_levels}",
-            ),
-            (self.size >= 1, f"size must be positive, got {self.size}"),
-            (self.size <= 8192, f"size must be <= 8192 px, got {self.size}"),
-            (
-                0.0 <= self.scale_jitter < 0.5,
-                f"scale-jitter must be in [0, 0.5), got {self.scale_jitter}",
-            ),
-            (
-                self.tile == 0 or self.tile >= 64,
-                f"tile must be 0 (automatic) or >= 64, got {self.tile}",
-            ),
-            (0.0 <= self.stretch < 50.0, f"stretch must be in [0, 50) percent, got {self.stretch}"),
-            (bool(str(self.init).strip()), "init must be noise, gray or a photo path"),
-        ]
-        checks += [
-            (1 <= self.crops <= 256, f"crops must be in [1, 256], got {self.crops}"),
-            (
-                0.0 < self.crop_min <= self.crop_max <= 1.0,
-                f"crop sizes must satisfy 0 < crop-min <= crop-max <= 1, "
-                f"got {self.crop_min} and {self.crop_max}",
-            ),
-            (
-                0.0 <= self.crop_spread <= 1.0,
-                f"crop-spread must be in [0, 1], got {self.crop_spread}",
-            ),
-            (
-                self.crop_px == 0 or 32 <= self.crop_px <= 1024,
-                f"crop-px must be 0 (the model's input size) or in [32, 1024], got {self.crop_px}",
-            ),
-            (0.0 <= self.noise <= 0.5, f"noise must be in [0, 0.5], got {self.noise}"),
-            (1 <= self.starts <= 16, f"starts must be in [1, 16], got {self.starts}"),
-            (
-                0 <= self.refine_steps <= 10_000,
-                f"refine-steps must be 0 (= steps) or in [1, 10000], got {self.refine_steps}",
-            ),
-            (
-                self.refine_crop_min == 0.0 or 0.0 < self.refine_crop_min <= self.crop_max,
-                f"refine-crop-min must be 0 (= crop-min) or in (0, crop-max = {self.crop_max}], "
-                f"got {self.refine_crop_min}",
-            ),
-            (
-                0.0 <= self.mask_feather <= 1024.0,
-                f"mask-feather must be in [0, 1024] px, got {self.mask_feather}",
-            ),
-            (
-                0.0 < self.mask_threshold < 1.0,
-                f"mask-threshold must be in (0, 1), got {self.mask_threshold}",
-            ),
-            (
-                -1 <= self.mask_class < 1000,
-                f"mask-class must be -1 (the top class) or a class index, got {self.mask_class}",
-            ),
-            (
-                not self.mask or self.param == "pixel",
-                f"a mask shapes pixel photo dreams, not {self.param!r} ones",
-            ),
-        ]
-        if self.param == "maco":
-            checks += [
-                (self.init == "noise", f"a maco dream starts from noise, not {self.init!r}"),
-            ]
-        for ok, message in checks:
-            if not ok:
-                raise RecipeError(message)
+        for checks in (_ascent_checks, _picture_checks, _crop_checks, _mask_checks, _start_checks):
+            for ok, message in checks(self):
+                if not ok:
+                    raise RecipeError(message)
         if self.param == "maco":
             from .template import TEMPLATES, read_template
 
@@ -339,3 +259,95 @@ class DreamRecipe:
             bits.append(f"guided by {PurePath(self.guide).name}")
         bits.append(f"lr {self.lr:g}")
         return " · ".join(bits)
+
+
+# Each check of a recipe: (holds, the one-line message when it does not), in the order they
+# are tried; the first that fails is the error.
+Checks = list[tuple[bool, str]]
+
+
+def _ascent_checks(r: DreamRecipe) -> Checks:
+    """The octave pyramid and the gradient steps."""
+    return [
+        (r.octaves >= 1, f"octaves must be >= 1, got {r.octaves}"),
+        (r.octaves <= 12, f"octaves must be <= 12, got {r.octaves}"),
+        (r.steps >= 1, f"steps must be >= 1, got {r.steps}"),
+        (r.steps <= 10_000, f"steps must be <= 10000, got {r.steps}"),
+        (1.0 <= r.octave_scale <= 4.0, f"octave-scale must be in [1, 4], got {r.octave_scale}"),
+        (0.0 < r.lr <= 10.0, f"lr must be in (0, 10], got {r.lr}"),
+        (0.0 <= r.blur_sigma <= 10.0, f"blur-sigma must be in [0, 10], got {r.blur_sigma}"),
+        (0 <= r.jitter <= 512, f"jitter must be in [0, 512] px, got {r.jitter}"),
+        (
+            1 <= r.laplacian_levels <= 8,
+            f"laplacian-levels must be in [1, 8], got {r.laplacian_levels}",
+        ),
+    ]
+
+
+def _picture_checks(r: DreamRecipe) -> Checks:
+    """The picture's size, tiles, levels and start."""
+    return [
+        (r.size >= 1, f"size must be positive, got {r.size}"),
+        (r.size <= 8192, f"size must be <= 8192 px, got {r.size}"),
+        (0.0 <= r.scale_jitter < 0.5, f"scale-jitter must be in [0, 0.5), got {r.scale_jitter}"),
+        (r.tile == 0 or r.tile >= 64, f"tile must be 0 (automatic) or >= 64, got {r.tile}"),
+        (0.0 <= r.stretch < 50.0, f"stretch must be in [0, 50) percent, got {r.stretch}"),
+        (bool(str(r.init).strip()), "init must be noise, gray or a photo path"),
+    ]
+
+
+def _crop_checks(r: DreamRecipe) -> Checks:
+    """MaCo's crops, noise, starts and refining octaves."""
+    return [
+        (1 <= r.crops <= 256, f"crops must be in [1, 256], got {r.crops}"),
+        (
+            0.0 < r.crop_min <= r.crop_max <= 1.0,
+            f"crop sizes must satisfy 0 < crop-min <= crop-max <= 1, "
+            f"got {r.crop_min} and {r.crop_max}",
+        ),
+        (0.0 <= r.crop_spread <= 1.0, f"crop-spread must be in [0, 1], got {r.crop_spread}"),
+        (
+            r.crop_px == 0 or 32 <= r.crop_px <= 1024,
+            f"crop-px must be 0 (the model's input size) or in [32, 1024], got {r.crop_px}",
+        ),
+        (0.0 <= r.noise <= 0.5, f"noise must be in [0, 0.5], got {r.noise}"),
+        (1 <= r.starts <= 16, f"starts must be in [1, 16], got {r.starts}"),
+        (
+            0 <= r.refine_steps <= 10_000,
+            f"refine-steps must be 0 (= steps) or in [1, 10000], got {r.refine_steps}",
+        ),
+        (
+            r.refine_crop_min == 0.0 or 0.0 < r.refine_crop_min <= r.crop_max,
+            f"refine-crop-min must be 0 (= crop-min) or in (0, crop-max = {r.crop_max}], "
+            f"got {r.refine_crop_min}",
+        ),
+    ]
+
+
+def _mask_checks(r: DreamRecipe) -> Checks:
+    """Where a photo dream grows: the mask's edge, threshold and class."""
+    return [
+        (
+            0.0 <= r.mask_feather <= 1024.0,
+            f"mask-feather must be in [0, 1024] px, got {r.mask_feather}",
+        ),
+        (
+            0.0 < r.mask_threshold < 1.0,
+            f"mask-threshold must be in (0, 1), got {r.mask_threshold}",
+        ),
+        (
+            -1 <= r.mask_class < 1000,
+            f"mask-class must be -1 (the top class) or a class index, got {r.mask_class}",
+        ),
+        (
+            not r.mask or r.param == "pixel",
+            f"a mask shapes pixel photo dreams, not {r.param!r} ones",
+        ),
+    ]
+
+
+def _start_checks(r: DreamRecipe) -> Checks:
+    """A MaCo dream's phase starts from noise."""
+    return [
+        (r.param != "maco" or r.init == "noise", f"a maco dream starts from noise, not {r.init!r}")
+    ]

@@ -8,14 +8,19 @@ prefixed with ``jobs/<key>/`` so the render directory reads as one, in the plan'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..imageio import write_text_atomic
 from ..provenance import MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION, Record, dumps
 from ..provenance import read_manifest as read_dir_manifest
 from .cache import JOBS_DIR, JobCache
+
+if TYPE_CHECKING:
+    from ..site.builder import SiteReport
+    from ..site.options import SiteOptions
 
 
 def _prefixed(value: Any, prefix: str, folder: Path) -> Any:
@@ -90,26 +95,15 @@ def merge_manifest(
 def publish_site(
     render_dir: Path,
     site_dir: Path,
-    *,
-    title: str,
-    theme: Path | None = None,
-    stamp: str = "",
+    options: SiteOptions,
     pending: Sequence[Any] = (),
-    **options: Any,
-) -> Any:
+    on_build: Callable[[str], None] | None = None,
+) -> SiteReport:
     """Build the static site from the render directory (into a temporary folder that is
-    swapped in whole, so a failed build leaves the previous site as it was); ``options``
-    are ``build_site``'s (albums, paging, base URL). Strict: every job was checked whole
-    before, so a figure that cannot be published fails the build."""
+    swapped in whole, so a failed build leaves the previous site as it was), unless it is
+    current. Strict: every job was checked whole before, so a figure that cannot be
+    published fails the build."""
     from ..site.builder import build_site
 
-    return build_site(
-        [render_dir],
-        site_dir,
-        title=title,
-        theme=theme,
-        stamp=stamp,
-        strict=True,
-        pending=pending,
-        **options,
-    )
+    strict = dataclasses.replace(options, strict=True)
+    return build_site([render_dir], site_dir, strict, pending=pending, on_build=on_build)

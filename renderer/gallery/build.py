@@ -7,20 +7,17 @@ and publishes a whole site or none: the old one stays when a figure cannot be pu
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.util
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RecipeError, RendererError
 from ..files import MB
 from ..imageio import PHOTO_SUFFIXES
-from ..provenance import Record, dumps
-from ..site.publish import recover, site_damage, site_lock
+from ..provenance import Record
 from .assemble import merge_manifest, publish_site
 from .cache import JobCache, build_lock
 from .config import GalleryConfig
@@ -41,6 +38,9 @@ from .run import (
 )
 from .samples import write_sample_photos
 
+if TYPE_CHECKING:
+    from ..site.builder import SiteReport
+
 EXIT_OK, EXIT_SOME_FAILED = 0, 2
 
 
@@ -48,7 +48,7 @@ EXIT_OK, EXIT_SOME_FAILED = 0, 2
 class BuildResult:
     plan: Plan
     report: RunReport | None = None
-    site: Any = None
+    site: SiteReport | None = None  # None: the published site was current
     site_rebuilt: bool = False
     site_problem: str = ""  # why the site was not rebuilt although it is not current
     dry_run: list[tuple[Job, bool]] = field(default_factory=list)  # (job, reused?)
@@ -128,42 +128,6 @@ def plan_build(config: GalleryConfig, toolkit: Toolkit) -> Plan:
     return plan_jobs(config, photos, toolkit.kinds, weights, problems)
 
 
-def _site_stamp(entries: list[dict], site_dir: Path, config: GalleryConfig, extra: str) -> str:
-    """What the site was built from: if it matches, the published site is current.
-    (A skipped record made in this run is new each time; its time stamp does not count.)"""
-    stable = [
-        {k: v for k, v in e.items() if k != "created"} if e.get("kind") == "skipped" else e
-        for e in entries
-    ]
-    digest = hashlib.sha256(dumps(stable).encode("utf-8"))
-    options = repr(sorted((k, str(v)) for k, v in config.site_options.items()))
-    for part in (str(site_dir.resolve()), config.title, str(config.theme or ""), options, extra):
-        digest.update(b"\0" + part.encode("utf-8"))
-    return digest.hexdigest()
-
-
-def _site_code_fingerprint(theme: Path | None) -> str:
-    """Sizes and times of the templates and site code, so a changed theme rebuilds."""
-    import renderer
-
-    from ..site.builder import SiteError, templates_dir
-
-    package = Path(renderer.__file__).resolve().parent
-    folders = [package / "site"]
-    with contextlib.suppress(SiteError):  # missing templates: the build itself says so
-        folders.append(templates_dir())
-    if theme is not None:
-        folders.append(Path(theme))
-    parts = [renderer.__version__]
-    for folder in folders:
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    stat = path.stat()
-                    parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
-
-
 def _failure_records(report: RunReport, command: str) -> list[Record]:
     """Skipped records for failures that live in no job folder (the cached ones do)."""
     records = []
@@ -229,34 +193,25 @@ def _publish(
     log: Callable[[str], None],
     pending: Sequence[Job] = (),
     ctx: WorkerContext | None = None,
-) -> Any:
-    """Publish the finished jobs (and, early, say which are still ``pending``), unless the
-    published site is current; returns the site's report, or None when it was current.
+) -> SiteReport | None:
+    """Publish the finished jobs (and, early, say which are still ``pending``); returns the
+    site's report, or None when the published site was current (``build_site`` decides).
     ``ctx``: the build's, to join the clips whose segments are done (the last publish)."""
     from ..site.model import Pending
 
     cache = JobCache(config.render_dir)
     keys = _with_clips(plan, cache, ctx, _published_keys(plan, report.outcomes, cache), report)
-    entries = merge_manifest(config.render_dir, keys, _failure_records(report, command))
+    merge_manifest(config.render_dir, keys, _failure_records(report, command))
     to_come = tuple(Pending(j.kind, j.label, j.photo.sha256 if j.photo else "") for j in pending)
-    extra = _site_code_fingerprint(config.theme) + repr(sorted(map(repr, to_come)))
-    stamp = _site_stamp(entries, config.site_dir, config, extra)
-    with site_lock(config.site_dir.resolve()):
-        recover(config.site_dir.resolve())  # what a killed publish left behind
-    damage = site_damage(config.site_dir, stamp)
-    if damage is None:
-        return None
-    if not pending:
-        log(f"publishing the site ({damage}) ...")
-    return publish_site(
-        config.render_dir,
-        config.site_dir,
-        title=config.title,
-        theme=config.theme,
-        stamp=stamp,
-        pending=to_come,
-        **config.site_options,
+
+    def announce(reason: str) -> None:
+        if not pending:
+            log(f"publishing the site ({reason}) ...")
+
+    site = publish_site(
+        config.render_dir, config.site_dir, config.site_options(), to_come, on_build=announce
     )
+    return None if site.unchanged else site
 
 
 @dataclass

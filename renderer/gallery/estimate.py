@@ -151,7 +151,7 @@ def known_jobs(jobs: Sequence[Job]) -> list[Job]:
 
     def known(job: Job) -> bool:
         kind = KINDS.get(job.kind)
-        return bool(kind and kind.work and kind.payload and isinstance(job.payload, kind.payload))
+        return bool(kind and kind.work and kind.payload and isinstance(job.payload, kind.real()))
 
     return [job for job in jobs if known(job)]
 
@@ -173,6 +173,10 @@ def estimate_lines(jobs: Sequence[Job], model: LoadedModel, workers: int = 1) ->
         torch.set_num_threads(before)
     rows = estimate(jobs, rate, model.spec.min_size)
     lines = [f"estimate  {r.kind}: {r.jobs} job(s), about {duration(r.seconds)}" for r in rows]
+    for kind in KINDS:  # a kind's own lines (a clip's frames, its join)
+        mine = [job for job in jobs if job.kind == kind.name]
+        if mine and kind.work_lines:
+            lines += kind.work_lines(mine, rate, model.spec.min_size)
     total = sum(r.seconds for r in rows) / max(1, workers)
     lines.append(
         f"estimate  total: about {duration(total)} with {workers} worker(s) on this "

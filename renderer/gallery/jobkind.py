@@ -75,10 +75,18 @@ class JobKind:
     pages: Mapping[str, str] = field(default_factory=dict)
     # The record kinds it publishes -> the function that writes their figure's words.
     captions: Mapping[str, Caption] = field(default_factory=dict)
-    # Its work for ``--dry-run``'s estimate; None: not estimated.
+    # Its work for ``--dry-run``'s estimate; None: not estimated. ``work_lines``: lines of
+    # its own under the estimate, from its jobs, the seconds per pixel-step and min size.
     work: Work | None = None
-    # The payload type of its real jobs (a test's fake kinds carry others).
-    payload: type | None = None
+    work_lines: Callable[[Sequence[Job], float, int], list[str]] | None = None
+    # The payload type of its real jobs (a test's fake kinds carry others), or a function
+    # that imports it (a payload defined in a module too heavy to import to plan).
+    payload: type | Callable[[], type] | None = None
+
+    def real(self) -> type:
+        """The payload type of this kind's real jobs."""
+        assert self.payload is not None, self.name
+        return self.payload if isinstance(self.payload, type) else self.payload()
 
     def pending_text(self, label: str) -> str:
         """What a visitor reads while the job ``label`` is being made."""

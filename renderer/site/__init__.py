@@ -1,8 +1,9 @@
-"""The static gallery site: view-models (model), safe text (public), images (images), pages
-(builder) and a local preview (serve).
+"""The static gallery site: page types (types), view-models (model), safe text (public),
+images (images, figures), pages (pages, theme, builder) and a local preview (serve).
 
-``renderer.site.builder.build_site(render_dirs, out_dir, title=..., theme=...)`` is the entry
-point the CLI and the batch pipeline call.
+``renderer.site.builder.build_site(render_dirs, out_dir, SiteOptions(...))`` is the entry
+point the CLI and the batch pipeline call; it alone decides whether the published site is
+current (``current``) and says so in its ``SiteReport``.
 
 A theme is a folder of Jinja2 templates that replace the default ones (``templates/``) one by
 one, plus an optional ``static/`` folder copied over the default assets. Every template gets

@@ -9,100 +9,16 @@ photo or an album moves no other page.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..naming import slug
+from .options import PER_PAGE
+from .types import ALBUMS_DIR, Album, PhotoPage, Skip, segment
 
-if TYPE_CHECKING:
-    from .model import PhotoPage, Skip
+__all__ = ["ALBUMS_DIR", "PER_PAGE", "Album", "IndexPage", "build_albums", "index_pages", "segment"]
 
-ALBUMS_DIR = "albums"
-PER_PAGE = 48
 PAGER_WINDOW = 2  # page numbers shown either side of the current one
-
-
-def segment(name: str) -> str:
-    """A folder name as one URL segment: itself when already safe, else its slug and a
-    short hash of the name (so "Été" and "Ete" stay apart)."""
-    plain = slug(name, 40)
-    if plain == name:
-        return name
-    return f"{plain}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:6]}"
-
-
-@dataclass(eq=False)
-class Album:
-    """A folder of photos: its own photos, its sub-albums and the files it skipped."""
-
-    names: tuple[str, ...]  # folder names from the photos folder down; () is the top
-    parent: Album | None = None
-    photos: list[PhotoPage] = field(default_factory=list)
-    albums: list[Album] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-
-    @property
-    def title(self) -> str:
-        return self.names[-1] if self.names else ""
-
-    @property
-    def dir(self) -> str:
-        """The site folder of its index pages ("" for the top)."""
-        if not self.names:
-            return ""
-        return "/".join([ALBUMS_DIR, *(segment(n) for n in self.names)])
-
-    def page_path(self, number: int = 1) -> str:
-        name = "index.html" if number <= 1 else f"page-{number}.html"
-        return f"{self.dir}/{name}" if self.dir else name
-
-    @property
-    def path(self) -> str:
-        return self.page_path(1)
-
-    @property
-    def listed(self) -> bool:
-        """Shown at all: it holds a photo, a skipped file, or a listed album."""
-        return bool(self.photos or self.skipped or self.shown_albums)
-
-    @property
-    def shown_albums(self) -> list[Album]:
-        return [a for a in self.albums if a.listed]
-
-    @property
-    def count(self) -> int:
-        """Photos here and in every album below."""
-        return len(self.photos) + sum(a.count for a in self.albums)
-
-    @property
-    def cover_page(self) -> PhotoPage | None:
-        """The photo that stands for the album: its first, else its first album's."""
-        for page in self.photos:
-            if page.cover is not None and page.cover.image is not None:
-                return page
-        for album in self.shown_albums:
-            found = album.cover_page
-            if found is not None:
-                return found
-        return None
-
-    @property
-    def trail(self) -> list[Album]:
-        """The albums from the top down to this one, itself included."""
-        chain, album = [], self
-        while album is not None:
-            chain.append(album)
-            album = album.parent
-        return chain[::-1]
-
-    def walk(self) -> Iterable[Album]:
-        """This album and every listed album below it, top first."""
-        yield self
-        for album in self.shown_albums:
-            yield from album.walk()
 
 
 @dataclass(frozen=True)

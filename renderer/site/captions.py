@@ -14,16 +14,15 @@ from ..gallery.kinds import KINDS
 from .words import Description, Shown, layers_text, percent, without_title
 
 if TYPE_CHECKING:
-    from .model import Source
+    from .types import Source
 
 __all__ = ["Description", "describe", "layers_text", "page_description", "percent"]
 
 
 def shown_of(src: Source, name: str) -> Shown:
     """What a caption reads of one record of the photo ``name``."""
-    output = str(src.entry.get("output") or "")
-    params = src.entry.get("params") or {}
-    return Shown(src.kind, name, src.extra, params, output, bool(src.sha256))
+    record = src.record
+    return Shown(src.kind, name, src.extra, record.params, record.output or "", bool(src.sha256))
 
 
 def photo_caption(shown: Shown) -> Description:

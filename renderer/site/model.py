@@ -3,7 +3,7 @@
 Pure functions: they read no files and know nothing of HTML. They group the records of one
 photo by ``inputs[0].sha256``, order layer dreams by ``extra.depth`` and file each photo in
 its album (``albums``). What a figure says is written in ``captions``, how it was made in
-``provenance``; both take every absolute path of the build machine out of what they publish.
+``howmade``; both take every absolute path of the build machine out of what they publish.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import functools
 import os
 import posixpath
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,156 +21,48 @@ from urllib.parse import quote
 from ..gallery.kinds import KINDS
 from ..gallery.kinds.explain import GRADCAM_METHODS
 from ..naming import photo_key, slug
-from .albums import Album, build_albums, folder_of, photos_root
-from .captions import describe, page_description, percent
-from .provenance import ModelRow, model_rows, provenance_rows, shared_rows
+from .albums import build_albums, folder_of, photos_root
+from .captions import describe, percent
+from .howmade import model_rows, provenance_rows
 from .public import public_command, public_text
+from .types import (
+    PAGE_SECTIONS,
+    Album,
+    Curve,
+    Faithfulness,
+    Figure,
+    ModelRow,
+    PhotoPage,
+    SharedGroup,
+    Skip,
+    Source,
+    faithfulness_of,
+)
 
-__all__ = ["Album", "ModelRow", "Pending", "percent"]
+__all__ = [
+    "PAGE_SECTIONS",
+    "Album",
+    "Curve",
+    "Faithfulness",
+    "Figure",
+    "Gallery",
+    "ModelRow",
+    "Pending",
+    "PhotoPage",
+    "SharedGroup",
+    "Skip",
+    "Source",
+    "build_gallery",
+    "faithfulness_of",
+    "percent",
+    "relative_url",
+]
 
 LIME_METHODS = ("lime-segments", "lime-top5", "lime-top10", "lime-top15", "lime-posneg")
 ROBUSTNESS_KINDS = ("noise", "brightness", "contrast")
-COVER_PRESETS = ("classic", "deep", "photo", "gentle")
-
-# A photo page's lists of figures, in page order; ``section_of`` says which one a figure
-# joins: its job kind's ``sections`` (``gallery.jobkind.JobKind``), else "other".
-PAGE_SECTIONS = (
-    "dreams",
-    "zooms",
-    "videos",
-    "layer_dreams",
-    "gradcam",
-    "lime",
-    "robustness",
-    "other",
-)
 # A clip's records: the working source ("video", its page's original) and its dreams; their
 # figure's picture is the poster, and the video files go beside it.
 VIDEO_KINDS = frozenset({"video", "video-dream", "video-explain"})
-
-
-@dataclass(frozen=True)
-class Source:
-    """One manifest entry and the directory its relative paths start from."""
-
-    entry: Mapping[str, Any]
-    base: Path
-
-    @property
-    def extra(self) -> Mapping[str, Any]:
-        return self.entry.get("extra") or {}
-
-    @property
-    def kind(self) -> str:
-        return str(self.entry.get("kind", ""))
-
-    @property
-    def sha256(self) -> str:
-        inputs = self.entry.get("inputs") or []
-        return str(inputs[0].get("sha256", "")) if inputs else ""
-
-    @property
-    def output(self) -> Path | None:
-        out = self.entry.get("output")
-        return self.base / out if out else None
-
-    def resolve(self, relative: str) -> Path:
-        """A path named in ``extra``: relative to the render dir, else to a folder between it
-        and the output (a job folder whose paths were not prefixed)."""
-        first = self.base / relative
-        if first.exists() or self.output is None:
-            return first
-        for folder in self.output.parents:  # the output's folder, then each one above it
-            if folder == self.base or self.base not in folder.parents:
-                break
-            if (folder / relative).exists():
-                return folder / relative
-        return first
-
-
-@dataclass
-class Figure:
-    """One picture on a page, with everything its ``<figure>`` shows."""
-
-    id: str
-    kind: str
-    src: Path
-    group: str
-    title: str
-    alt: str
-    caption: str
-    provenance: list[tuple[str, str]]
-    command: str
-    predictions: list[dict[str, Any]] = field(default_factory=list)
-    legend: dict[str, Any] | None = None
-    legend_src: Path | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    frames: list[Path] = field(default_factory=list)
-    alternate: Path | None = None  # a second view (MaCo's attribution), shown as a link
-    image: Any = None  # an images.ImageSet, set by the builder
-    animation: Any = None  # an images.Variant for animated outputs (zooms), set by the builder
-    legend_image: Any = None
-    frame_images: list[Any] = field(default_factory=list)
-    alternate_image: Any = None
-    page_key: str = ""  # the photo page it is on, if any
-    video: Path | None = None  # a clip's MP4 (its ``src`` is then the poster)
-    webm: Path | None = None
-    media: list[Any] = field(default_factory=list)  # the published videos, set by the builder
-
-    @property
-    def download_name(self) -> str:
-        """The file name a downloaded full-size PNG gets: photo key and figure id."""
-        return f"{self.page_key + '-' if self.page_key else ''}{self.id}.png"
-
-
-@dataclass(frozen=True)
-class Curve:
-    """A deletion or insertion curve drawn as an SVG polyline in a 100 x 60 box."""
-
-    name: str
-    auc: float | None
-    points: str
-
-
-@dataclass(frozen=True)
-class Faithfulness:
-    figure_id: str
-    title: str
-    target: str
-    curves: tuple[Curve, ...]
-    top: str = "1"  # the score at the top of the chart
-
-
-@dataclass(frozen=True)
-class Skip:
-    name: str
-    reason: str
-    folder: tuple[str, ...] = ()  # its album
-
-
-@dataclass(frozen=True)
-class SharedGroup:
-    """Figures of a photo page made alike (every dream, every explanation): the provenance
-    rows they share beyond the page's, said once under ``title`` at ``#anchor``, and the
-    command they share when one job made them all ("" when each keeps its own)."""
-
-    anchor: str
-    title: str
-    kinds: frozenset[str]
-    rows: tuple[tuple[str, str], ...]
-    command: str = ""
-
-    def holds(self, fig: Figure) -> bool:
-        return fig.kind in self.kinds
-
-
-# (anchor, title, kinds, whether they share one job's command) of a page's ``groups``.
-DREAM_KINDS = frozenset({"dream", "zoom"})
-EXPLAIN_KINDS = frozenset({"explain"})
-SHARED_GROUPS = (
-    ("made-dreams", "Every dream", DREAM_KINDS, False),
-    ("made-explain", "Every explanation", EXPLAIN_KINDS, True),
-)
 
 
 @dataclass(frozen=True)
@@ -187,141 +79,6 @@ class Pending:
         """What a visitor reads: "the classic dream", "the explanations"."""
         kind = KINDS.get(self.kind)
         return kind.pending_text(self.label) if kind else self.label
-
-
-@dataclass
-class PhotoPage:
-    key: str
-    name: str
-    sha256: str
-    photo: Figure | None = None
-    dreams: list[Figure] = field(default_factory=list)
-    zooms: list[Figure] = field(default_factory=list)
-    videos: list[Figure] = field(default_factory=list)
-    layer_dreams: list[Figure] = field(default_factory=list)
-    gradcam: list[Figure] = field(default_factory=list)
-    lime: list[Figure] = field(default_factory=list)
-    robustness: list[Figure] = field(default_factory=list)
-    other: list[Figure] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)  # what is still being made, in words
-    folder: tuple[str, ...] = ()  # its album's folders under the photos folder
-    album: Album | None = None  # set by ``albums.build_albums``, with its neighbours there
-    prev: PhotoPage | None = field(default=None, repr=False)
-    next: PhotoPage | None = field(default=None, repr=False)
-
-    @property
-    def path(self) -> str:
-        return f"photos/{self.key}.html"
-
-    @property
-    def cover(self) -> Figure | None:
-        """The dream that best stands for the photo on the index (a whole one, not masked)."""
-        for preset in COVER_PRESETS:
-            for fig in self.dreams:
-                if fig.details.get("preset") == preset and not fig.details.get("mask"):
-                    return fig
-        return self.dreams[0] if self.dreams else (self.videos or [self.photo])[0]
-
-    @property
-    def figures(self) -> list[Figure]:
-        own = [f for name in PAGE_SECTIONS for f in getattr(self, name)]
-        return [self.photo, *own] if self.photo else own
-
-    @property
-    def faithfulness(self) -> list[Faithfulness]:
-        """One chart per distinct pair of curves (the LIME panels share theirs)."""
-        charts, seen = [], set()
-        for fig in self.gradcam + self.lime:
-            chart = faithfulness_of(fig)
-            if chart is None:
-                continue
-            key = tuple(c.points for c in chart.curves) or (fig.id,)
-            if key not in seen:
-                seen.add(key)
-                charts.append(chart)
-        return charts
-
-    @property
-    def robustness_rows(self) -> list[tuple[str, list[Figure]]]:
-        """The robustness panels as one strip per kind of degradation, mildest first."""
-        rows: dict[str, list[Figure]] = {}
-        for fig in self.robustness:
-            kind = str((fig.details.get("robustness") or {}).get("kind", ""))
-            rows.setdefault(kind, []).append(fig)
-        return list(rows.items())
-
-    @property
-    def lime_info(self) -> dict[str, Any]:
-        """The LIME fit's figures (R², samples, top-5 stability), shared by its panels."""
-        for fig in self.lime:
-            info = fig.details.get("lime")
-            if info:
-                return info
-        return {}
-
-    @property
-    def shared(self) -> list[tuple[str, str]]:
-        """The provenance rows every figure of the page shares, stated once for the page."""
-        return shared_rows([f.provenance for f in self.figures])
-
-    def shared_by(self, kinds: frozenset[str]) -> list[tuple[str, str]]:
-        """What every figure of ``kinds`` shares beyond ``shared`` (one job made all the
-        explanations; the dreams' presets leave most recipe fields alone)."""
-        common = shared_rows([f.provenance for f in self.figures if f.kind in kinds], None)
-        shared = self.shared
-        return [row for row in common if row not in shared]
-
-    @property
-    def groups(self) -> list[SharedGroup]:
-        """The page's groups of figures made alike that have something to say once."""
-        groups = []
-        for anchor, title, kinds, one_job in SHARED_GROUPS:
-            command = self.explain_command if one_job else ""
-            group = SharedGroup(anchor, title, kinds, tuple(self.shared_by(kinds)), command)
-            if group.rows or group.command:
-                groups.append(group)
-        return groups
-
-    @property
-    def explain_command(self) -> str:
-        """The command every explanation of the photo shares (one job), or ""."""
-        commands = {f.command for f in self.figures if f.kind == "explain"}
-        many = sum(f.kind == "explain" for f in self.figures) > 1
-        return commands.pop() if many and len(commands) == 1 else ""
-
-    def made_by_explain_job(self, figures: Sequence[Figure]) -> list[Figure]:
-        """Those of ``figures`` that the page's one explanation job made."""
-        command = self.explain_command
-        return [f for f in figures if f.kind == "explain" and command and f.command == command]
-
-    def made_once(self, figures: Sequence[Figure]) -> list[tuple[str, str]]:
-        """What two or more of ``figures`` made by the page's one explanation job share
-        beyond the page's and every explanation's rows (the part of the job that made them:
-        its time, when): said once above them, so their panels keep only what differs."""
-        if not self.explain_command:
-            return []
-        figs = self.made_by_explain_job(figures)
-        hide = self.shared + self.shared_by(EXPLAIN_KINDS)
-        return [r for r in shared_rows([f.provenance for f in figs], None) if r not in hide]
-
-    @staticmethod
-    def common_legend(figures: Sequence[Figure]) -> Figure | None:
-        """The first of two or more figures that all carry the same legend: shown once."""
-        legends = [f.legend for f in figures]
-        if len(figures) > 1 and legends[0] and all(x == legends[0] for x in legends):
-            return figures[0]
-        return None
-
-    @property
-    def description(self) -> str:
-        preds = self.photo.predictions if self.photo else []
-        return page_description(self.name, preds, len(self.dreams))
-
-    @property
-    def lime_r2(self) -> float | None:
-        r2 = self.lime_info.get("r2")
-        return None if r2 is None else float(r2)
 
 
 @dataclass
@@ -368,9 +125,8 @@ def _photo_name(src: Source) -> str:
     name = src.extra.get("name")
     if name:
         return str(name)
-    inputs = src.entry.get("inputs") or []
-    if inputs:
-        return PurePosixPath(str(inputs[0].get("path", "")).replace("\\", "/")).name or "photo"
+    if src.photo is not None:
+        return PurePosixPath(src.photo.path.replace("\\", "/")).name or "photo"
     return "photo"
 
 
@@ -407,7 +163,7 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
         alt=words.alt,
         caption=words.caption,
         provenance=provenance_rows(src, anchor),
-        command=public_command(str(src.entry.get("command", "")), anchor),
+        command=public_command(src.record.command, anchor),
         predictions=list(src.extra.get("predictions") or [])[:5],
         legend=words.legend,
         legend_src=legend_src,
@@ -421,53 +177,6 @@ def make_figure(src: Source, name: str, taken: set[str], anchor: Path | None) ->
     )
 
 
-def _values(values: Any) -> list[float]:
-    try:
-        ys = [float(v) for v in values or []]
-    except (TypeError, ValueError):
-        return []
-    return ys if len(ys) >= 2 else []
-
-
-def _curve(name: str, values: Any, auc: Any, top: float) -> Curve | None:
-    ys = _values(values)
-    if not ys:
-        return None
-
-    def short(v: float) -> str:  # 0.1 px, no trailing ".0"
-        return f"{round(v, 1):g}"
-
-    pts = " ".join(
-        f"{short(100 * i / (len(ys) - 1))},{short(60 - 56 * max(y, 0) / top)}"
-        for i, y in enumerate(ys)
-    )
-    try:
-        auc_value = float(auc) if auc is not None else None
-    except (TypeError, ValueError):
-        auc_value = None
-    return Curve(name, auc_value, pts)
-
-
-def faithfulness_of(fig: Figure) -> Faithfulness | None:
-    data = fig.details.get("faithfulness")
-    if not data:
-        return None
-    both = _values(data.get("deletion_curve")) + _values(data.get("insertion_curve"))
-    top = max([*both, 1e-9])
-    top = 1.0 if 0.5 < top <= 1.0 else top
-    curves = [
-        _curve("deletion", data.get("deletion_curve"), data.get("deletion_auc"), top),
-        _curve("insertion", data.get("insertion_curve"), data.get("insertion_auc"), top),
-    ]
-    curves = [c for c in curves if c]
-    if not curves and data.get("deletion_auc") is None:
-        return None
-    t = fig.details.get("target") or {}
-    target = f"{t.get('name')} ({t.get('index')})" if t else ""
-    title = "LIME" if str(fig.details.get("method", "")).startswith("lime") else fig.title
-    return Faithfulness(fig.id, title, target, tuple(curves), f"{top:.2g}")
-
-
 # --------------------------------------------------------------------------- the gallery
 
 
@@ -479,64 +188,74 @@ def section_of(fig: Figure) -> str:
 
 def _input_path(src: Source) -> str:
     """Where the record's photo was on the build machine, as an absolute path ("" if none)."""
-    inputs = src.entry.get("inputs") or []
-    path = str(inputs[0].get("path") or "") if inputs else ""
+    path = src.photo.path if src.photo is not None else ""
     return os.path.abspath(path.replace("\\", "/")) if path else ""
 
 
-def build_gallery(
-    sources: Sequence[Source],
-    anchor: Path | None = None,
-    *,
-    photos: Path | str | None = None,
-    flat: bool = False,
-    pending: Sequence[Pending] = (),
-) -> Gallery:
-    """Group the records into photo pages, layer dreams and class dreams, and the photo
-    pages into albums: one per subfolder of ``photos`` (by default the folder all the
-    photos share), or none when ``flat``. ``pending``: the figures a build is still making,
-    each said on its photo's page."""
-    photo_records = [s for s in sources if s.kind in ("photo", "video") and s.output is not None]
-    # A page per file: the same bytes under two names (Cat.jpg, cat.jpg) are two pages.
-    pages: dict[tuple[str, str], PhotoPage] = {}
-    taken: dict[tuple[str, str], set[str]] = {}
-    keys: set[str] = set()
-    for src in photo_records:
-        name = _photo_name(src)
-        if (src.sha256, name) in pages:
-            continue
-        key = _unique_id(photo_key(name, src.sha256 or "0" * 8), keys)
-        page = PhotoPage(key=key, name=name, sha256=src.sha256)
-        taken[(src.sha256, name)] = set()
-        page.photo = make_figure(src, name, taken[(src.sha256, name)], anchor)
-        pages[(src.sha256, name)] = page
+@dataclass
+class _Book:
+    """The photo pages by (sha256, file name) as they are made, and the figure ids taken
+    on each: a page per file, so the same bytes under two names (Cat.jpg, cat.jpg) are two
+    pages."""
 
-    def page_of(src: Source) -> PhotoPage | None:
+    pages: dict[tuple[str, str], PhotoPage] = field(default_factory=dict)
+    taken: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+
+    def add(self, src: Source, name: str, sha8: str) -> PhotoPage:
+        key = _unique_id(photo_key(name, sha8), self.keys)
+        page = self.pages[(src.sha256, name)] = PhotoPage(key=key, name=name, sha256=src.sha256)
+        self.taken[(src.sha256, name)] = set()
+        return page
+
+    def page_of(self, src: Source) -> PhotoPage | None:
         """The page of the file a record was made from; by its bytes alone when no page
         has its name (a record that names its input differently)."""
         if not src.sha256:
             return None
-        page = pages.get((src.sha256, _photo_name(src)))
+        page = self.pages.get((src.sha256, _photo_name(src)))
         if page is None:
-            alike = [p for (sha, _), p in pages.items() if sha == src.sha256]
+            alike = [p for (sha, _), p in self.pages.items() if sha == src.sha256]
             page = alike[0] if len(alike) == 1 else None
         return page
 
-    for src in sources:  # a photo with renders but no photo record still gets its page
-        if src.sha256 and page_of(src) is None and src.kind in KINDS.page_kinds():
-            name = _photo_name(src)
-            key = _unique_id(photo_key(name, src.sha256), keys)
-            pages[(src.sha256, name)] = PhotoPage(key=key, name=name, sha256=src.sha256)
-            taken[(src.sha256, name)] = set()
 
-    layer_dreams: list[Figure] = []
-    class_dreams: list[Figure] = []
-    skipped: list[Skip] = []
-    skip_paths: list[str] = []
+def _photo_pages(sources: Sequence[Source], anchor: Path | None) -> _Book:
+    """A page for each photo (and clip) record, with its picture; and for a photo with
+    renders but no photo record."""
+    book = _Book()
+    for src in sources:
+        if src.kind not in ("photo", "video") or src.output is None:
+            continue
+        name = _photo_name(src)
+        if (src.sha256, name) not in book.pages:
+            page = book.add(src, name, src.sha256 or "0" * 8)
+            page.photo = make_figure(src, name, book.taken[(src.sha256, name)], anchor)
+    for src in sources:
+        if src.sha256 and book.page_of(src) is None and src.kind in KINDS.page_kinds():
+            book.add(src, _photo_name(src), src.sha256)
+    return book
+
+
+@dataclass
+class _Filed:
+    """The figures that belong to no single photo page, and the skipped files."""
+
+    layer_dreams: list[Figure] = field(default_factory=list)
+    class_dreams: list[Figure] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    skip_paths: list[str] = field(default_factory=list)
+
+
+def _file_figures(sources: Sequence[Source], book: _Book, anchor: Path | None) -> _Filed:
+    """Each record's figure on its photo's page, in the section of its kind."""
+    filed = _Filed()
+    layer_dreams, class_dreams, skipped = filed.layer_dreams, filed.class_dreams, filed.skipped
+    skip_paths = filed.skip_paths
     global_ids: set[str] = set()
     for src in sources:
         kind = src.kind
-        page = page_of(src)
+        page = book.page_of(src)
         if kind == "skipped":
             skip = Skip(_photo_name(src), public_text(str(src.extra.get("reason", "?")), anchor))
             skipped.append(skip)
@@ -557,18 +276,26 @@ def build_gallery(
             continue
         if page is None:
             continue
-        fig = make_figure(src, name, taken[(page.sha256, page.name)], anchor)
+        fig = make_figure(src, name, book.taken[(page.sha256, page.name)], anchor)
         if fig is not None:
             getattr(page, section_of(fig)).append(fig)
-
-    def depth(fig: Figure) -> tuple[float, str]:
-        try:
-            return float(fig.details.get("depth", 0)), fig.id
-        except (TypeError, ValueError):
-            return 0.0, fig.id
-
-    layer_dreams.sort(key=depth)
+    layer_dreams.sort(key=_depth)
     class_dreams.sort(key=lambda f: (_int(f.details.get("class_index")), f.id))
+    return filed
+
+
+def _depth(fig: Figure) -> tuple[float, str]:
+    try:
+        return float(fig.details.get("depth", 0)), fig.id
+    except (TypeError, ValueError):
+        return 0.0, fig.id
+
+
+def _into_folders(
+    sources: Sequence[Source], book: _Book, filed: _Filed, photos: Path | str | None
+) -> list[Skip]:
+    """Each page's and each skipped file's album folders under ``photos`` (by default the
+    folder the photos share); returns the skipped files with theirs."""
     # Each file's path (the same bytes may sit under two names, in two albums).
     found = {
         (src.sha256, _photo_name(src)): _input_path(src) for src in reversed(sources) if src.sha256
@@ -576,15 +303,20 @@ def build_gallery(
     by_sha = {sha: path for (sha, _), path in found.items()}
     paths = [*found.values(), *(_input_path(s) for s in sources if s.kind == "skipped")]
     root = os.path.abspath(photos) if photos is not None else photos_root(paths)
-    for (sha, name), page in pages.items():
+    for (sha, name), page in book.pages.items():
         path = found.get((sha, name)) or by_sha.get(sha, "")
         page.folder = folder_of(path, root) if root else ()
-    skipped = [
+    return [
         Skip(s.name, s.reason, folder_of(path, root) if root and path else ())
-        for s, path in zip(skipped, skip_paths, strict=True)
+        for s, path in zip(filed.skipped, filed.skip_paths, strict=True)
     ]
-    for page in pages.values():
-        page.layer_dreams.sort(key=depth)
+
+
+def _finish_pages(book: _Book, pending: Sequence[Pending]) -> list[PhotoPage]:
+    """Each page's sections in their order, what is still being made for it; the pages in
+    the order of their names."""
+    for page in book.pages.values():
+        page.layer_dreams.sort(key=_depth)
         # accentuations (no method) follow the Grad-CAM panels; a masked dream follows the
         # first panel, the map it came from
         page.gradcam.sort(key=_panel_order(GRADCAM_METHODS))
@@ -592,19 +324,37 @@ def build_gallery(
         page.robustness.sort(key=_robustness_sort_key)
         _one_job_made(page)
     for item in pending:
-        for (sha, _), page in pages.items():
+        for (sha, _), page in book.pages.items():
             if item.sha256 and sha == item.sha256 and item.text not in page.pending:
                 page.pending.append(item.text)
+    pages = book.pages.values()
+    return sorted(pages, key=lambda p: (re.sub(r"\W+", "", p.name.casefold()), p.key))
 
+
+def build_gallery(
+    sources: Sequence[Source],
+    anchor: Path | None = None,
+    *,
+    photos: Path | str | None = None,
+    flat: bool = False,
+    pending: Sequence[Pending] = (),
+) -> Gallery:
+    """Group the records into photo pages, layer dreams and class dreams, and the photo
+    pages into albums: one per subfolder of ``photos`` (by default the folder all the
+    photos share), or none when ``flat``. ``pending``: the figures a build is still making,
+    each said on its photo's page."""
+    book = _photo_pages(sources, anchor)
+    filed = _file_figures(sources, book, anchor)
+    skipped = _into_folders(sources, book, filed, photos)
+    ordered = _finish_pages(book, pending)
     versions: dict[str, str] = {}
     for src in sources:
-        for k, v in (src.entry.get("versions") or {}).items():
+        for k, v in src.record.versions.items():
             versions.setdefault(str(k), str(v))
-    ordered = sorted(pages.values(), key=lambda p: (re.sub(r"\W+", "", p.name.casefold()), p.key))
     return Gallery(
         photos=ordered,
-        layer_dreams=layer_dreams,
-        class_dreams=class_dreams,
+        layer_dreams=filed.layer_dreams,
+        class_dreams=filed.class_dreams,
         skipped=skipped,
         models=model_rows(sources, anchor),
         versions=versions,

@@ -17,8 +17,9 @@ from xml.sax.saxutils import escape
 
 from ..imageio import write_bytes_atomic
 from . import model as vm
-from .albums import index_pages
-from .provenance import shared_rows
+from .albums import Album, index_pages
+from .captions import page_description
+from .types import shared_rows
 
 OG_WIDTH = 960  # the share preview's picture: the first copy at least this wide
 PRECOMPRESS = (".html", ".css", ".js", ".xml", ".svg")
@@ -55,30 +56,33 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def _index_specs(album: Album, per_page: int) -> list[PageSpec]:
+    """An album's paged index, each page with the album's cover and its words."""
+    cover = album.cover_page
+    what = _count(album.count, "photograph")
+    if album.shown_albums:
+        what += f" in {_count(len(album.shown_albums), 'album')}"
+    text = (
+        f"Album {album.title}: {what}, dreamed over by an image classifier."
+        if album.names
+        else f"{what}, dreamed over by an image classifier, and where it looks."
+    )
+    return [
+        PageSpec(
+            index.path,
+            "index.html",
+            "album" if album.names else "index",
+            {"index": index},
+            cover.cover if cover else None,
+            text if index.number == 1 else f"Page {index.number} of {index.total}. {text}",
+        )
+        for index in index_pages(album, per_page)
+    ]
+
+
 def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
     """Every page of the site: each album's paged index, each photo, the dream pages, about."""
-    specs: list[PageSpec] = []
-    for album in gallery.album.walk():
-        cover = album.cover_page
-        what = _count(album.count, "photograph")
-        if album.shown_albums:
-            what += f" in {_count(len(album.shown_albums), 'album')}"
-        text = (
-            f"Album {album.title}: {what}, dreamed over by an image classifier."
-            if album.names
-            else f"{what}, dreamed over by an image classifier, and where it looks."
-        )
-        for index in index_pages(album, per_page):
-            specs.append(
-                PageSpec(
-                    index.path,
-                    "index.html",
-                    "album" if album.names else "index",
-                    {"index": index},
-                    cover.cover if cover else None,
-                    text if index.number == 1 else f"Page {index.number} of {index.total}. {text}",
-                )
-            )
+    specs = [spec for album in gallery.album.walk() for spec in _index_specs(album, per_page)]
     for page in gallery.photos:
         specs.append(
             PageSpec(
@@ -91,7 +95,9 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                     "groups": page.groups,
                 },
                 page.cover,
-                page.description,
+                page_description(
+                    page.name, page.photo.predictions if page.photo else [], len(page.dreams)
+                ),
             )
         )
     if gallery.layer_dreams:
@@ -119,11 +125,13 @@ def page_specs(gallery: vm.Gallery, per_page: int) -> list[PageSpec]:
                 f"ImageNet class: {names}…",
             )
         )
+    cover = gallery.album.cover_page
     specs.append(
         PageSpec(
             "about.html",
             "about.html",
             "about",
+            figure=cover.cover if cover else None,
             description="How these pictures were made: the model, its weights' checksum, "
             "the software versions and the methods.",
         )

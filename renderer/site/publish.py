@@ -8,9 +8,10 @@ between them leaves no ``out`` for a moment, and the next publish puts the old s
 before anything else. Leftovers of killed runs are removed by the next publish, which holds
 the lock (on the folder that holds ``out``), so a concurrent publish waits, not fails.
 
-The site's manifest (``.dreamgallery-files.json``) records what it was built from (a stamp)
-and each file's size, mtime and sha256, so a rebuild can tell a current site from one whose
-media were deleted or changed, or that was published from other inputs.
+The site's manifest (``.dreamgallery-files.json``) records what it was built from (a stamp
+and its source files) and each file's size, mtime and sha256, so a rebuild can tell a
+current site from one whose media were deleted or changed, or that was published from
+other inputs (``current`` decides).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +134,25 @@ def swap_in(tmp: Path, out: Path) -> None:
 def write_site_files(
     site: Path,
     stamp: str,
-    inputs: str = "",
     previous: PreviousSite | None = None,
     warnings: list[str] | tuple[str, ...] = (),
+    sources: Mapping[str, str] | None = None,
+    report: Mapping[str, Any] | None = None,
 ) -> None:
-    """The manifest of a built site: its stamp, the key of its inputs (see ``build_site``),
-    the build's warnings and every file's size, mtime and hash. A file linked from the
-    ``previous`` site (the size and mtime its manifest recorded) keeps that hash, unread."""
+    """The manifest of a built site: its stamp (the key of what it is built from, see
+    ``current``), the files it was made from (``sources``, by a stat of each), what its
+    build reported, the build's warnings and every file's size, mtime and hash. A file
+    linked from the ``previous`` site (the size and mtime its manifest recorded) keeps
+    that hash, unread."""
     known = previous.table if previous is not None and previous.table else {}
     table = file_table(site, frozenset({SITE_FILES}), known)
-    data = {"stamp": stamp, "inputs": inputs, "warnings": list(warnings), "files": table}
+    data = {
+        "stamp": stamp,
+        "sources": dict(sources or {}),
+        "report": dict(report or {}),
+        "warnings": list(warnings),
+        "files": table,
+    }
     write_text_atomic(site / SITE_FILES, json.dumps(data))
 
 
@@ -154,13 +164,13 @@ def read_site_files(site: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
 
 
-def site_damage(site: Path, stamp: str, inputs: str | None = None) -> str | None:
-    """Why the site at ``site`` is not the current one for ``stamp`` (and, when given, the
-    key of its ``inputs``), or ``None``: a stat of each file, a hash only where one moved."""
+def site_damage(site: Path, stamp: str) -> str | None:
+    """Why the site at ``site`` is not the one whose manifest holds ``stamp`` with every
+    file as it says, or ``None``: a stat of each file, a hash only where one moved."""
     manifest = read_site_files(site)
     if manifest is None:
         return "there is none yet, or it has no manifest"
-    if manifest.get("stamp") != stamp or (inputs is not None and manifest.get("inputs") != inputs):
+    if manifest.get("stamp") != stamp:
         return "it was built from other inputs"
     return table_damage(site, manifest["files"])
 

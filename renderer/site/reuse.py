@@ -7,9 +7,7 @@ address, and the bytes of the templates and of the site code). A page whose key 
 previous build's is linked from the previous site instead. Index, album and the other pages
 are few and always rendered.
 
-A whole site has a key too (``inputs_key``): its manifests, the size and mtime of every file
-its figures are made from, the code and the options. When the published site has that key
-and its files are as its manifest says, a rebuild writes nothing at all.
+Whether the whole site must be built at all is decided before, in ``current``.
 """
 
 from __future__ import annotations
@@ -22,6 +20,8 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .types import PAGE_SECTIONS, PhotoPage
 
 KEYS_NAME = ".dreamgallery-pages.json"
 
@@ -40,36 +40,8 @@ def code_fingerprint(folders: Iterable[Path | None], *parts: object) -> str:
     return digest.hexdigest()
 
 
-def inputs_key(render_dirs: Iterable[Path], gallery: Any, *parts: object) -> str:
-    """The sha256 of what a whole site is built from: each render dir's manifest, the path,
-    size and mtime of every file a figure of ``gallery`` (a ``model.Gallery``) is made from,
-    and ``parts`` (the code's fingerprint, the title, the options)."""
-    from ..provenance import MANIFEST_NAME
-
-    digest = hashlib.sha256()
-    for folder in render_dirs:
-        folder = Path(folder).resolve()
-        digest.update(os.fsencode(folder) + b"\0")
-        digest.update(hashlib.sha256((folder / MANIFEST_NAME).read_bytes()).digest())
-    files: set[Path] = set()
-    for fig in gallery.figures:
-        files.update([fig.src, *fig.frames])
-        files.update(p for p in (fig.legend_src, fig.alternate) if p is not None)
-    for path in sorted(files):
-        try:
-            st = path.stat()
-            seen = f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
-        except OSError:
-            seen = "missing"
-        digest.update(os.fsencode(path) + b"\0" + seen.encode() + b"\0")
-    digest.update(repr(parts).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
-def photo_page_key(page: Any, share: Mapping[str, Any], fingerprint: str) -> str:
-    """The key of one photo page (a ``model.PhotoPage``) and its share preview."""
-    from .model import PAGE_SECTIONS
-
+def photo_page_key(page: PhotoPage, share: Mapping[str, Any], fingerprint: str) -> str:
+    """The key of one photo page (a ``types.PhotoPage``) and its share preview."""
     trail = [(a.title, a.path) for a in page.album.trail] if page.album else []
     near = [(p.path, p.name) if p else None for p in (page.prev, page.next)]
     state = (

@@ -28,6 +28,8 @@ from . import flow as fl
 from .decode import ClipFrame
 from .settings import VideoSettings
 
+KEY_TRUST = 0.5  # a key frame whose flow is trusted on less than this is dreamt afresh
+
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 to (1, 3, H, W) float in [0, 1]."""
@@ -142,6 +144,30 @@ class TemporalDreamer:
             self._strength = float(self._residual.abs().mean())
         self._source, self._grey = source, grey
         return to_rgb(image)
+
+    def start_from_keys(self, keys: Iterable[ClipFrame], first: ClipFrame | None = None) -> None:
+        """Begin the chain where the clip's key frames lead: the first key (the clip's
+        first frame) dreamt like a photo, its residual carried to each later key by one
+        flow and refined there, so a segment that starts at the last key shares the
+        motifs of the segment before it (which started at the key before), and their
+        cross-fade dissolves between two versions of one dream, not two dreams. A key, or
+        the segment's ``first`` frame, whose flow is trusted on less than ``KEY_TRUST`` of
+        its pixels (a cut, fast motion) starts afresh, dreamt like a photo."""
+        self.reset()
+        for frame in keys:
+            self._restart_unless_followed(frame)
+            self.dream(frame)
+        if first is not None:
+            self._restart_unless_followed(first)
+
+    def _restart_unless_followed(self, frame: ClipFrame) -> None:
+        if self._grey is None:
+            return
+        grey = fl.grey(frame.rgb)
+        back = fl.estimate(grey, self._grey, self.flow)
+        fore = fl.estimate(self._grey, grey, self.flow)
+        if float(fl.consistent(back, fore).mean()) < KEY_TRUST:
+            self.reset()
 
     def frames(self, frames: Iterable[ClipFrame]) -> Iterator[tuple[ClipFrame, np.ndarray]]:
         for frame in frames:

@@ -4,7 +4,7 @@ segments are joined once into its videos, cached under a key made of theirs.
 
 Planning probes each clip (one frame decoded, its packets demuxed up to ``max_seconds``):
 a bad clip is a problem of the plan, shown as "skipped: reason". The gallery dreams each
-clip with its first preset.
+clip with its first preset only (``PRESET_NOTE``: why).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from .jobs import WorkingClip, clip_segments, dream_clip, dream_segment_file, ex
 from .segments import SEGMENT_FILE, Segment
 from .settings import GALLERY_SEGMENT_SECONDS, QUICK_SIZE, VideoSettings
 
-JOIN_VERSION = 1
+SEGMENT_VERSION = 2  # 2: a later segment continues the key frames' chain
+JOIN_VERSION = 2  # 2: the sound copied when it fits; the caption says which preset
+# A clip is dreamt with the gallery's first preset only: each preset is a whole clip's
+# dream again (3x the sample clip's time with the sample gallery's three), and the page
+# shows one dream beside the source and its Grad-CAM.
+PRESET_NOTE = " · the gallery's first preset (clips are dreamt with one)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ def segment_specs(config: Any, clip: Any, preset_recipe: Callable[..., DreamReci
     specs = []
     for segment in segments:
         params = {
+            "version": SEGMENT_VERSION,
             "preset": preset,
             "recipe": recipe.to_params(),
             "video": asdict(settings),
@@ -158,6 +164,7 @@ def join_clips(
                     seed=p.seed,
                     command=ctx.command,
                     segment_files=files,
+                    note=PRESET_NOTE,
                 )
                 explain_clip(model, clip, folder, command=ctx.command)
                 photo = first.photo

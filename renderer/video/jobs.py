@@ -56,12 +56,30 @@ def prepare_clip(path: str | Path, settings: VideoSettings) -> WorkingClip:
 
 
 def dream_span(
-    dreamer: TemporalDreamer, info: ClipInfo, start: int = 0, stop: int | None = None
+    dreamer: TemporalDreamer,
+    info: ClipInfo,
+    start: int = 0,
+    stop: int | None = None,
+    keys: Sequence[int] = (),
 ) -> Iterator[np.ndarray]:
-    """Dream frames ``start`` to ``stop`` of a clip, ``start`` dreamt like a photo."""
-    dreamer.reset()
-    for _frame, dream in dreamer.frames(read_frames(info, start, stop)):
+    """Dream frames ``start`` to ``stop`` of a clip, continuing the chain of the key
+    frames ``keys`` (the earlier segments' starts; none: ``start`` is dreamt like a photo)."""
+    frames = read_frames(info, start, stop)
+    first = next(frames, None)
+    if first is None:
+        return
+    dreamer.start_from_keys((_frame_at(info, k) for k in keys), first)
+    for _frame, dream in dreamer.frames(_chain(first, frames)):
         yield dream
+
+
+def _frame_at(info: ClipInfo, index: int):
+    return next(read_frames(info, index, index + 1))
+
+
+def segment_keys(segments: Sequence[Segment], segment: Segment) -> list[int]:
+    """The key frames a segment's chain continues: the starts of the segments before it."""
+    return [s.start for s in segments if s.index < segment.index]
 
 
 def clip_dreamer(
@@ -100,10 +118,10 @@ def dream_segment_file(
     dreamer, _guide, _layers = clip_dreamer(model, info, recipe, settings, seed)
     bar = progress(total=segment.stop - segment.start, desc=info.path.name, unit="frame")
     path = Path(out_dir) / SEGMENT_FILE
+    keys = segment_keys(clip_segments(info, settings), segment)
     try:
-        write_frames(
-            path, _counted(dream_span(dreamer, info, segment.start, segment.stop), bar), info.rate
-        )
+        frames = dream_span(dreamer, info, segment.start, segment.stop, keys)
+        write_frames(path, _counted(frames, bar), info.rate)
     finally:
         bar.close()
     return path
@@ -126,9 +144,11 @@ def dream_clip(
     seed: int,
     command: str,
     segment_files: Sequence[Path] | None = None,
+    note: str = "",
 ) -> list[Record]:
     """Dream a clip (its segments one after another, or joined from ``segment_files``
-    rendered apart) and write its videos, posters and records; returns the records."""
+    rendered apart) and write its videos, posters and records (``note`` ends the dream's
+    caption); returns the records."""
     clock = Stopwatch()
     out_dir = Path(out_dir)
     info = clip.info
@@ -137,7 +157,9 @@ def dream_clip(
     if segment_files is not None:
         spans: list[Iterable[np.ndarray]] = [read_segment(Path(p)) for p in segment_files]
     else:
-        spans = [dream_span(dreamer, info, s.start, s.stop) for s in segments]
+        spans = [
+            dream_span(dreamer, info, s.start, s.stop, segment_keys(segments, s)) for s in segments
+        ]
     stem = f"{clip.key}/dream-{slug(preset)}{guided_suffix(recipe)}"
     write_clip_files(clip, join(segments, spans), out_dir, stem)
     facts = clip_facts(info)
@@ -164,7 +186,7 @@ def dream_clip(
             "poster": f"{stem}-poster.png",
             "segments": len(segments),
             "caption": f"{preset} · {' + '.join(layers)} · {recipe.describe()} · "
-            f"{info.frames} frames at {float(info.rate):g} fps",
+            f"{info.frames} frames at {float(info.rate):g} fps{note}",
             **facts,
         },
     )

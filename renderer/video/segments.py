@@ -1,10 +1,15 @@
 """A clip in segments: jobs of their own (cached, parallel, resumable), joined with fades.
 
-A segment dreams its frames alone: its first frame like a photo, the rest continuing it.
+A segment dreams its frames alone, needing no other segment's output: the first segment
+starts with a photo dream, a later one continues the chain of key frames (the clip's
+first frame's dream carried by one flow to each earlier segment's start and on to its
+own: ``TemporalDreamer.start_from_keys``), so two adjacent segments grow from one dream.
 Adjacent segments overlap by ``overlap`` frames; the join cross-fades there, from the
 earlier segment's dream to the later one's, so the cut between two chains of dreams is a
-short dissolve. A segment's frames are kept losslessly (FFV1 in Matroska, as BGR0), so
-joining segments rendered apart gives the very frames one process would.
+short dissolve between two versions of one dream (started afresh, the later segment was
+another dream, and the dissolve showed its creatures fading in over the other's). A
+segment's frames are kept losslessly (FFV1 in Matroska, as BGR0), so joining segments
+rendered apart gives the very frames one process would.
 """
 
 from __future__ import annotations

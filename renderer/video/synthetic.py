@@ -93,10 +93,12 @@ def write_clip(
     tone_hz: float | None = 440.0,
     rotation: int = 0,
     codec: str = "libx264",
+    audio_codec: str | None = None,
 ) -> Path:
     """Write ``frames`` as a video (H.264 in MP4/MOV, VP9 in WebM/MKV when ``codec`` says
-    so), with a sine tone of the clip's length when ``tone_hz``, and a display matrix of
-    ``rotation`` degrees (the pixels are stored as given)."""
+    so), with a sine tone of the clip's length when ``tone_hz`` (AAC, Opus in WebM, or
+    ``audio_codec``: "pcm_s16le" in a MOV, say), and a display matrix of ``rotation``
+    degrees (the pixels are stored as given)."""
     import av
 
     path = Path(path)
@@ -109,8 +111,13 @@ def write_clip(
             video.set_display_rotation(rotation)
         audio = None
         if tone_hz:
-            audio = container.add_stream("aac" if path.suffix != ".webm" else "libopus", 48000)
+            default = "aac" if path.suffix != ".webm" else "libopus"
+            audio = container.add_stream(audio_codec or default, 48000)
             audio.layout = "mono"
+            name = audio.codec_context.name
+            sample_format = {"aac": "fltp", "libopus": "flt"}.get(
+                name, audio.codec_context.format.name
+            )
         for i in range(n):
             frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
             frame.pts = i
@@ -119,12 +126,13 @@ def write_clip(
         container.mux(video.encode())
         if audio is not None:
             total = round(n / fps * 48000)
-            fmt = "fltp" if audio.codec_context.name == "aac" else "flt"
             for start in range(0, total, 960):
                 count = min(960, total - start)
                 t = (np.arange(start, start + count) / 48000).astype(np.float32)
                 wave = (0.2 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)[None]
-                frame = av.AudioFrame.from_ndarray(wave, format=fmt, layout="mono")
+                if sample_format.startswith("s16"):
+                    wave = np.round(wave * 32767).astype(np.int16)
+                frame = av.AudioFrame.from_ndarray(wave, format=sample_format, layout="mono")
                 frame.sample_rate = 48000
                 frame.pts = start
                 frame.time_base = Fraction(1, 48000)

@@ -79,6 +79,24 @@ def dream_caption(shown: Shown) -> Description:
     return Description(f"video-{preset}", "", title, alt, f"{text} · {sound}", {"preset": preset})
 
 
+def work(job: Job, min_size: int) -> float:
+    from ...video.estimate import segment_pixel_steps
+
+    return segment_pixel_steps(job, min_size)
+
+
+def work_lines(jobs: Sequence[Job], seconds_per_pixel_step: float, min_size: int) -> list[str]:
+    from ...video.estimate import clip_lines
+
+    return clip_lines(jobs, seconds_per_pixel_step, min_size)
+
+
+def payload() -> type:
+    from ...video.gallery import SegmentPayload  # with kornia and PyAV: only when asked
+
+    return SegmentPayload
+
+
 KIND = KINDS.register(
     JobKind(
         VIDEO_SEGMENT,
@@ -94,5 +112,8 @@ KIND = KINDS.register(
             VIDEO_DREAM: dream_caption,
             VIDEO_EXPLAIN: explain_caption,
         },
+        work=work,
+        work_lines=work_lines,
+        payload=payload,
     )
 )

@@ -8,33 +8,19 @@ panel keeps only what differs, and its command, whole.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..dream.recipe import MACO_FIELDS
+from ..provenance import Record
 from .captions import layers_text, percent
 from .public import public_path, public_text
+from .types import SHAREABLE, ModelRow, Row, Source, shared_rows
 
-if TYPE_CHECKING:
-    from .model import Source
-
-Row = tuple[str, str]
-# Rows a page states once when every one of its figures has the same value.
-SHAREABLE = ("Model", "Weights sha256", "Weights", "Input", "Device", "Made", "Versions")
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    name: str
-    title: str
-    licence: str
-    weights_sha256: str
-    weights_source: str
+__all__ = ["SHAREABLE", "ModelRow", "Row", "model_rows", "provenance_rows", "shared_rows"]
 
 
 def _public_value(value: Any, anchor: Path | None) -> str:
@@ -53,19 +39,33 @@ def _public_value(value: Any, anchor: Path | None) -> str:
 
 def provenance_rows(src: Source, anchor: Path | None) -> list[Row]:
     """Label/value rows for a figure's ``<dl>``: model, weights, targets, every parameter."""
-    e, extra = src.entry, src.extra
-    rows: list[Row] = []
-    model = e.get("model") or {}
-    if model:
-        rows.append(("Model", str(model.get("name", "?"))))
-        if model.get("weights_sha256"):
-            rows.append(("Weights sha256", str(model["weights_sha256"])))
-        if model.get("weights_source"):
-            rows.append(("Weights", public_path(str(model["weights_source"]), anchor)))
-    layers = layers_text(extra, e.get("params") or {})
+    record = src.record
+    rows = _model(record, anchor)
+    rows += _subject(record, rows)
+    rows += _params(record, rows, anchor)
+    rows += _making(record)
+    return rows
+
+
+def _model(record: Record, anchor: Path | None) -> list[Row]:
+    model = record.model
+    if model is None:
+        return []
+    rows = [("Model", model.name or "?")]
+    if model.weights_sha256:
+        rows.append(("Weights sha256", model.weights_sha256))
+    if model.weights_source:
+        rows.append(("Weights", public_path(model.weights_source, anchor)))
+    return rows
+
+
+def _subject(record: Record, above: list[Row]) -> list[Row]:
+    """What the figure looks at: its layers, its class, its target and sanity check."""
+    extra, rows = record.extra, []
+    layers = layers_text(extra, record.params)
     if layers:
         rows.append(("Layer", layers))
-    if extra.get("layer") and ("Layer", str(extra["layer"])) not in rows:
+    if extra.get("layer") and ("Layer", str(extra["layer"])) not in above + rows:
         rows.append(("Layer", str(extra["layer"])))
     if "class_index" in extra:
         rows.append(("Class", f"{extra.get('class_name', '?')} ({extra['class_index']})"))
@@ -88,42 +88,39 @@ def provenance_rows(src: Source, anchor: Path | None) -> list[Row]:
                 " · ".join(str(x) for x in (sanity.get("check"), corr_text, verdict) if x),
             )
         )
-    params = e.get("params") or {}
+    return rows
+
+
+def _params(record: Record, above: list[Row], anchor: Path | None) -> list[Row]:
+    """Every parameter but those its parametrization leaves unused, and a layer said above."""
+    params, rows = record.params, []
     unused = MACO_FIELDS if params.get("param") in ("pixel", "fft") else frozenset()
     for key, value in sorted(params.items()):
         if key in unused:
             continue
         row = (str(key), _public_value(value, anchor))
-        if not (key in ("layer", "layers") and ("Layer", row[1]) in rows):  # said above
+        if not (key in ("layer", "layers") and ("Layer", row[1]) in above):  # said above
             rows.append(row)
-    if e.get("seed") is not None:
-        rows.append(("Seed", str(e["seed"])))
-    for item in e.get("inputs") or []:
-        sha = str(item.get("sha256") or "")
-        name = PurePosixPath(str(item.get("path", "")).replace("\\", "/")).name
-        rows.append(("Input", f"{name} (sha256 {sha[:12]}…)" if sha else name))
-    rows.append(("Device", str(e.get("device", "?"))))
-    with contextlib.suppress(TypeError, ValueError):
-        rows.append(("Time", f"{float(e.get('wall_time_s') or 0):.1f} s"))
-    if e.get("created"):
-        rows.append(("Made", str(e["created"])))
-    versions = e.get("versions") or {}
-    if versions:
-        rows.append(("Versions", " · ".join(f"{k} {v}" for k, v in sorted(versions.items()))))
+    if record.seed is not None:
+        rows.append(("Seed", str(record.seed)))
     return rows
 
 
-def shared_rows(
-    panels: Sequence[Sequence[Row]], labels: Sequence[str] | None = SHAREABLE
-) -> list[Row]:
-    """The rows every one of two or more panels holds with the same value (of ``labels``
-    only, unless None)."""
-    if len(panels) < 2:
-        return []
-    first, rest = panels[0], [set(p) for p in panels[1:]]
-    return [
-        row for row in first if (labels is None or row[0] in labels) and all(row in p for p in rest)
-    ]
+def _making(record: Record) -> list[Row]:
+    """Its inputs, device, time, when and with which versions."""
+    rows = []
+    for item in record.inputs:
+        name = PurePosixPath(item.path.replace("\\", "/")).name
+        rows.append(("Input", f"{name} (sha256 {item.sha256[:12]}…)" if item.sha256 else name))
+    rows.append(("Device", str(record.device)))
+    if record.seconds is not None:
+        rows.append(("Time", f"{record.seconds:.1f} s"))
+    if record.created:
+        rows.append(("Made", str(record.created)))
+    if record.versions:
+        versions = sorted(record.versions.items())
+        rows.append(("Versions", " · ".join(f"{k} {v}" for k, v in versions)))
+    return rows
 
 
 def model_rows(sources: Iterable[Source], anchor: Path | None) -> list[ModelRow]:
@@ -132,20 +129,19 @@ def model_rows(sources: Iterable[Source], anchor: Path | None) -> list[ModelRow]
 
     rows: dict[tuple[str, str], ModelRow] = {}
     for src in sources:
-        model = src.entry.get("model") or {}
-        if not model.get("name"):
+        model = src.record.model
+        if model is None or not model.name:
             continue
-        name = str(model["name"])
-        spec = SPECS.get(name)
-        key = (name, str(model.get("weights_sha256", "")))
+        spec = SPECS.get(model.name)
+        key = (model.name, model.weights_sha256)
         rows.setdefault(
             key,
             ModelRow(
-                name=name,
-                title=spec.title if spec else name,
+                name=model.name,
+                title=spec.title if spec else model.name,
                 licence=spec.licence if spec else "see the model's source",
                 weights_sha256=key[1],
-                weights_source=public_path(str(model.get("weights_source", "")), anchor),
+                weights_source=public_path(model.weights_source, anchor),
             ),
         )
     return list(rows.values())
