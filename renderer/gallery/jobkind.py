@@ -13,6 +13,7 @@ kind the same way (``tests/test_job_kinds.py``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,12 +103,21 @@ class JobKind:
 
 
 class Registry:
-    """The job kinds, in the order they are planned (and registered)."""
+    """The job kinds, in the order they are planned (and registered). The built-in kinds
+    (the modules of ``package``) are imported the first time the registry is used, so
+    whoever asks it (an estimate, a caption) finds them, whatever it imported before."""
 
-    def __init__(self) -> None:
+    def __init__(self, package: str = "") -> None:
         self._kinds: dict[str, JobKind] = {}
+        self._package = package
+
+    def _load(self) -> None:
+        if self._package:
+            package, self._package = self._package, ""  # once: its modules register here
+            importlib.import_module(package)
 
     def register(self, kind: JobKind) -> JobKind:
+        self._load()  # the built-in kinds first, in their order
         if kind.name in self._kinds:
             raise ValueError(f"job kind {kind.name!r} is registered already")
         self._kinds[kind.name] = kind
@@ -117,15 +127,19 @@ class Registry:
         del self._kinds[name]
 
     def __iter__(self) -> Iterator[JobKind]:
+        self._load()
         return iter(tuple(self._kinds.values()))
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._kinds
 
     def __getitem__(self, name: str) -> JobKind:
+        self._load()
         return self._kinds[name]
 
     def get(self, name: str) -> JobKind | None:
+        self._load()
         return self._kinds.get(name)
 
     def caption(self, record_kind: str) -> Caption | None:
@@ -156,7 +170,7 @@ class Registry:
         return next(iter(kind.pages.values()), "") if kind else ""
 
 
-KINDS = Registry()
+KINDS = Registry(f"{__package__}.kinds")
 
 
 # What a kind's module needs, from one place (``Planned`` and the planner types live in
