@@ -23,6 +23,7 @@ from .cache import JobCache, build_lock
 from .config import GalleryConfig
 from .cores import CoreSplit, split_cores
 from .executors import make_executor
+from .jobkind import KINDS
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
 from .run import (
     FIRST_LOOK,
@@ -166,20 +167,21 @@ def _published_keys(plan: Plan, outcomes: list[Outcome], cache: JobCache) -> lis
     return keys
 
 
-def _with_clips(
+def _with_combined(
     plan: Plan, cache: JobCache, ctx: WorkerContext | None, keys: list[str], report: RunReport
 ) -> list[str]:
-    """The published keys with each clip's segments joined into its videos (in place of
-    the segments), when the plan has clips. Without ``ctx`` (an early publish, in the
-    middle of the jobs) only the joins already made are shown: joining is left to the end."""
-    if not any(job.kind == "video-segment" for job in plan.jobs):
-        return keys
-    from ..video.gallery import join_clips
-
-    segments, joined, failed = join_clips(plan, cache, ctx)
-    report.problems.extend(Problem(path, reason) for path, reason in failed)  # skipped: why
-    hidden = set(segments)
-    return [k for k in keys if k not in hidden] + joined
+    """The published keys with the figures that kinds make from their finished jobs (a
+    clip's segments joined into its videos) in place of those jobs. Without ``ctx`` (an
+    early publish, in the middle of the jobs) only what is already made is shown: making it
+    is left to the end."""
+    for name in dict.fromkeys(job.kind for job in plan.jobs):
+        kind = KINDS.get(name)
+        if kind is None or kind.combine is None:
+            continue
+        hidden, made, failed = kind.combine(plan, cache, ctx)
+        report.problems.extend(Problem(path, reason) for path, reason in failed)  # skipped
+        keys = [k for k in keys if k not in set(hidden)] + made
+    return keys
 
 
 PUBLISH_EVERY_S = 30.0  # early publishes while the jobs run: at most this often
@@ -200,7 +202,7 @@ def _publish(
     from ..site.model import Pending
 
     cache = JobCache(config.render_dir)
-    keys = _with_clips(plan, cache, ctx, _published_keys(plan, report.outcomes, cache), report)
+    keys = _with_combined(plan, cache, ctx, _published_keys(plan, report.outcomes, cache), report)
     merge_manifest(config.render_dir, keys, _failure_records(report, command))
     to_come = tuple(Pending(j.kind, j.label, j.photo.sha256 if j.photo else "") for j in pending)
 

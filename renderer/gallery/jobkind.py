@@ -36,6 +36,10 @@ Caption = Callable[["Shown"], "Description"]
 Section = Callable[[Mapping[str, Any]], str]
 # A job's work in pixel-steps (``estimate.py``), given the model's smallest input side.
 Work = Callable[[Job, int], float]
+# After the jobs: a kind's finished jobs made into figures of their own (a clip's segments
+# joined into its videos), from (plan, cache, worker context or None for an early publish):
+# the job keys it hides, the keys it adds, and each source it could not make, with why.
+Combine = Callable[[Any, Any, Any], tuple[list[str], list[str], list[tuple[Path, str]]]]
 
 
 def no_jobs(source: PhotoSource | None) -> Planned:
@@ -83,6 +87,10 @@ class JobKind:
     # The payload type of its real jobs (a test's fake kinds carry others), or a function
     # that imports it (a payload defined in a module too heavy to import to plan).
     payload: type | Callable[[], type] | None = None
+    # Figures made from its finished jobs after they all ran (``Combine``), and the keys of
+    # those figures a plan makes (``gallery prune`` keeps them); None: its jobs are its figures.
+    combine: Combine | None = None
+    combined_keys: Callable[[Any], Set[str]] | None = None
 
     def real(self) -> type:
         """The payload type of this kind's real jobs."""
@@ -178,6 +186,7 @@ KINDS = Registry(f"{__package__}.kinds")
 __all__ = [
     "KINDS",
     "Caption",
+    "Combine",
     "JobKind",
     "Planned",
     "Registry",

@@ -13,6 +13,7 @@ from pathlib import Path
 from .build import plan_build
 from .cache import DONE_NAME, JobCache, build_lock, folder_bytes
 from .config import GalleryConfig
+from .jobkind import KINDS
 from .plan import Plan
 from .run import Toolkit
 
@@ -36,7 +37,7 @@ def prune_jobs(
         toolkit = real_toolkit()
     plan = plan_build(config, toolkit)
     cache = JobCache(config.render_dir)
-    keep = plan.keys | _joined_clips(plan)
+    keep = plan.keys | _combined(plan)
     with build_lock(config.render_dir):
         found = [(folder, _label(folder), folder_bytes(folder)) for folder in cache.unused(keep)]
         if delete:
@@ -46,10 +47,10 @@ def prune_jobs(
     return rows, sum(size for _, size in rows)
 
 
-def _joined_clips(plan: Plan) -> set[str]:
-    """The keys of the plan's joined clips: not jobs of the plan, but made from them."""
-    if not any(job.kind == "video-segment" for job in plan.jobs):
-        return set()
-    from ..video.gallery import planned_joins
-
-    return planned_joins(plan)
+def _combined(plan: Plan) -> set[str]:
+    """The keys of the figures kinds make from the plan's jobs (a clip's joined videos):
+    not jobs of the plan, but made from them, so kept."""
+    kinds = (KINDS.get(name) for name in dict.fromkeys(job.kind for job in plan.jobs))
+    return {
+        key for kind in kinds if kind and kind.combined_keys for key in kind.combined_keys(plan)
+    }

@@ -91,6 +91,18 @@ def work_lines(jobs: Sequence[Job], seconds_per_pixel_step: float, min_size: int
     return clip_lines(jobs, seconds_per_pixel_step, min_size)
 
 
+def combine(plan: Any, cache: Any, ctx: Any) -> tuple[list[str], list[str], list[tuple[Path, str]]]:
+    from ...video.gallery import join_clips
+
+    return join_clips(plan, cache, ctx)
+
+
+def combined_keys(plan: Any) -> Set[str]:
+    from ...video.gallery import planned_joins
+
+    return planned_joins(plan)
+
+
 def payload() -> type:
     from ...video.gallery import SegmentPayload  # with kornia and PyAV: only when asked
 
@@ -115,5 +127,7 @@ KIND = KINDS.register(
         work=work,
         work_lines=work_lines,
         payload=payload,
+        combine=combine,
+        combined_keys=combined_keys,
     )
 )
