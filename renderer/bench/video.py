@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..dream.engine import render
-from ..dream.objectives import layer_objective, resolve_terms
+from ..dream.objectives import Objective, layer_objective, resolve_terms
 from ..dream.presets import get_preset
+from ..dream.recipe import DreamRecipe
 from ..imageio import save_image_atomic
-from ..models import load_model
+from ..models import LoadedModel, load_model
 from ..video import flow as fl
 from ..video.decode import ClipFrame
 from ..video.dream import TemporalDreamer, to_rgb, to_tensor
@@ -101,6 +103,86 @@ def flow_table(camera: Camera, clip: np.ndarray) -> dict[str, float]:
     return rows
 
 
+@dataclass(frozen=True)
+class Dreaming:
+    """What every dream of the bench shares: the model, the preset's objective and recipe,
+    and the synthetic clip."""
+
+    model: LoadedModel
+    objective: Objective
+    recipe: DreamRecipe
+    clip: np.ndarray
+
+    def independent(self) -> tuple[list[np.ndarray], list[float]]:
+        """Each frame dreamt alone as a photo: the dreams and their CPU seconds."""
+        dreams, cpu = [], []
+        for t, frame in enumerate(self.clip):
+            start = time.process_time()
+            result = render(
+                self.model, self.objective, self.recipe, seed=t, photo=to_tensor(frame),
+                measure=False,
+            )  # fmt: skip
+            cpu.append(time.process_time() - start)
+            dreams.append(to_rgb(result.images))
+        return dreams, cpu
+
+    def chain(self, settings: VideoSettings, first: int = 0, stop: int = FRAMES):
+        """Frames ``first``..``stop`` dreamt as a clip: the dreams, CPU seconds, and whether
+        each frame's flow was trusted."""
+        dreamer = TemporalDreamer(self.model, self.objective, self.recipe, settings, seed=0)
+        dreams, cpu, trusted = [], [], []
+        for t in range(first, stop):
+            start = time.process_time()
+            dreams.append(dreamer.dream(ClipFrame(t, t / 12, self.clip[t])))
+            cpu.append(time.process_time() - start)
+            trusted.append(dreamer.trusted)
+        return dreams, cpu, trusted
+
+
+def refinement_table(
+    dreaming: Dreaming, camera: Camera, independent: np.ndarray, independent_cpu: list[float]
+) -> dict[str, float]:
+    """Other refinements, (octaves, steps) of each frame after the first: flicker,
+    strength and cost against the independent dreams."""
+    rows: dict[str, float] = {}
+    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
+        dreams, cpu, _ = dreaming.chain(VideoSettings(refine_octaves=octaves, refine_steps=steps))
+        tag = f"refine {octaves} octaves x {steps} steps"
+        rows[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
+            1e-9, flicker(camera, independent)
+        )
+        rows[f"{tag}: strength ratio"] = strength(np.stack(dreams), dreaming.clip) / strength(
+            independent, dreaming.clip
+        )
+        rows[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
+    return rows
+
+
+def boundary_figures(
+    dreaming: Dreaming, camera: Camera, settings: VideoSettings, independent: np.ndarray
+) -> dict[str, object]:
+    """Two segments dreamt apart and joined: the flicker across the boundary's cross-fade."""
+    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
+    spans = [dreaming.chain(settings, s.start, s.stop)[0] for s in segments]
+    joined = np.stack(list(join(segments, spans)))
+    across = range(segments[1].start, min(FRAMES, segments[1].start + segments[1].fade + 1))
+    return {
+        "segments": f"{[(s.start, s.stop) for s in segments]}",
+        "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
+        "flicker ratio across the boundary": flicker(camera, joined, across)
+        / flicker(camera, independent, across),
+    }
+
+
+def save_strips(folder: Path, clip: np.ndarray, independent: np.ndarray, temporal: np.ndarray):
+    """The source, independent and temporal dream of the first, middle and last frames."""
+    from PIL import Image
+
+    for t in (0, len(clip) // 2, len(clip) - 1):
+        strip = np.concatenate([clip[t], independent[t], temporal[t]], axis=1)
+        save_image_atomic(Image.fromarray(strip), folder / f"frame-{t}.png")
+
+
 def run(out: Path) -> dict:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     camera, clip = synthetic_clip()
@@ -109,62 +191,23 @@ def run(out: Path) -> dict:
     model = load_model("efficientnet_lite0", torch.device("cpu"))
     recipe = get_preset(PRESET).recipe
     objective = layer_objective(resolve_terms(model, recipe.terms))
+    dreaming = Dreaming(model, objective, recipe, clip)
     settings = VideoSettings()
-
-    independent, independent_cpu = [], []
-    for t, frame in enumerate(clip):
-        start = time.process_time()
-        result = render(model, objective, recipe, seed=t, photo=to_tensor(frame), measure=False)
-        independent_cpu.append(time.process_time() - start)
-        independent.append(to_rgb(result.images))
-
-    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES):
-        dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
-        dreams, cpu, trusted = [], [], []
-        for t in range(first, stop):
-            start = time.process_time()
-            dreams.append(dreamer.dream(ClipFrame(t, t / 12, clip[t])))
-            cpu.append(time.process_time() - start)
-            trusted.append(dreamer.trusted)
-        return dreams, cpu, trusted
-
-    temporal, temporal_cpu, trusted = chain(settings)
-    # other refinements: (octaves, steps) of each frame after the first
-    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
-        other = VideoSettings(refine_octaves=octaves, refine_steps=steps)
-        dreams, cpu, _ = chain(other)
-        tag = f"refine {octaves} octaves x {steps} steps"
-        results[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
-            1e-9, flicker(camera, np.stack(independent))
-        )
-        results[f"{tag}: strength ratio"] = strength(np.stack(dreams), clip) / strength(
-            np.stack(independent), clip
-        )
-        results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
-    # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
-    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
-    spans = [chain(settings, s.start, s.stop)[0] for s in segments]
-    joined = np.stack(list(join(segments, spans)))
-    fade_from = segments[1].start
-    across = range(fade_from, min(FRAMES, segments[1].start + segments[1].fade + 1))
-
+    independent, independent_cpu = dreaming.independent()
+    temporal, temporal_cpu, trusted = dreaming.chain(settings)
     independent_a, temporal_a = np.stack(independent), np.stack(temporal)
-    flicker_ind = flicker(camera, independent_a)
-    flicker_tmp = flicker(camera, temporal_a)
-    strength_ind = strength(independent_a, clip)
-    strength_tmp = strength(temporal_a, clip)
-    photo_cpu = float(np.mean(independent_cpu))
-    frame_cpu = float(np.mean(temporal_cpu[1:]))
+    results.update(refinement_table(dreaming, camera, independent_a, independent_cpu))
+    boundary = boundary_figures(dreaming, camera, settings, independent_a)
+    flicker_ind, flicker_tmp = flicker(camera, independent_a), flicker(camera, temporal_a)
+    strength_ind, strength_tmp = strength(independent_a, clip), strength(temporal_a, clip)
+    photo_cpu, frame_cpu = float(np.mean(independent_cpu)), float(np.mean(temporal_cpu[1:]))
     results.update(
         {
             "flicker source": flicker(camera, clip),
             "flicker independent": flicker_ind,
             "flicker temporal": flicker_tmp,
             "flicker ratio (goal <= 0.3)": flicker_tmp / flicker_ind,
-            "segments": f"{[(s.start, s.stop) for s in segments]}",
-            "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
-            "flicker ratio across the boundary": flicker(camera, joined, across)
-            / flicker(camera, independent_a, across),
+            **boundary,
             "strength independent": strength_ind,
             "strength temporal": strength_tmp,
             "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,
@@ -176,10 +219,5 @@ def run(out: Path) -> dict:
             "cost ratio (goal <= 0.35)": frame_cpu / photo_cpu,
         }
     )
-    folder = Path(out) / "video"
-    for t in (0, len(clip) // 2, len(clip) - 1):
-        from PIL import Image
-
-        strip = np.concatenate([clip[t], independent_a[t], temporal_a[t]], axis=1)
-        save_image_atomic(Image.fromarray(strip), folder / f"frame-{t}.png")
+    save_strips(Path(out) / "video", clip, independent_a, temporal_a)
     return results
