@@ -94,6 +94,32 @@ def conv_shapes(net: nn.Module, run) -> tuple[list[ConvShape], dict[str, tuple]]
     return shapes, inputs
 
 
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Hardswish)
+ACTIVATION_PASSES = 5  # in place forward: read, write; backward: read the gradient and the
+# saved output, write the gradient
+
+
+def activation_bytes(net: nn.Module, run) -> float:
+    """Least fp32 bytes the activations move in a forward and a backward of ``run()``."""
+    elements = 0
+    hooks = []
+
+    def note(_module, _args, out) -> None:
+        nonlocal elements
+        elements += out.numel()
+
+    for module in net.modules():
+        if isinstance(module, ACTIVATIONS):
+            hooks.append(module.register_forward_hook(note))
+    try:
+        with torch.no_grad():
+            run()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return float(ACTIVATION_PASSES * FLOAT_BYTES * elements)
+
+
 def cpu_seconds(work, repeats: int = 3) -> float:
     """CPU seconds of ``work()``, the best of ``repeats`` after a warm-up."""
     work()
@@ -143,12 +169,14 @@ def roofline(
     model: LoadedModel, objective, size: tuple[int, int], peak: float, bandwidth: float
 ) -> dict[str, object]:
     """Per convolution type at ``size`` (h, w): GFLOPs, MB, intensity, whether it is
-    memory-bound, its share of a measured step, its GFLOP/s; the whole step's share of the
-    matmul peak and the ceiling the roofline allows (the types' time at their roof)."""
+    memory-bound, its share of a measured step, its GFLOP/s and kernel; the activations'
+    bytes against the rest of the step; the whole step's share of the matmul peak and the
+    ceiling the roofline allows (each type, and the activations, at its roof)."""
     net = dream_network(model, objective.layers)
     shape = (1, 3, *size)
     x = torch.rand(shape).contiguous(memory_format=torch.channels_last)
     shapes, inputs = conv_shapes(net, lambda: evaluate(model, objective, x, net))
+    activations = activation_bytes(net, lambda: evaluate(model, objective, x, net))
     step = cpu_seconds(gradient_work(lambda x: evaluate(model, objective, x, net), shape))
     kinds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     kernels: dict[str, set[str]] = defaultdict(set)
@@ -171,8 +199,11 @@ def roofline(
         figures[f"{tag} {kind}: GFLOP/s"] = round(flops / seconds / 1e9, 1)
         figures[f"{tag} {kind}: kernel"] = ", ".join(sorted(kernels[kind]))
     total = sum(f for f, _, _ in kinds.values())
-    convs = sum(s for _, _, s in kinds.values())
-    figures[f"{tag} rest of step (activations, autograd): share"] = round(1 - convs / step, 3)
+    rest = step - sum(s for _, _, s in kinds.values())
+    floor += activations / bandwidth
+    figures[f"{tag} activations: MB"] = round(activations / 1e6)
+    figures[f"{tag} rest of step (activations, autograd): share"] = round(rest / step, 3)
+    figures[f"{tag} rest of step: activation GB/s"] = round(activations / max(rest, 1e-9) / 1e9, 1)
     figures[f"{tag} network step CPU s"] = round(step, 3)
     figures[f"{tag} step share of matmul peak"] = round(total / step / peak, 3)
     figures[f"{tag} roofline ceiling share of matmul peak"] = round(total / floor / peak, 3)
