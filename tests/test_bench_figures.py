@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 from renderer.bench.gallery import Bound, bound_figures, job_seconds
-from renderer.bench.roofline import ConvShape, conv_cost, conv_kind, conv_shapes
+from renderer.bench.roofline import (
+    ConvShape,
+    activation_bytes,
+    conv_cost,
+    conv_kind,
+    conv_shapes,
+)
 
 
 def test_each_convolution_type_is_named_by_its_shape() -> None:
@@ -35,6 +41,14 @@ def test_a_convolution_s_flops_and_bytes_worked_by_hand() -> None:
     flops, moved = conv_cost(depthwise, torch.Size([1, 4, 5, 5]), torch.Size([1, 4, 5, 5]))
     assert (flops, moved) == (3600.0, 1888.0)
     assert ConvShape("dw", "depthwise 3x3", flops, moved).intensity == pytest.approx(1.907, 1e-3)
+
+
+def test_the_activations_bytes_worked_by_hand() -> None:
+    # one ReLU6 on 4 x 5 x 5 outputs: written in place, then its backward reads the gradient
+    # and the saved output and writes the gradient: 5 passes of 100 floats
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU6(), nn.Conv2d(4, 2, 1), nn.Identity())
+    x = torch.rand(1, 3, 5, 5)
+    assert activation_bytes(net, lambda: net(x)) == 5 * 4 * 100
 
 
 def test_a_convolution_that_computes_nothing_is_refused() -> None:
