@@ -144,6 +144,6 @@ def test_bad_presets_are_clear_errors(tmp_path) -> None:
 
 def test_a_maco_caption_names_each_octaves_steps_and_the_starts() -> None:
     assert get_preset("class").recipe.describe() == (
-        "MaCo · 64 + 24 steps × 8 crops · best of 3 starts · lr 0.5"
+        "MaCo · 64 + 24 steps × 8 crops · best of 4 starts · lr 0.5"
     )
     assert get_preset("layer-maco").recipe.describe() == "MaCo · 2 × 24 steps × 4 crops · lr 0.3"

@@ -15,7 +15,18 @@ import torch
 from ..heap import keep_freed_memory
 from ..imageio import write_text_atomic
 
-SECTIONS = ("dream", "printsize", "maco", "explain", "lime", "gallery", "site", "masks", "video")
+SECTIONS = (
+    "dream",
+    "printsize",
+    "network",
+    "maco",
+    "explain",
+    "lime",
+    "gallery",
+    "site",
+    "masks",
+    "video",
+)
 
 
 def _table(results: dict) -> str:

@@ -145,101 +145,115 @@ def peak_memory_mib(size: int, tile: int) -> float:
     return round(figures["peak_mib"] - figures["base_mib"], 1)
 
 
+def _timed(work):
+    start = time.perf_counter()
+    value = work()
+    return time.perf_counter() - start, value
+
+
+def speed_figures(model: LoadedModel, photo: torch.Tensor, out_dir: Path, octaves: int, steps: int):
+    """A 512 px photo dream against the essay's loop (and its frozen variant), interleaved
+    and repeated, best of each (the machine may be shared and noisy); then GFLOP/s against
+    the matmul peak. Returns the figures, our dream, the essay's and the octaves' sizes."""
+    recipe = get_preset("classic").recipe.replace(octaves=octaves, steps=steps, layers=(LAYER,))
+    objective = layer_objective(resolve_terms(model, recipe.terms))
+    sizes = octave_sizes(*photo.shape[-2:], octaves, recipe.octave_scale, model.spec.min_size)
+    essay_net = copy.deepcopy(model.net).requires_grad_(True)  # Program 4.1: not frozen
+    t_reference = t_frozen = t_ours = float("inf")
+    for _ in range(REPEATS):
+        t, reference = _timed(
+            lambda: reference_dream(essay_net, model, photo, LAYER, sizes, steps, 0.04)
+        )
+        t_reference = min(t_reference, t)
+        t, _ = _timed(lambda: reference_dream(model.net, model, photo, LAYER, sizes, steps, 0.04))
+        t_frozen = min(t_frozen, t)
+        t, ours = _timed(lambda: render(model, objective, recipe, seed=0, photo=photo))
+        t_ours = min(t_ours, t)
+    save_image_atomic(tensor_to_pil(ours.images), out_dir / "photo-ours.png")
+    save_image_atomic(tensor_to_pil(reference), out_dir / "photo-reference.png")
+    gflops = sum(step_flops(model, objective, s) * steps for s in sizes) / t_ours / 1e9
+    peak = matmul_gflops()
+    figures = {
+        "photo_512_4x10_reference_s": round(t_reference, 2),
+        "photo_512_4x10_reference_frozen_s": round(t_frozen, 2),
+        "photo_512_4x10_ours_s": round(t_ours, 2),
+        "speedup_vs_essay_reference": round(t_reference / t_ours, 2),
+        "speedup_vs_frozen_reference": round(t_frozen / t_ours, 2),
+        "channels_last": use_channels_last(model.device),
+        "ours_gflop_per_s": round(gflops, 1),
+        "matmul_peak_gflop_per_s": round(peak, 1),
+        "fraction_of_matmul_peak": round(gflops / peak, 3),
+    }
+    return figures, ours, reference, sizes
+
+
+def gain_figures(model: LoadedModel, photo: torch.Tensor, dreams: tuple, out_dir: Path, steps: int):
+    """Objective gains of the photo and layer dreams; the high-frequency share of the
+    detail (static shows up there) against the essay's loop with and without its blur."""
+    layer_preset = get_preset("layer").recipe
+    layer_result = render(
+        model, layer_objective(resolve_terms(model, layer_preset.terms)), layer_preset, seed=0
+    )
+    save_image_atomic(tensor_to_pil(layer_result.images), out_dir / "layer-blocks4.png")
+    ours, reference, sizes = dreams
+    no_blur = reference_dream(model.net, model, photo, LAYER, sizes, steps, 0.04, blur=False)
+    return {
+        "photo_objective_gain": round(ours.objective_end[0] / ours.objective_start[0], 2),
+        "layer_objective_gain": round(
+            layer_result.objective_end[0] / layer_result.objective_start[0], 2
+        ),
+        "hf_share_ours": round(high_frequency_share(ours.images - photo.cpu()), 4),
+        "hf_share_reference_blur_off": round(high_frequency_share(no_blur - photo), 4),
+        "hf_share_reference_blur_on": round(high_frequency_share(reference - photo), 4),
+        "hf_share_photo_itself": round(high_frequency_share(photo), 4),
+    }
+
+
+def memory_figures() -> dict[str, float]:
+    """Peak memory as the photo grows (tiling keeps it flat), and untiled at 1024 px."""
+    figures = {
+        f"peak_memory_mib_{s}px_tiled": peak_memory_mib(s, 512) for s in (512, 1024, 2048, 4096)
+    }
+    figures["peak_memory_mib_1024px_untiled"] = peak_memory_mib(1024, 0)
+    return figures
+
+
+def class_figures(model: LoadedModel, out_dir: Path) -> dict[str, object]:
+    """The 11 essay class dreams at 224 px in one batch: time, top-1, the weakest target."""
+    class_recipe = get_preset("class").recipe.replace(size=224)
+    start = time.perf_counter()
+    dreams = render(
+        model, class_objective(ESSAY_CLASSES), class_recipe, seed=0, batch=len(ESSAY_CLASSES)
+    )
+    seconds = time.perf_counter() - start
+    probs = _class_probabilities(model, dreams.images)
+    top1 = probs.argmax(1).tolist()
+    hits = [c for c, t in zip(ESSAY_CLASSES, top1, strict=True) if c == t]
+    misses = [
+        f"{c}->{class_names()[t]}" for c, t in zip(ESSAY_CLASSES, top1, strict=True) if c != t
+    ]
+    for i, c in enumerate(ESSAY_CLASSES):
+        save_image_atomic(tensor_to_pil(dreams.images[i]), out_dir / f"class-{c}.png")
+    return {
+        "class_dreams_11_s": round(seconds, 1),
+        "class_dreams_top1": f"{len(hits)}/{len(ESSAY_CLASSES)}",
+        "class_dreams_min_target_prob": round(
+            min(float(probs[i, c]) for i, c in enumerate(ESSAY_CLASSES)), 3
+        ),
+        "class_dreams_misses": ", ".join(misses) or "none",
+    }
+
+
 def run(out_dir: Path) -> dict:
     out_dir = Path(out_dir) / "dream"
     out_dir.mkdir(parents=True, exist_ok=True)
     model = load_model()
     results: dict[str, object] = {"device": str(model.device), "threads": torch.get_num_threads()}
     octaves, steps = 4, 10
-
-    # --- speed: a 512 px photo dream, 4 octaves x 10 steps
     photo = sample_photo(512).to(model.device)
-    preset = get_preset("classic")
-    recipe = preset.recipe.replace(octaves=octaves, steps=steps, layers=(LAYER,))
-    objective = layer_objective(resolve_terms(model, recipe.terms))
-    sizes = octave_sizes(*photo.shape[-2:], octaves, recipe.octave_scale, model.spec.min_size)
-
-    essay_net = copy.deepcopy(model.net).requires_grad_(True)  # Program 4.1: not frozen
-
-    def timed(work):
-        start = time.perf_counter()
-        value = work()
-        return time.perf_counter() - start, value
-
-    # Interleaved and repeated, best of each: the machine may be shared and noisy.
-    t_reference = t_frozen = t_ours = float("inf")
-    for _ in range(REPEATS):
-        t, reference = timed(
-            lambda: reference_dream(essay_net, model, photo, LAYER, sizes, steps, 0.04)
-        )
-        t_reference = min(t_reference, t)
-        t, _ = timed(lambda: reference_dream(model.net, model, photo, LAYER, sizes, steps, 0.04))
-        t_frozen = min(t_frozen, t)
-        t, ours = timed(lambda: render(model, objective, recipe, seed=0, photo=photo))
-        t_ours = min(t_ours, t)
-    results.update(
-        {
-            "photo_512_4x10_reference_s": round(t_reference, 2),
-            "photo_512_4x10_reference_frozen_s": round(t_frozen, 2),
-            "photo_512_4x10_ours_s": round(t_ours, 2),
-            "speedup_vs_essay_reference": round(t_reference / t_ours, 2),
-            "speedup_vs_frozen_reference": round(t_frozen / t_ours, 2),
-            "channels_last": use_channels_last(model.device),
-        }
-    )
-    save_image_atomic(tensor_to_pil(ours.images), out_dir / "photo-ours.png")
-    save_image_atomic(tensor_to_pil(reference), out_dir / "photo-reference.png")
-
-    flops = sum(step_flops(model, objective, s) * steps for s in sizes)
-    gflops = flops / t_ours / 1e9
-    peak = matmul_gflops()
-    results.update(
-        {
-            "ours_gflop_per_s": round(gflops, 1),
-            "matmul_peak_gflop_per_s": round(peak, 1),
-            "fraction_of_matmul_peak": round(gflops / peak, 3),
-        }
-    )
-
-    # --- gains and static
-    results["photo_objective_gain"] = round(ours.objective_end[0] / ours.objective_start[0], 2)
-    layer_preset = get_preset("layer").recipe
-    layer_result = render(
-        model, layer_objective(resolve_terms(model, layer_preset.terms)), layer_preset, seed=0
-    )
-    results["layer_objective_gain"] = round(
-        layer_result.objective_end[0] / layer_result.objective_start[0], 2
-    )
-    save_image_atomic(tensor_to_pil(layer_result.images), out_dir / "layer-blocks4.png")
-    no_blur = reference_dream(model.net, model, photo, LAYER, sizes, steps, 0.04, blur=False)
-    results["hf_share_ours"] = round(high_frequency_share(ours.images - photo.cpu()), 4)
-    results["hf_share_reference_blur_off"] = round(high_frequency_share(no_blur - photo), 4)
-    results["hf_share_reference_blur_on"] = round(high_frequency_share(reference - photo), 4)
-    results["hf_share_photo_itself"] = round(high_frequency_share(photo), 4)
-
-    # --- memory as the photo grows
-    for size in (512, 1024, 2048, 4096):
-        results[f"peak_memory_mib_{size}px_tiled"] = peak_memory_mib(size, 512)
-    results["peak_memory_mib_1024px_untiled"] = peak_memory_mib(1024, 0)
-
-    # --- class dreams at 224 px, all 11 in one batch
-    class_recipe = get_preset("class").recipe.replace(size=224)
-    start = time.perf_counter()
-    dreams = render(
-        model, class_objective(ESSAY_CLASSES), class_recipe, seed=0, batch=len(ESSAY_CLASSES)
-    )
-    results["class_dreams_11_s"] = round(time.perf_counter() - start, 1)
-    probs = _class_probabilities(model, dreams.images)
-    top1 = probs.argmax(1).tolist()
-    hits = [c for c, t in zip(ESSAY_CLASSES, top1, strict=True) if c == t]
-    results["class_dreams_top1"] = f"{len(hits)}/{len(ESSAY_CLASSES)}"
-    results["class_dreams_min_target_prob"] = round(
-        min(float(probs[i, c]) for i, c in enumerate(ESSAY_CLASSES)), 3
-    )
-    misses = [
-        f"{c}->{class_names()[t]}" for c, t in zip(ESSAY_CLASSES, top1, strict=True) if c != t
-    ]
-    results["class_dreams_misses"] = ", ".join(misses) or "none"
-    for i, c in enumerate(ESSAY_CLASSES):
-        save_image_atomic(tensor_to_pil(dreams.images[i]), out_dir / f"class-{c}.png")
+    figures, *dreams = speed_figures(model, photo, out_dir, octaves, steps)
+    results.update(figures)
+    results.update(gain_figures(model, photo, tuple(dreams), out_dir, steps))
+    results.update(memory_figures())
+    results.update(class_figures(model, out_dir))
     return results

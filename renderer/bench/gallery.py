@@ -1,6 +1,8 @@
 """Gallery bench: the sample gallery's full, QUICK and no-change build times (also in units
 of the network's own forward and backward of 8 crops, ``network_reference_s``, so machines
-compare), the time and a worker's peak resident size per job kind, the peak memory of the
+compare), the least wall time its jobs allow on this machine's cores (their seconds over
+the cores, or the longest job) and each kind's share of them, the time and a worker's
+peak resident size per job kind, the peak memory of the
 whole process tree (workers included), when the site first showed a dream, what publishing
 while building cost, and the site's own publishing times (every file encoded, a new site
 from the media store, nothing changed); then the
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 TARGETS_S = {"full": 600.0, "quick": 120.0, "nochange": 10.0}
@@ -149,6 +152,66 @@ def _per_kind(render_dir: Path) -> dict[str, float]:
             kind = str(info.get("kind"))
             totals[kind] = totals.get(kind, 0.0) + float(info.get("seconds", 0.0))
     return totals
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The least wall time ``jobs`` (kind, seconds) can take on ``cores`` one-thread workers:
+    no faster than their total over the cores, nor than the longest job."""
+
+    cores: int
+    jobs: tuple[tuple[str, float], ...]
+
+    def __post_init__(self) -> None:
+        if self.cores < 1 or any(seconds < 0 for _, seconds in self.jobs):
+            raise ValueError(f"cores >= 1 and jobs of >= 0 s, got {self.cores}, {self.jobs}")
+
+    @property
+    def total_s(self) -> float:
+        return sum(seconds for _, seconds in self.jobs)
+
+    @property
+    def longest(self) -> tuple[str, float]:
+        return max(self.jobs, key=lambda job: job[1], default=("none", 0.0))
+
+    @property
+    def wall_s(self) -> float:
+        return max(self.total_s / self.cores, self.longest[1])
+
+    def shares(self) -> dict[str, float]:
+        """Each kind's share of the total, largest first."""
+        totals: dict[str, float] = {}
+        for kind, seconds in self.jobs:
+            totals[kind] = totals.get(kind, 0.0) + seconds
+        whole = self.total_s or 1.0
+        return {k: v / whole for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def job_seconds(render_dir: Path) -> tuple[tuple[str, float], ...]:
+    """(kind, seconds) of every job rendered into ``render_dir`` (``done.json``): its CPU
+    seconds (as one-thread workers run, what it would take alone on a free core), or its
+    wall seconds in a render folder from before they were recorded."""
+    jobs = []
+    for done in sorted((render_dir / "jobs").glob("*/done.json")):
+        info = json.loads(done.read_text(encoding="utf-8"))
+        if info.get("status") == "rendered":
+            seconds = info.get("cpu_s", info.get("seconds", 0.0))  # CPU-s where recorded
+            jobs.append((str(info.get("kind")), float(seconds)))
+    return tuple(jobs)
+
+
+def bound_figures(name: str, bound: Bound, reference: float) -> dict[str, object]:
+    """The bound in seconds and in network references, the longest job, the kinds' shares."""
+    kind, longest = bound.longest
+    figures: dict[str, object] = {
+        f"{name}_jobs_total_s": round(bound.total_s, 1),
+        f"{name}_bound_on_{bound.cores}_cores_s": round(bound.wall_s, 1),
+        f"{name}_bound_over_network_reference": round(bound.wall_s / reference),
+        f"{name}_longest_job": f"{kind}, {longest:.1f} s",
+    }
+    for kind, share in bound.shares().items():
+        figures[f"{name}_{kind}_share_of_job_seconds"] = round(share, 3)
+    return figures
 
 
 def _peak_per_kind(render_dir: Path) -> dict[str, int]:
@@ -346,10 +409,13 @@ def run(out_dir: Path) -> dict:
     figures["first_dream_within_target"] = first is not None and first <= FIRST_DREAM_TARGET_S
     reference = network_reference_s()
     figures["network_reference_s"] = round(reference, 4)
+    cores = os.cpu_count() or 1
     for name in ("quick", "full"):  # the build's wall time in network batches of 8 crops
         figures[f"{name}_build_over_network_reference"] = round(
             figures[f"{name}_build_s"] / reference
         )
+        bound = Bound(cores, job_seconds(root / f"renders-{name}"))
+        figures.update(bound_figures(name, bound, reference))
     peaks = [v for k, v in figures.items() if k.endswith("_peak_mb")]
     figures["peak_mb"] = max(peaks)
     figures["peak_within_target"] = max(peaks) < PEAK_TARGET_MB

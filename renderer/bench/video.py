@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..dream.engine import render
-from ..dream.objectives import layer_objective, resolve_terms
+from ..dream.objectives import Objective, layer_objective, resolve_terms
 from ..dream.presets import get_preset
+from ..dream.recipe import DreamRecipe
 from ..imageio import save_image_atomic
-from ..models import load_model
+from ..models import LoadedModel, load_model
 from ..video import flow as fl
 from ..video.decode import ClipFrame
 from ..video.dream import TemporalDreamer, to_rgb, to_tensor
@@ -101,6 +104,105 @@ def flow_table(camera: Camera, clip: np.ndarray) -> dict[str, float]:
     return rows
 
 
+@dataclass(frozen=True)
+class Dreaming:
+    """What every dream of the bench shares: the model, the preset's objective and recipe,
+    and the synthetic clip."""
+
+    model: LoadedModel
+    objective: Objective
+    recipe: DreamRecipe
+    clip: np.ndarray
+
+    def independent(self) -> tuple[list[np.ndarray], list[float]]:
+        """Each frame dreamt alone as a photo: the dreams and their CPU seconds."""
+        dreams, cpu = [], []
+        for t, frame in enumerate(self.clip):
+            start = time.process_time()
+            result = render(
+                self.model, self.objective, self.recipe, seed=t, photo=to_tensor(frame),
+                measure=False,
+            )  # fmt: skip
+            cpu.append(time.process_time() - start)
+            dreams.append(to_rgb(result.images))
+        return dreams, cpu
+
+    def chain(
+        self, settings: VideoSettings, first: int = 0, stop: int = FRAMES, keys: Sequence[int] = ()
+    ):
+        """Frames ``first``..``stop`` dreamt as a clip, continuing the chain of the key
+        frames ``keys`` (the earlier segments' starts, as the gallery does): the dreams, CPU
+        seconds, and whether each frame's flow was trusted."""
+        dreamer = TemporalDreamer(self.model, self.objective, self.recipe, settings, seed=0)
+        opening = ClipFrame(first, first / 12, self.clip[first])
+        dreamer.start_from_keys((ClipFrame(k, k / 12, self.clip[k]) for k in keys), opening)
+        dreams, cpu, trusted = [], [], []
+        for t in range(first, stop):
+            start = time.process_time()
+            dreams.append(dreamer.dream(ClipFrame(t, t / 12, self.clip[t])))
+            cpu.append(time.process_time() - start)
+            trusted.append(dreamer.trusted)
+        return dreams, cpu, trusted
+
+
+def refinement_table(
+    dreaming: Dreaming, camera: Camera, independent: np.ndarray, independent_cpu: list[float]
+) -> dict[str, float]:
+    """Other refinements, (octaves, steps) of each frame after the first: flicker,
+    strength and cost against the independent dreams."""
+    rows: dict[str, float] = {}
+    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
+        dreams, cpu, _ = dreaming.chain(VideoSettings(refine_octaves=octaves, refine_steps=steps))
+        tag = f"refine {octaves} octaves x {steps} steps"
+        rows[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
+            1e-9, flicker(camera, independent)
+        )
+        rows[f"{tag}: strength ratio"] = strength(np.stack(dreams), dreaming.clip) / strength(
+            independent, dreaming.clip
+        )
+        rows[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
+    return rows
+
+
+def boundary_figures(
+    dreaming: Dreaming, camera: Camera, settings: VideoSettings, independent: np.ndarray
+) -> dict[str, object]:
+    """Two segments dreamt apart and joined: the flicker across the boundary's cross-fade,
+    and how far apart the two chains are where they are cross-faded: the later one
+    continuing the key frames' chain (as the gallery does), or starting afresh."""
+    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
+    keys = [[p.start for p in segments[: s.index]] for s in segments]
+    spans = [
+        dreaming.chain(settings, s.start, s.stop, k)[0] for s, k in zip(segments, keys, strict=True)
+    ]
+    joined = np.stack(list(join(segments, spans)))
+    later = segments[1]
+    across = range(later.start, min(FRAMES, later.start + later.fade + 1))
+    afresh = dreaming.chain(settings, later.start, later.stop)[0]
+
+    def apart(dreams: list[np.ndarray]) -> float:
+        pairs = [(spans[0][later.start + i], dreams[i]) for i in range(later.fade)]
+        return float(np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in pairs]))
+
+    return {
+        "segments": f"{[(s.start, s.stop) for s in segments]}",
+        "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
+        "flicker ratio across the boundary": flicker(camera, joined, across)
+        / flicker(camera, independent, across),
+        "chains apart in the cross-fade, mean abs(A - B) (keyed)": apart(spans[1]),
+        "chains apart in the cross-fade, mean abs(A - B) (afresh)": apart(afresh),
+    }
+
+
+def save_strips(folder: Path, clip: np.ndarray, independent: np.ndarray, temporal: np.ndarray):
+    """The source, independent and temporal dream of the first, middle and last frames."""
+    from PIL import Image
+
+    for t in (0, len(clip) // 2, len(clip) - 1):
+        strip = np.concatenate([clip[t], independent[t], temporal[t]], axis=1)
+        save_image_atomic(Image.fromarray(strip), folder / f"frame-{t}.png")
+
+
 def run(out: Path) -> dict:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     camera, clip = synthetic_clip()
@@ -109,75 +211,23 @@ def run(out: Path) -> dict:
     model = load_model("efficientnet_lite0", torch.device("cpu"))
     recipe = get_preset(PRESET).recipe
     objective = layer_objective(resolve_terms(model, recipe.terms))
+    dreaming = Dreaming(model, objective, recipe, clip)
     settings = VideoSettings()
-
-    independent, independent_cpu = [], []
-    for t, frame in enumerate(clip):
-        start = time.process_time()
-        result = render(model, objective, recipe, seed=t, photo=to_tensor(frame), measure=False)
-        independent_cpu.append(time.process_time() - start)
-        independent.append(to_rgb(result.images))
-
-    def chain(settings: VideoSettings, first: int = 0, stop: int = FRAMES, keys=()):
-        dreamer = TemporalDreamer(model, objective, recipe, settings, seed=0)
-        opening = ClipFrame(first, first / 12, clip[first])
-        dreamer.start_from_keys((ClipFrame(k, k / 12, clip[k]) for k in keys), opening)
-        dreams, cpu, trusted = [], [], []
-        for t in range(first, stop):
-            start = time.process_time()
-            dreams.append(dreamer.dream(ClipFrame(t, t / 12, clip[t])))
-            cpu.append(time.process_time() - start)
-            trusted.append(dreamer.trusted)
-        return dreams, cpu, trusted
-
-    temporal, temporal_cpu, trusted = chain(settings)
-    # other refinements: (octaves, steps) of each frame after the first
-    for octaves, steps in ((2, 3), (1, 4), (3, 3)):
-        other = VideoSettings(refine_octaves=octaves, refine_steps=steps)
-        dreams, cpu, _ = chain(other)
-        tag = f"refine {octaves} octaves x {steps} steps"
-        results[f"{tag}: flicker ratio"] = flicker(camera, np.stack(dreams)) / max(
-            1e-9, flicker(camera, np.stack(independent))
-        )
-        results[f"{tag}: strength ratio"] = strength(np.stack(dreams), clip) / strength(
-            np.stack(independent), clip
-        )
-        results[f"{tag}: cost ratio"] = float(np.mean(cpu[1:])) / float(np.mean(independent_cpu))
-    # two segments dreamt apart and joined: the flicker across the boundary's cross-fade
-    segments = plan_segments(FRAMES, FRAMES * 5 // 8, settings.overlap)
-    keys = [[p.start for p in segments[: s.index]] for s in segments]
-    spans = [chain(settings, s.start, s.stop, k)[0] for s, k in zip(segments, keys, strict=True)]
-    joined = np.stack(list(join(segments, spans)))
-    fade_from = segments[1].start
-    across = range(fade_from, min(FRAMES, segments[1].start + segments[1].fade + 1))
-    # how far apart the two chains are where they are cross-faded: the later one continuing
-    # the key frames' chain (as the gallery does), or starting afresh (as it once did)
-    afresh = chain(settings, segments[1].start, segments[1].stop)[0]
-    fade = range(segments[1].fade)
-
-    def apart(later: list[np.ndarray]) -> float:
-        pairs = [(spans[0][fade_from + i], later[i]) for i in fade]
-        return float(np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in pairs]))
-
+    independent, independent_cpu = dreaming.independent()
+    temporal, temporal_cpu, trusted = dreaming.chain(settings)
     independent_a, temporal_a = np.stack(independent), np.stack(temporal)
-    flicker_ind = flicker(camera, independent_a)
-    flicker_tmp = flicker(camera, temporal_a)
-    strength_ind = strength(independent_a, clip)
-    strength_tmp = strength(temporal_a, clip)
-    photo_cpu = float(np.mean(independent_cpu))
-    frame_cpu = float(np.mean(temporal_cpu[1:]))
+    results.update(refinement_table(dreaming, camera, independent_a, independent_cpu))
+    boundary = boundary_figures(dreaming, camera, settings, independent_a)
+    flicker_ind, flicker_tmp = flicker(camera, independent_a), flicker(camera, temporal_a)
+    strength_ind, strength_tmp = strength(independent_a, clip), strength(temporal_a, clip)
+    photo_cpu, frame_cpu = float(np.mean(independent_cpu)), float(np.mean(temporal_cpu[1:]))
     results.update(
         {
             "flicker source": flicker(camera, clip),
             "flicker independent": flicker_ind,
             "flicker temporal": flicker_tmp,
             "flicker ratio (goal <= 0.3)": flicker_tmp / flicker_ind,
-            "segments": f"{[(s.start, s.stop) for s in segments]}",
-            "flicker across a segment boundary (cross-fade)": flicker(camera, joined, across),
-            "flicker ratio across the boundary": flicker(camera, joined, across)
-            / flicker(camera, independent_a, across),
-            "chains apart in the cross-fade, mean abs(A - B) (keyed)": apart(spans[1]),
-            "chains apart in the cross-fade, mean abs(A - B) (afresh)": apart(afresh),
+            **boundary,
             "strength independent": strength_ind,
             "strength temporal": strength_tmp,
             "strength ratio (goal >= 0.7)": strength_tmp / strength_ind,
@@ -189,10 +239,5 @@ def run(out: Path) -> dict:
             "cost ratio (goal <= 0.35)": frame_cpu / photo_cpu,
         }
     )
-    folder = Path(out) / "video"
-    for t in (0, len(clip) // 2, len(clip) - 1):
-        from PIL import Image
-
-        strip = np.concatenate([clip[t], independent_a[t], temporal_a[t]], axis=1)
-        save_image_atomic(Image.fromarray(strip), folder / f"frame-{t}.png")
+    save_strips(Path(out) / "video", clip, independent_a, temporal_a)
     return results

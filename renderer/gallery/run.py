@@ -253,8 +253,10 @@ def _execute_job(job: Job, ctx: WorkerContext) -> Outcome:
     def work(folder: Path) -> dict[str, Any]:
         nonlocal seconds
         measured = reset_peak_rss()
+        cpu = time.process_time()  # this worker's, one job at a time: a busy machine's fair count
         seconds = render_job(job, ctx, folder)  # one count for done.json and the report
         info = rendered_info(job, seconds)
+        info["cpu_s"] = round(time.process_time() - cpu, 3)
         peak = peak_rss() if measured else None
         if peak:  # the process's peak during this job (one job at a time per process)
             info["peak_rss_mb"] = round(peak / 2**20)
