@@ -211,6 +211,14 @@ def test_every_flag_is_in_build_help(setting: Setting, build_help: str):
         assert f"[default: {shown(setting.default)}]" in words
 
 
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.flag is None], ids=ids)
+def test_a_setting_without_a_flag_is_named_in_build_help(setting: Setting, build_help: str):
+    words = " ".join(build_help.split())
+    assert "Settings only in gallery.toml" in words
+    listed = words.split("Settings only in gallery.toml", 1)[1]
+    assert re.search(rf"(: |, ){re.escape(setting.label)}[,.]", listed), setting.label
+
+
 def test_build_has_no_flag_outside_the_source(build_help: str):
     from renderer.commands.gallery import build
 

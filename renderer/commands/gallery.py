@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..clikit import app_state, command_line, progress, stacked
 from ..errors import RecipeError
-from ..gallery.config import flag_overrides, flag_settings
+from ..gallery.config import SETTINGS, flag_overrides, flag_settings
 from ..imageio import write_text_atomic
 
 if TYPE_CHECKING:
@@ -72,7 +72,14 @@ dry_run_option = click.option(
 )
 
 
-@gallery.command()
+def file_only_settings() -> str:
+    """``gallery build --help``'s last paragraph: the settings that have no flag, by their
+    ``gallery.toml`` names, from the same declarations as the flags."""
+    labels = ", ".join(s.label for s in SETTINGS if s.flag is None)
+    return f"Settings only in gallery.toml (renderer gallery init writes one): {labels}."
+
+
+@gallery.command(epilog=file_only_settings())
 @setting_options(after={"photos": [config_option], "cluster": [force_option, dry_run_option]})
 @click.pass_context
 def build(
