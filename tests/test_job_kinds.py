@@ -188,10 +188,11 @@ def test_the_kind_says_what_is_pending_and_where_it_starts(toy):
     assert KINDS.page_of_job("atlas-tile") == "" and KINDS.pages()["layer-dream"] == "layers"
     kinds = (*real_toolkit().kinds,)
     jobs = [_job(TOY, "s1"), _job("layer-dream", "l1"), _job("dream", "d1"), _job("dream", "d2")]
-    jobs.append(_job("class-dream", "c1"))
+    jobs += [_job("class-dream", "c1"), _job("accentuation", "a1"), _job("explain", "e1")]
     order = [job.key for job in first_look_first(jobs, kinds)]
-    # a dream, the longest kind, the other dreams, the other long kinds, then the rest
-    assert order == ["d1", "c1", "d2", "l1", "s1"]
+    # a dream, the longest kind, the other dreams, the other long kinds, then the rest:
+    # heavy ones (explanations) first, light ones filling the workers at the end
+    assert order == ["d1", "c1", "d2", "l1", "e1", "s1", "a1"]
 
 
 def test_each_kind_places_its_figures_on_the_photo_page():
