@@ -71,26 +71,36 @@ def conv_cost(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size) -> t
     return 2 * forward, 2 * FLOAT_BYTES * moved
 
 
-def conv_shapes(net: nn.Module, run) -> tuple[list[ConvShape], dict[str, tuple]]:
-    """Every convolution ``run()`` passes through, with its input shape (for timing it)."""
-    shapes: list[ConvShape] = []
-    inputs: dict[str, tuple] = {}
-    hooks = []
-    for name, module in net.named_modules():
-        if isinstance(module, nn.Conv2d):
-
-            def note(conv, args, out, name=name):
-                flops, moved = conv_cost(conv, args[0].shape, out.shape)
-                shapes.append(ConvShape(name, conv_kind(conv), flops, moved))
-                inputs[name] = (conv, tuple(args[0].shape))
-
-            hooks.append(module.register_forward_hook(note))
+def _run_noting(net: nn.Module, kinds: type | tuple[type, ...], note_of, run) -> None:
+    """``run()`` without gradients, with ``note_of(name)`` hooked on the modules of
+    ``net`` of ``kinds``; the hooks come off whatever happens."""
+    hooks = [
+        module.register_forward_hook(note_of(name))
+        for name, module in net.named_modules()
+        if isinstance(module, kinds)
+    ]
     try:
         with torch.no_grad():
             run()
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def conv_shapes(net: nn.Module, run) -> tuple[list[ConvShape], dict[str, tuple]]:
+    """Every convolution ``run()`` passes through, with its input shape (for timing it)."""
+    shapes: list[ConvShape] = []
+    inputs: dict[str, tuple] = {}
+
+    def note_of(name: str):
+        def note(conv, args, out) -> None:
+            flops, moved = conv_cost(conv, args[0].shape, out.shape)
+            shapes.append(ConvShape(name, conv_kind(conv), flops, moved))
+            inputs[name] = (conv, tuple(args[0].shape))
+
+        return note
+
+    _run_noting(net, nn.Conv2d, note_of, run)
     return shapes, inputs
 
 
@@ -102,21 +112,15 @@ ACTIVATION_PASSES = 5  # in place forward: read, write; backward: read the gradi
 def activation_bytes(net: nn.Module, run) -> float:
     """Least fp32 bytes the activations move in a forward and a backward of ``run()``."""
     elements = 0
-    hooks = []
 
-    def note(_module, _args, out) -> None:
-        nonlocal elements
-        elements += out.numel()
+    def note_of(_name: str):
+        def note(_module, _args, out) -> None:
+            nonlocal elements
+            elements += out.numel()
 
-    for module in net.modules():
-        if isinstance(module, ACTIVATIONS):
-            hooks.append(module.register_forward_hook(note))
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for hook in hooks:
-            hook.remove()
+        return note
+
+    _run_noting(net, ACTIVATIONS, note_of, run)
     return float(ACTIVATION_PASSES * FLOAT_BYTES * elements)
 
 
