@@ -23,11 +23,11 @@ from .segments import SEGMENT_FILE, Segment
 from .settings import GALLERY_SEGMENT_SECONDS, QUICK_SIZE, VideoSettings
 
 SEGMENT_VERSION = 2  # 2: a later segment continues the key frames' chain
-JOIN_VERSION = 2  # 2: the sound copied when it fits; the caption says which preset
+JOIN_VERSION = 3  # 2: the sound copied when it fits; 3: the caption says "first preset only"
 # A clip is dreamt with the gallery's first preset only: each preset is a whole clip's
 # dream again (3x the sample clip's time with the sample gallery's three), and the page
 # shows one dream beside the source and its Grad-CAM.
-PRESET_NOTE = " · the gallery's first preset (clips are dreamt with one)"
+PRESET_NOTE = " · first preset only"
 
 
 @dataclass(frozen=True)
