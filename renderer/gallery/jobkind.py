@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..provenance import Record
-from .plan import SCOPES, Job, PhotoSource, Planned, SourcePlanner, SpecBuilder
+from .plan import SCOPES, Job, PhotoSource, Planned, SourcePlanner, Spec, SpecBuilder
 
 if TYPE_CHECKING:
     from ..site.words import Description, Shown
@@ -50,6 +50,24 @@ def no_jobs(source: PhotoSource | None) -> Planned:
 def no_plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
     """The planning of a kind that plans nothing (its jobs are made by hand)."""
     return no_jobs
+
+
+def each_photo(verb: str, spec: Spec | None) -> SourcePlanner:
+    """One job of ``spec`` per photo, labelled "VERB PHOTO"; none when ``spec`` is None
+    (the kind is off in this build)."""
+    if spec is None:
+        return no_jobs
+
+    def each(photo: PhotoSource | None) -> Planned:
+        assert photo is not None
+        return Planned([(f"{verb} {photo.name}", spec)])
+
+    return each
+
+
+def once(planned: Planned) -> SourcePlanner:
+    """The planning of a gallery-wide kind: the same jobs, whatever the source."""
+    return lambda source: planned
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,8 @@ __all__ = [
     "SourcePlanner",
     "SpecBuilder",
     "Work",
+    "each_photo",
     "no_jobs",
     "no_plan",
+    "once",
 ]

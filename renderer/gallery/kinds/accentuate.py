@@ -12,8 +12,8 @@ from ...naming import slug
 from ...provenance import Record
 from ...site.words import Description, Shown, percent
 from ..config import GalleryConfig
-from ..jobkind import KINDS, JobKind, Planned, SourcePlanner, no_jobs
-from ..plan import Job, PhotoSource, Spec
+from ..jobkind import KINDS, JobKind, SourcePlanner, each_photo
+from ..plan import Job, Spec
 from .common import QUICK_SIZE, Limits, working_photo
 
 if TYPE_CHECKING:
@@ -44,15 +44,7 @@ def accentuate_spec(config: GalleryConfig) -> Spec | None:
 
 
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
-    spec = accentuate_spec(config)
-    if spec is None:
-        return no_jobs
-
-    def each(photo: PhotoSource | None) -> Planned:
-        assert photo is not None
-        return Planned([(f"accentuate {photo.name}", spec)])
-
-    return each
+    return each_photo("accentuate", accentuate_spec(config))
 
 
 def run(job: Job, model: LoadedModel, out_dir: Path, command: str) -> Sequence[Record]:

@@ -13,8 +13,8 @@ from ...naming import slug
 from ...provenance import Record
 from ...site.words import Description, Shown, percent
 from ..config import GalleryConfig
-from ..jobkind import KINDS, JobKind, Planned, SourcePlanner
-from ..plan import Job, PhotoSource, Spec
+from ..jobkind import KINDS, JobKind, Planned, SourcePlanner, once
+from ..plan import Job, Spec
 from .common import QUICK_NOISE_SIZE, preset_recipe, recipe_params
 
 if TYPE_CHECKING:
@@ -59,12 +59,7 @@ def class_specs(config: GalleryConfig) -> list[Spec]:
 
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
     specs = class_specs(config)
-    planned = Planned([(f"class dreams ({len(s.params['classes'])} classes)", s) for s in specs])
-
-    def each(source: PhotoSource | None) -> Planned:
-        return planned
-
-    return each
+    return once(Planned([(f"class dreams ({len(s.params['classes'])} classes)", s) for s in specs]))
 
 
 def run(job: Job, model: LoadedModel, out_dir: Path, command: str) -> Sequence[Record]:

@@ -12,8 +12,8 @@ from ...explain.settings import ExplainSettings
 from ...provenance import Record
 from ...site.words import Description, Shown, legend_of, percent
 from ..config import GalleryConfig
-from ..jobkind import KINDS, JobKind, Planned, SourcePlanner, no_jobs
-from ..plan import Job, PhotoSource, Spec
+from ..jobkind import KINDS, JobKind, SourcePlanner, each_photo
+from ..plan import Job, Spec
 from .common import (
     QUICK_FAITHFULNESS_STEPS,
     QUICK_LIME_SAMPLES,
@@ -64,15 +64,7 @@ def explain_spec(config: GalleryConfig) -> Spec | None:
 
 
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
-    spec = explain_spec(config)
-    if spec is None:
-        return no_jobs
-
-    def each(photo: PhotoSource | None) -> Planned:
-        assert photo is not None
-        return Planned([(f"explain {photo.name}", spec)])
-
-    return each
+    return each_photo("explain", explain_spec(config))
 
 
 def run(job: Job, model: LoadedModel, out_dir: Path, command: str) -> Sequence[Record]:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from ...provenance import Record
 from ...site.words import Description, Shown
 from ..config import GalleryConfig
-from ..jobkind import KINDS, JobKind, Planned, SourcePlanner
-from ..plan import Job, PhotoSource, Spec
+from ..jobkind import KINDS, JobKind, Planned, SourcePlanner, once
+from ..plan import Job, Spec
 from .common import QUICK_NOISE_SIZE, layer_name, preset_recipe, recipe_params
 from .dream import DreamPayload
 
@@ -43,14 +43,7 @@ def layer_specs(config: GalleryConfig, model: str) -> list[tuple[str, Spec]]:
 
 
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
-    planned = Planned(
-        [(f"layer dream {label}", spec) for label, spec in layer_specs(config, model)]
-    )
-
-    def each(source: PhotoSource | None) -> Planned:
-        return planned
-
-    return each
+    return once(Planned([(f"layer dream {label}", s) for label, s in layer_specs(config, model)]))
 
 
 def run(job: Job, model: LoadedModel, out_dir: Path, command: str) -> Sequence[Record]:
