@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .options import PER_PAGE
-from .types import ALBUMS_DIR, Album, PhotoPage, Skip, segment
+from .types import Album, PhotoPage, Skip
 
-__all__ = ["ALBUMS_DIR", "PER_PAGE", "Album", "IndexPage", "build_albums", "index_pages", "segment"]
+__all__ = ["PER_PAGE", "Album", "IndexPage", "build_albums", "index_pages"]
 
 PAGER_WINDOW = 2  # page numbers shown either side of the current one
 

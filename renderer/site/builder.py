@@ -295,8 +295,7 @@ def _build_into(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if store is not None:
-        store.retain(p.name for p in (out / "media").rglob("*") if p.is_file())
+    store.retain(p.name for p in (out / "media").rglob("*") if p.is_file())
     return built
 
 

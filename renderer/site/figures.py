@@ -126,7 +126,7 @@ def publish_figure(fig: Figure, to: Where) -> Tally:
     if fig.video is not None:
         from ..video.site import publish_videos
 
-        fig.media, again = publish_videos(fig, to.site, to.previous)
+        fig.media, again = publish_videos(fig, to.site, to.previous, to.store)
         tally += Tally(len(fig.media) - again, again)
     return tally
 

@@ -126,8 +126,10 @@ class Figure:
 
     @property
     def files(self) -> list[Path]:
-        """Every file it is made from: its picture, frames, legend and second view."""
-        extra = [p for p in (self.legend_src, self.alternate) if p is not None]
+        """Every file it is made from: its picture, frames, legend, second view and videos."""
+        extra = [
+            p for p in (self.legend_src, self.alternate, self.video, self.webm) if p is not None
+        ]
         return [self.src, *self.frames, *extra]
 
 

@@ -20,9 +20,11 @@ class Media:
     bytes: int
 
 
-def publish_videos(fig: Any, site: Path, previous: Any = None) -> tuple[list[Media], int]:
-    """Publish ``fig``'s WebM and MP4 into its media folder; returns them and how many
-    were reused from the previous site."""
+def publish_videos(
+    fig: Any, site: Path, previous: Any = None, store: Any = None
+) -> tuple[list[Media], int]:
+    """Publish ``fig``'s WebM and MP4 into its media folder (linked from the previous site
+    or the media ``store`` when they are there); returns them and how many were reused."""
     from ..site.images import _place
     from ..site.publish import PreviousSite
 
@@ -35,6 +37,6 @@ def publish_videos(fig: Any, site: Path, previous: Any = None) -> tuple[list[Med
         digest = sha256_file(path)[:12]
         rel = f"{fig.group}/{slug(path.stem)}-{digest}{path.suffix.lower()}"
         old = old_site.file(rel) if old_site else None
-        reused += _place(site / rel, old, path.read_bytes)
+        reused += _place(site / rel, old, path.read_bytes, store)
         media.append(Media(rel, TYPES[path.suffix.lower()], (site / rel).stat().st_size))
     return media, reused
