@@ -155,15 +155,15 @@ def test_one_build_at_a_time_per_render_dir(tmp_path: Path):
 
 
 def test_heavy_jobs_run_side_by_side_only_where_memory_allows(monkeypatch):
-    import renderer.ram as ram
-    from renderer.gallery.executors import _next_job, local_heavy_slots
+    from renderer.gallery.cores import split_cores
+    from renderer.gallery.executors import _next_job
     from renderer.gallery.plan import Job
 
     gib = 2**30
     cases = [(4, 2, 1), (5.9, 2, 1), (6, 2, 2), (24, 2, 2), (24, 8, 8), (1, 2, 1)]
     for available, workers, slots in ((a * gib, w, s) for a, w, s in cases):
-        monkeypatch.setattr(ram, "available_ram", lambda a=available: int(a))
-        assert local_heavy_slots(workers) == slots, (available / gib, workers)
+        heavy = split_cores(workers, int(available), asked=workers).heavy
+        assert heavy == slots, (available / gib, workers)
     explain, classes = Job("explain", "e", "e", "m", {}), Job("class-dream", "c", "c", "m", {})
     assert _next_job([explain], [classes], frozenset({"explain", "class-dream"}), 2) == 0
 

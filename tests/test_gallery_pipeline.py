@@ -733,7 +733,8 @@ def test_early_publishes_wait_for_a_photo_dream_and_the_interval(setup, monkeypa
 
     clock = [1000.0]
     monkeypatch.setattr(build.time, "monotonic", lambda: clock[0])
-    early = build.EarlyPublisher(setup, Plan((), (), (), {}), "", print, interval=30.0)
+    firsts = frozenset({"dream"})  # what the dream kind marks first_look
+    early = build.EarlyPublisher(setup, Plan((), (), (), {}), "", print, firsts, interval=30.0)
     report = RunReport(outcomes=[Outcome.of(job("layer-dream"), "rendered")])
     early(report, [job("dream"), job("explain")])  # no photo dream yet: nothing to show
     report.outcomes.append(Outcome.of(job("dream"), "rendered"))

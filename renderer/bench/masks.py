@@ -169,9 +169,7 @@ def measure_atlas(model: LoadedModel, folder: Path, out: Path, one_dream_cpu: fl
     from ..dream.atlas import atlas_photo
 
     start = time.process_time()
-    records = atlas_photo(
-        model, folder / "chelsea.jpg", out / "atlas", seed=0, command="bench", page=True
-    )
+    records = atlas_photo(model, folder / "chelsea.jpg", out / "atlas", seed=0, command="bench")
     cpu = time.process_time() - start
     return {
         "atlas_tiles": len([r for r in records if r.extra.get("atlas")]),

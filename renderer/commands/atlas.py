@@ -44,12 +44,10 @@ def atlas(ctx: click.Context, photo: Path, out_dir: Path, preset_name: str, seed
     """
     from ..dream.atlas import atlas_photo, model_atlas_layers
     from ..dream.presets import get_preset
-    from ..photos import prepare_photo
 
     layers = model_atlas_layers(params["model"])  # before any work: a model without any fails
     base = get_preset(preset_name).recipe
     model = open_model(params["model"], params["device"], params["weights"])
-    prepare_photo(photo, 256, model.spec.min_size)  # an unusable photo fails before any dream
     records = atlas_photo(
         model, photo, out_dir, seed=seed, command=command_line(ctx), preset=preset_name, base=base
     )

@@ -183,7 +183,6 @@ def atlas_photo(
     command: str,
     preset: str = ATLAS_PRESET,
     base: DreamRecipe | None = None,
-    page: bool = True,
 ) -> list[Record]:
     """Every tile of the photo's atlas, then ``atlas.html`` beside them."""
     from ..photos import prepare_photo
@@ -206,7 +205,6 @@ def atlas_photo(
         )
         for layer in layers
     ]
-    if page:
-        title = f"Layer atlas of {Path(photo_path).name} · {model.spec.title}"
-        write_text_atomic(out_dir / PAGE, atlas_page(records, title))
+    title = f"Layer atlas of {Path(photo_path).name} · {model.spec.title}"
+    write_text_atomic(out_dir / PAGE, atlas_page(records, title))
     return records

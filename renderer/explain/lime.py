@@ -243,13 +243,14 @@ def settle(
         w = kernel_weights(cosine_distance_to_ones(z), kernel_width)
         fit.add(z, y, w, unit)
         chunks.append((z, y, w))
-        coef = fit.solve()[1]
-        settled = settledness(coef, fit.bootstrap())
+        intercept, coef = fit.solve()
+        boot = fit.bootstrap()
+        settled = settledness(coef, boot)
         rounds.append(Round(drawn, settled, tuple(int(i) for i in top_segments(coef, 5))))
         reason = stop.verdict(drawn, settled)
     presence, scores, weights = (np.concatenate(parts) for parts in zip(*chunks, strict=True))
-    intercept, coef = fit.solve()
-    to_settle = stop.to_settle(coef, fit.bootstrap(), drawn) if reason == "cap" else None
+    # the last round's fit and bootstrap are the answer: solved once
+    to_settle = stop.to_settle(coef, boot, drawn) if reason == "cap" else None
     return LimeExplanation(
         segments=np.asarray(segments if segments is not None else [[]], dtype=np.int32),
         weights=coef,

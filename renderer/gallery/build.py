@@ -26,7 +26,6 @@ from .executors import make_executor
 from .jobkind import KINDS
 from .plan import Job, PhotoSource, Plan, Problem, hash_photo_files, plan_jobs, scan_photos
 from .run import (
-    FIRST_LOOK,
     Outcome,
     RunReport,
     Toolkit,
@@ -180,7 +179,8 @@ def _with_combined(
             continue
         hidden, made, failed = kind.combine(plan, cache, ctx)
         report.problems.extend(Problem(path, reason) for path, reason in failed)  # skipped
-        keys = [k for k in keys if k not in set(hidden)] + made
+        gone = set(hidden)
+        keys = [k for k in keys if k not in gone] + made
     return keys
 
 
@@ -227,6 +227,7 @@ class EarlyPublisher:
     plan: Plan
     command: str
     log: Callable[[str], None]
+    firsts: frozenset[str]  # the kinds a visitor looks at first (``JobKind.first_look``)
     interval: float = PUBLISH_EVERY_S
     last: float | None = None
     count: int = 0
@@ -238,7 +239,7 @@ class EarlyPublisher:
         now = time.monotonic()
         if self.last is None:
             done = ("rendered", "reused")
-            if not any(o.kind == FIRST_LOOK and o.status in done for o in report.outcomes):
+            if not any(o.kind in self.firsts and o.status in done for o in report.outcomes):
                 return
         elif now - self.last < self.interval:
             return
@@ -308,7 +309,8 @@ def build_gallery(
         announce = f"the gallery: {where} (file://{where}), published as jobs finish"
         early = None
         if publish_every is not None:
-            early = EarlyPublisher(config, plan, command, log, publish_every)
+            firsts = frozenset(k.name for k in toolkit.kinds if k.first_look)
+            early = EarlyPublisher(config, plan, command, log, firsts, publish_every)
         report = run_plan(
             plan,
             ctx,

@@ -67,16 +67,6 @@ def _quiet_workers() -> dict[str, Any]:
     }
 
 
-def local_heavy_slots(workers: int) -> int:
-    """Heavy jobs that may run side by side here (``cores.split_cores``): one per 2 GiB of
-    available memory beyond the first, at least one, at most one per worker. On a 4 GB
-    laptop heavy jobs take turns; on 24 GB the batched class dreams no longer hold the
-    explanations back for their whole 8 minutes."""
-    from ..ram import available_ram
-
-    return split_cores(workers, available_ram(), asked=workers).heavy
-
-
 class ClusterError(RendererError):
     """The cluster cannot be used: no Dask, no scheduler, or workers that do not match."""
 

@@ -329,11 +329,6 @@ class Executor(Protocol):
     def run(self, pending: list[Job], ctx: WorkerContext, feed: Feed) -> list[Job]: ...
 
 
-# The photo dreams: what a visitor of the gallery looks at first (the dream kind's
-# ``first_look``); the build publishes the site early once one is done.
-FIRST_LOOK = "dream"
-
-
 def first_look_first(jobs: Sequence[Job], kinds: Sequence[JobKind]) -> list[Job]:
     """The order jobs start in, each model's jobs together: one photo dream (the site is
     published as soon as it is done), one of the longest jobs (the batched class dreams take

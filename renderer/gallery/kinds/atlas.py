@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...dream.recipe import DreamRecipe
-from ...errors import UnknownNameError
 from ...provenance import Record
 from ..config import GalleryConfig
 from ..jobkind import KINDS, JobKind, Planned, SourcePlanner, no_jobs
 from ..plan import Job, PhotoSource, Spec
-from .common import Limits, preset_recipe, recipe_params, working_photo
+from .common import Limits, preset_recipe, recipe_params, require_named, working_photo
 
 if TYPE_CHECKING:
     from ...dream.atlas import AtlasLayer
@@ -57,9 +56,7 @@ def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
     wanted = set(config.atlases)
     if not wanted:
         return no_jobs
-    unknown = sorted(wanted - names)
-    if unknown:
-        raise UnknownNameError("photo in [atlas] photos", unknown[0], sorted(names))
+    require_named("photo in [atlas] photos", wanted, names)
     specs = atlas_specs(config, model)
 
     def each(photo: PhotoSource | None) -> Planned:

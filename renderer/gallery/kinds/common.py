@@ -8,12 +8,13 @@ rebuild must not pay for them (nor build a network).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...dream.recipe import DreamRecipe
+from ...errors import UnknownNameError
 from ...photos import WorkingPhoto, prepare_photo
 from ..config import GalleryConfig
 from ..plan import Job
@@ -47,6 +48,13 @@ class Limits:
     @classmethod
     def of(cls, config: GalleryConfig) -> Limits:
         return cls(config.max_pixels, config.max_memory_bytes)
+
+
+def require_named(what: str, wanted: Set[str], names: Set[str]) -> None:
+    """One line naming the first of ``wanted`` that is not among the photos' ``names``."""
+    unknown = sorted(wanted - names)
+    if unknown:
+        raise UnknownNameError(what, unknown[0], sorted(names))
 
 
 # A preview (--quick) dreams with the fast twin of a MaCo preset.

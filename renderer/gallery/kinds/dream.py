@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...dream.recipe import DreamRecipe
-from ...errors import UnknownNameError
 from ...naming import slug
 from ...provenance import Record
 from ...site.words import Description, Shown
 from ..config import GalleryConfig
 from ..jobkind import KINDS, JobKind, Planned, SourcePlanner
 from ..plan import Job, PhotoSource, Problem, Spec
-from .common import Limits, explain_size, preset_recipe, recipe_params, working_photo
+from .common import Limits, explain_size, preset_recipe, recipe_params, require_named, working_photo
 
 if TYPE_CHECKING:
     from ...models import LoadedModel
@@ -89,9 +88,7 @@ def mask_specs(
 def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
     """Every preset on each photo (a preview: the first only), and its masked dreams after
     the photo's other jobs (they sit beside its explanations)."""
-    unknown = sorted({name for name, _mode in config.mask_list if name} - names)
-    if unknown:
-        raise UnknownNameError("photo in [dreams] masks", unknown[0], sorted(names))
+    require_named("photo in [dreams] masks", {n for n, _mode in config.mask_list if n}, names)
     presets = config.presets[:1] if config.quick else config.presets
     specs = [(name, dream_spec(config, name)) for name in presets]
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...dream.recipe import DreamRecipe
-from ...errors import UnknownNameError
 from ...provenance import Record
 from ...site.words import Description, Shown
 from ..config import GalleryConfig
@@ -21,6 +20,7 @@ from .common import (
     Limits,
     preset_recipe,
     recipe_params,
+    require_named,
     working_photo,
 )
 
@@ -68,9 +68,7 @@ def plan(config: GalleryConfig, model: str, names: Set[str]) -> SourcePlanner:
     if spec is None:
         return no_jobs
     zoomed = set(config.zooms)
-    unknown = sorted(zoomed - names)
-    if unknown:
-        raise UnknownNameError("photo in [zoom] photos", unknown[0], sorted(names))
+    require_named("photo in [zoom] photos", zoomed, names)
 
     def each(photo: PhotoSource | None) -> Planned:
         assert photo is not None
